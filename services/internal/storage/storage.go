@@ -1,0 +1,78 @@
+// Package storage defines the contract every storage backend (SQLite,
+// PostgreSQL) fulfils. The conformance suite in storage/conformance checks
+// it; each backend runs that suite in a short test file.
+//
+// Backends store what they are given: secrets arrive already hashed and
+// secret parameters already encrypted. Errors carry chave codes: NotFound
+// for a missing row, Conflict for a duplicate id.
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+)
+
+// Store is the persistent state of the registry.
+type Store interface {
+	// CreateTenant inserts a tenant; Conflict if the id exists.
+	CreateTenant(ctx context.Context, t chave.Tenant) error
+	// GetTenant returns a tenant; NotFound if absent.
+	GetTenant(ctx context.Context, id string) (chave.Tenant, error)
+	// ListTenants returns every tenant ordered by id.
+	ListTenants(ctx context.Context) ([]chave.Tenant, error)
+	// UpdateTenant reads the tenant, applies update and writes the result,
+	// all in one transaction. An error from update aborts and is returned
+	// unchanged.
+	UpdateTenant(ctx context.Context, id string, update func(*chave.Tenant) error) (chave.Tenant, error)
+
+	// CreateToken inserts a token and its creation event in one
+	// transaction; Conflict if the id exists.
+	CreateToken(ctx context.Context, t chave.Token, ev chave.Event) error
+	// GetToken returns a token; NotFound if absent.
+	GetToken(ctx context.Context, id string) (chave.Token, error)
+	// ListTokens returns one page of tokens, newest first (by create time,
+	// then id, both descending).
+	ListTokens(ctx context.Context, f TokenFilter) (TokenPage, error)
+	// UpdateToken reads the token, applies update and writes the result
+	// together with the event update returns, all in one transaction, so
+	// concurrent updates never lose one another. An error from update aborts
+	// and is returned unchanged. The token's id and create time never change.
+	UpdateToken(ctx context.Context, id string, update func(*chave.Token) (chave.Event, error)) (chave.Token, error)
+	// ListTokenEvents returns a token's audit trail, oldest first; NotFound
+	// if the token is absent.
+	ListTokenEvents(ctx context.Context, tokenID string) ([]chave.Event, error)
+	// TouchToken records a use of the token, moving its last-use time
+	// forward only. It writes no event. NotFound if absent.
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// TokenFilter selects a page of tokens.
+type TokenFilter struct {
+	Tenant string      // empty: every tenant
+	State  chave.State // StateUnspecified: every state
+	Now    time.Time   // the instant states are derived at
+	Limit  int         // page size, > 0
+	// After continues a listing after this position (exclusive); nil starts
+	// at the newest token.
+	After *Cursor
+}
+
+// Cursor is a position in the newest-first token order.
+type Cursor struct {
+	CreateTime time.Time
+	ID         string
+}
+
+// TokenPage is one page of a listing.
+type TokenPage struct {
+	Tokens []chave.Token
+	// More reports whether tokens follow the last one of this page.
+	More bool
+}
