@@ -1,0 +1,366 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+	"github.com/chave/chave/services/internal/chave"
+)
+
+// Server exposes the Service over gRPC. The caller comes from the context,
+// put there by the authentication interceptor.
+type Server struct {
+	registryv1.UnimplementedRegistryServiceServer
+	svc *Service
+	log *slog.Logger
+}
+
+// NewServer returns the gRPC server of the registry.
+func NewServer(svc *Service, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{svc: svc, log: log}
+}
+
+func (s *Server) caller(ctx context.Context) (Caller, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok {
+		return Caller{}, chave.Errorf(chave.Unauthenticated, "no authenticated caller")
+	}
+	return c, nil
+}
+
+// CreateToken implements registryv1.RegistryServiceServer.
+func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenRequest) (*registryv1.CreateTokenResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	params, err := parametersFromProto(req.GetParameters())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, secret, err := s.svc.CreateToken(ctx, c, chave.Token{
+		DisplayName: req.GetDisplayName(), Description: req.GetDescription(), Tenant: req.GetTenant(),
+		ExpireTime: timeFromProto(req.GetExpireTime()), GeneralAccess: req.GetGeneralAccess(),
+		Contexts: req.GetContexts(), Parameters: params,
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.CreateTokenResponse{Token: tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
+}
+
+// GetToken implements registryv1.RegistryServiceServer.
+func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) (*registryv1.GetTokenResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.GetToken(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.GetTokenResponse{Token: tokenToProto(t)}, nil
+}
+
+// ListTokens implements registryv1.RegistryServiceServer.
+func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensRequest) (*registryv1.ListTokensResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	state, err := stateFromProto(req.GetState())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	tokens, next, err := s.svc.ListTokens(ctx, c, ListQuery{
+		Tenant: req.GetTenant(), State: state, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &registryv1.ListTokensResponse{NextPageToken: next, Tokens: make([]*registryv1.Token, len(tokens))}
+	for i, t := range tokens {
+		resp.Tokens[i] = tokenToProto(t)
+	}
+	return resp, nil
+}
+
+// UpdateToken implements registryv1.RegistryServiceServer.
+func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenRequest) (*registryv1.UpdateTokenResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	pt := req.GetToken()
+	if pt == nil {
+		return nil, s.status(ctx, chave.InvalidField("token", "is required"))
+	}
+	params, err := parametersFromProto(pt.GetParameters())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.UpdateToken(ctx, c, chave.Token{
+		ID: pt.GetId(), DisplayName: pt.GetDisplayName(), Description: pt.GetDescription(),
+		GeneralAccess: pt.GetGeneralAccess(), Contexts: pt.GetContexts(), Parameters: params,
+		ExpireTime: timeFromProto(pt.GetExpireTime()),
+	}, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.UpdateTokenResponse{Token: tokenToProto(t)}, nil
+}
+
+// RevokeToken implements registryv1.RegistryServiceServer.
+func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenRequest) (*registryv1.RevokeTokenResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.RevokeToken(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.RevokeTokenResponse{Token: tokenToProto(t)}, nil
+}
+
+// RotateToken implements registryv1.RegistryServiceServer.
+func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenRequest) (*registryv1.RotateTokenResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, secret, err := s.svc.RotateToken(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.RotateTokenResponse{Token: tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
+}
+
+// ListTokenEvents implements registryv1.RegistryServiceServer.
+func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenEventsRequest) (*registryv1.ListTokenEventsResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	events, err := s.svc.ListTokenEvents(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &registryv1.ListTokenEventsResponse{Events: make([]*registryv1.TokenEvent, len(events))}
+	for i, e := range events {
+		resp.Events[i] = &registryv1.TokenEvent{Time: timeToProto(e.Time), Actor: e.Actor, Action: e.Action, Fields: e.Fields}
+	}
+	return resp, nil
+}
+
+// ListContexts implements registryv1.RegistryServiceServer.
+func (s *Server) ListContexts(ctx context.Context, req *registryv1.ListContextsRequest) (*registryv1.ListContextsResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	contexts, err := s.svc.ListContexts(ctx, c, req.GetTenant())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	lang := preferredLanguage(ctx)
+	resp := &registryv1.ListContextsResponse{Contexts: make([]*registryv1.Context, len(contexts))}
+	for i, cx := range contexts {
+		resp.Contexts[i] = contextToProto(cx, lang)
+	}
+	return resp, nil
+}
+
+// CreateTenant implements registryv1.RegistryServiceServer.
+func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.CreateTenantResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	if req.GetTenant() == nil {
+		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+	}
+	t, err := s.svc.CreateTenant(ctx, c, tenantFromProto(req.GetTenant()))
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}, nil
+}
+
+// GetTenant implements registryv1.RegistryServiceServer.
+func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.GetTenantResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.GetTenant(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.GetTenantResponse{Tenant: tenantToProto(t)}, nil
+}
+
+// ListTenants implements registryv1.RegistryServiceServer.
+func (s *Server) ListTenants(ctx context.Context, _ *registryv1.ListTenantsRequest) (*registryv1.ListTenantsResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	tenants, err := s.svc.ListTenants(ctx, c)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &registryv1.ListTenantsResponse{Tenants: make([]*registryv1.Tenant, len(tenants))}
+	for i, t := range tenants {
+		resp.Tenants[i] = tenantToProto(t)
+	}
+	return resp, nil
+}
+
+// UpdateTenant implements registryv1.RegistryServiceServer.
+func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (*registryv1.UpdateTenantResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	if req.GetTenant() == nil {
+		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+	}
+	t, err := s.svc.UpdateTenant(ctx, c, tenantFromProto(req.GetTenant()), req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}, nil
+}
+
+// AuthenticateClient implements registryv1.RegistryServiceServer.
+func (s *Server) AuthenticateClient(ctx context.Context, req *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {
+	client, err := s.svc.AuthenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.AuthenticateClientResponse{
+		ClientId: client.ID, Tenant: client.Tenant, Scopes: client.Scopes,
+		ExpireTime: timeToProto(client.ExpireTime), Operator: client.Operator,
+		IssueRefreshTokens: client.IssueRefreshTokens,
+	}, nil
+}
+
+// ---- conversions ----
+
+func timeToProto(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}
+
+func timeFromProto(ts *timestamppb.Timestamp) time.Time {
+	if ts == nil {
+		return time.Time{}
+	}
+	return ts.AsTime().UTC().Truncate(time.Microsecond)
+}
+
+func stateToProto(st chave.State) registryv1.TokenState {
+	switch st {
+	case chave.StateActive:
+		return registryv1.TokenState_TOKEN_STATE_ACTIVE
+	case chave.StateRevoked:
+		return registryv1.TokenState_TOKEN_STATE_REVOKED
+	case chave.StateExpired:
+		return registryv1.TokenState_TOKEN_STATE_EXPIRED
+	}
+	return registryv1.TokenState_TOKEN_STATE_UNSPECIFIED
+}
+
+func stateFromProto(st registryv1.TokenState) (chave.State, error) {
+	switch st {
+	case registryv1.TokenState_TOKEN_STATE_UNSPECIFIED:
+		return chave.StateUnspecified, nil
+	case registryv1.TokenState_TOKEN_STATE_ACTIVE:
+		return chave.StateActive, nil
+	case registryv1.TokenState_TOKEN_STATE_REVOKED:
+		return chave.StateRevoked, nil
+	case registryv1.TokenState_TOKEN_STATE_EXPIRED:
+		return chave.StateExpired, nil
+	}
+	return 0, chave.InvalidField("state", "unknown state %d", st)
+}
+
+func tokenToProto(t chave.Token) *registryv1.Token {
+	return &registryv1.Token{
+		Id: t.ID, DisplayName: t.DisplayName, Description: t.Description, Tenant: t.Tenant,
+		State: stateToProto(t.State(time.Now())), GeneralAccess: t.GeneralAccess, Contexts: t.Contexts,
+		Parameters: parametersToProto(t.Parameters), CreateTime: timeToProto(t.CreateTime),
+		ExpireTime: timeToProto(t.ExpireTime), RevokeTime: timeToProto(t.RevokeTime),
+		LastUseTime: timeToProto(t.LastUseTime), Creator: t.Creator, Revoker: t.Revoker,
+		IssueRefreshTokens: t.IssueRefreshTokens,
+	}
+}
+
+func parametersToProto(p chave.Parameters) map[string]*structpb.Struct {
+	if len(p) == 0 {
+		return nil
+	}
+	out := make(map[string]*structpb.Struct, len(p))
+	for ctxID, values := range p {
+		fields := make(map[string]*structpb.Value, len(values))
+		for k, v := range values {
+			fields[k] = structpb.NewStringValue(v)
+		}
+		out[ctxID] = &structpb.Struct{Fields: fields}
+	}
+	return out
+}
+
+// parametersFromProto accepts only string values, naming the offending one.
+func parametersFromProto(in map[string]*structpb.Struct) (chave.Parameters, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(chave.Parameters, len(in))
+	for ctxID, st := range in {
+		values := make(map[string]string, len(st.GetFields()))
+		for k, v := range st.GetFields() {
+			sv, ok := v.GetKind().(*structpb.Value_StringValue)
+			if !ok {
+				return nil, chave.InvalidField(fmt.Sprintf("parameters.%s.%s", ctxID, k), "must be a string")
+			}
+			values[k] = sv.StringValue
+		}
+		out[ctxID] = values
+	}
+	return out, nil
+}
+
+func tenantToProto(t chave.Tenant) *registryv1.Tenant {
+	return &registryv1.Tenant{
+		Id: t.ID, DisplayName: t.DisplayName, Contexts: t.Contexts,
+		CreateTime: timeToProto(t.CreateTime), UpdateTime: timeToProto(t.UpdateTime),
+	}
+}
+
+func tenantFromProto(t *registryv1.Tenant) chave.Tenant {
+	return chave.Tenant{ID: t.GetId(), DisplayName: t.GetDisplayName(), Contexts: t.GetContexts()}
+}
+
+func contextToProto(c chave.Context, lang string) *registryv1.Context {
+	out := &registryv1.Context{Id: c.ID, DisplayName: c.DisplayName(lang), DisplayNames: c.DisplayNames}
+	for _, p := range c.Parameters {
+		out.Parameters = append(out.Parameters, &registryv1.ContextParameter{
+			Name: p.Name, Secret: p.Secret, AllowedValues: p.AllowedValues,
+			Description: p.Description, Required: p.Required,
+		})
+	}
+	return out
+}

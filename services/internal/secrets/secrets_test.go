@@ -1,0 +1,182 @@
+package secrets
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestNewClientSecretParses(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		s, err := NewClientSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := s.Reveal()
+		if len(raw) != SecretLen || !strings.HasPrefix(raw, SecretPrefix) {
+			t.Fatalf("secret %d bytes, prefix %q", len(raw), raw[:len(SecretPrefix)])
+		}
+		if seen[raw] {
+			t.Fatal("duplicate secret")
+		}
+		seen[raw] = true
+		if _, err := ParseClientSecret(raw); err != nil {
+			t.Fatalf("ParseClientSecret(fresh secret) = %v", err)
+		}
+	}
+}
+
+func TestParseClientSecretRejects(t *testing.T) {
+	s, err := NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := s.Reveal()
+	flip := func(i int) string {
+		b := []byte(good)
+		if b[i] == 'a' {
+			b[i] = 'b'
+		} else {
+			b[i] = 'a'
+		}
+		return string(b)
+	}
+	cases := map[string]string{
+		"empty":             "",
+		"prefix only":       SecretPrefix,
+		"wrong prefix":      "ghp_" + good[4:],
+		"truncated":         good[:len(good)-1],
+		"extended":          good + "0",
+		"body typo":         flip(len(SecretPrefix) + 3),
+		"checksum typo":     flip(len(good) - 1),
+		"non-alphabet char": good[:20] + "-" + good[21:],
+		"uppercase prefix":  strings.ToUpper(SecretPrefix) + good[len(SecretPrefix):],
+	}
+	for name, in := range cases {
+		if _, err := ParseClientSecret(in); err == nil {
+			t.Errorf("%s: ParseClientSecret(%q) accepted", name, in)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s, _ := NewClientSecret()
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "secret", s)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v %#v %s", s, s, s, s), logs.String()} {
+		if strings.Contains(out, s.Reveal()[len(SecretPrefix):]) {
+			t.Fatalf("secret leaked in %q", out)
+		}
+	}
+}
+
+func TestHasher(t *testing.T) {
+	k1 := bytes.Repeat([]byte{1}, 32)
+	k2 := bytes.Repeat([]byte{2}, 32)
+	h1, _ := NewHasher(k1)
+	h2, _ := NewHasher(k2)
+	a, _ := NewClientSecret()
+	b, _ := NewClientSecret()
+	if !h1.Verify(a, h1.Hash(a)) {
+		t.Fatal("secret does not verify against its own hash")
+	}
+	if h1.Verify(b, h1.Hash(a)) {
+		t.Fatal("another secret verifies")
+	}
+	if h2.Verify(a, h1.Hash(a)) {
+		t.Fatal("a hash made with another key verifies")
+	}
+	if h1.Verify(a, nil) || h1.Verify(a, h1.Hash(a)[:31]) {
+		t.Fatal("empty or truncated hash verifies")
+	}
+	if _, err := NewHasher(k1[:31]); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
+
+func TestSealer(t *testing.T) {
+	s, err := NewSealer(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const plain = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+	sealed, err := s.Seal(plain, "tok1/telegram/botToken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, plain) || strings.Contains(sealed, "AAHdq") {
+		t.Fatal("ciphertext holds the plaintext")
+	}
+	got, err := s.Open(sealed, "tok1/telegram/botToken")
+	if err != nil || got != plain {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := s.Open(sealed, "tok2/telegram/botToken"); err == nil {
+		t.Fatal("ciphertext opened under another token's additional data")
+	}
+	b := []byte(sealed)
+	b[len(b)-2] ^= 1
+	if _, err := s.Open(string(b), "tok1/telegram/botToken"); err == nil {
+		t.Fatal("tampered ciphertext opened")
+	}
+	other, _ := NewSealer(bytes.Repeat([]byte{8}, 32))
+	if _, err := other.Open(sealed, "tok1/telegram/botToken"); err == nil {
+		t.Fatal("opened with another key")
+	}
+	for _, bad := range []string{"", "v1:", "v1:!!", plain, "v2:" + sealed[3:]} {
+		if _, err := s.Open(bad, "x"); err == nil {
+			t.Fatalf("Open(%q) accepted", bad)
+		}
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	path := t.TempDir() + "/keys.json"
+	k1, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(k1.Hash, k2.Hash) || !bytes.Equal(k1.Encryption, k2.Encryption) {
+		t.Fatal("keys changed across loads")
+	}
+	if bytes.Equal(k1.Hash, k1.Encryption) {
+		t.Fatal("hash and encryption keys are the same")
+	}
+}
+
+func FuzzParseClientSecret(f *testing.F) {
+	s, _ := NewClientSecret()
+	f.Add(s.Reveal())
+	f.Add(SecretPrefix)
+	f.Add("")
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := ParseClientSecret(in)
+		if err != nil {
+			return
+		}
+		if got.Reveal() != in || len(in) != SecretLen {
+			t.Fatalf("accepted %q as %q", in, got.Reveal())
+		}
+	})
+}
+
+func BenchmarkHashAndVerify(b *testing.B) {
+	h, _ := NewHasher(bytes.Repeat([]byte{1}, 32))
+	s, _ := NewClientSecret()
+	want := h.Hash(s)
+	raw := s.Reveal()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := ParseClientSecret(raw)
+		if err != nil || !h.Verify(p, want) {
+			b.Fatal("verify failed")
+		}
+	}
+}
