@@ -5,6 +5,11 @@
 // Backends store what they are given: secrets arrive already hashed and
 // secret parameters already encrypted. Errors carry chave codes: NotFound
 // for a missing row, Conflict for a duplicate id.
+//
+// Every backend reads back times in UTC (microsecond precision), empty
+// lists, maps and hashes as nil, and events in the order they were written.
+// A token needs a create time. Update closures run inside the backend's
+// transaction and must not call the Store.
 package storage
 
 import (

@@ -1,0 +1,91 @@
+// Package gateway is chave's HTTP edge. It serves the registry's JSON REST
+// API through grpc-gateway, the OAuth 2.0 endpoints, the JWKS document and
+// the health probes, and talks to the registry and auth services over the
+// gRPC connections it is given. It holds no database handle and no private
+// key.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+)
+
+// Config is what New needs.
+type Config struct {
+	// Registry reaches chave.registry.v1.RegistryService. Required.
+	Registry grpc.ClientConnInterface
+	// Auth reaches chave.auth.v1.AuthService. Required.
+	Auth grpc.ClientConnInterface
+	// Logger receives the access log and the causes of internal errors.
+	// Nil discards them.
+	Logger *slog.Logger
+	// Ready reports whether the dependencies the process needs are
+	// reachable; GET /readyz calls it with a context that ends after a short
+	// timeout, which it must honour. Nil means always ready.
+	Ready func(context.Context) error
+	// Registerer, when set, receives the HTTP request metrics.
+	Registerer prometheus.Registerer
+}
+
+// New returns the gateway's HTTP handler. ctx bounds the registration of
+// the grpc-gateway routes; the handler itself uses each request's context.
+func New(ctx context.Context, cfg Config) (http.Handler, error) {
+	if cfg.Registry == nil || cfg.Auth == nil {
+		return nil, errors.New("gateway: Registry and Auth connections are required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	metrics, err := newHTTPMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	rest, err := newREST(ctx, registryv1.NewRegistryServiceClient(cfg.Registry), log)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	auth := authv1.NewAuthServiceClient(cfg.Auth)
+	oauth := &oauthEndpoints{auth: auth, log: log}
+
+	mux := http.NewServeMux()
+	route(mux, "/oauth2/token", http.HandlerFunc(oauth.serveToken)) // methods checked inside: errors stay OAuth JSON
+	route(mux, "/.well-known/jwks.json", onlyGet(newJWKSHandler(auth, log)))
+	route(mux, "/healthz", onlyGet(http.HandlerFunc(serveHealthz)))
+	route(mux, "/readyz", onlyGet(readyzHandler(cfg.Ready, log)))
+	route(mux, "/openapi.json", onlyGet(http.HandlerFunc(serveOpenAPI)))
+	mux.Handle("/", rest) // the REST mux labels its own routes
+
+	return observe(mux, metrics, log), nil
+}
+
+// route registers h for the exact path and labels the request's metrics
+// and access log with that path.
+func route(mux *http.ServeMux, path string, h http.Handler) {
+	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), path)
+		h.ServeHTTP(w, r)
+	}))
+}
+
+// onlyGet answers 405 to anything but GET and HEAD.
+func onlyGet(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeStatus(w, http.StatusMethodNotAllowed, codes.Unimplemented, "method not allowed")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,293 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+)
+
+// This file holds what the OAuth 2.0 endpoints share: form parsing, client
+// authentication, the grant call and the error answers. Each endpoint has
+// its own file.
+
+// maxFormBody bounds a form-encoded OAuth request body.
+const maxFormBody = 64 << 10
+
+// oauthDomain is the ErrorInfo domain under which the auth service reports
+// OAuth errors; the reason is the OAuth error code.
+const oauthDomain = "oauth2.chave"
+
+// OAuth 2.0 error codes: RFC 6749 §5.2, RFC 7009 §2.2.1, and the two of
+// §4.1.2.1 that fit any endpoint.
+const (
+	errInvalidRequest         = "invalid_request"
+	errInvalidClient          = "invalid_client"
+	errInvalidGrant           = "invalid_grant"
+	errUnauthorizedClient     = "unauthorized_client"
+	errUnsupportedGrantType   = "unsupported_grant_type"
+	errInvalidScope           = "invalid_scope"
+	errUnsupportedTokenType   = "unsupported_token_type"
+	errServerError            = "server_error"
+	errTemporarilyUnavailable = "temporarily_unavailable"
+)
+
+// oauthHTTPStatus is the HTTP status answering each error code.
+func oauthHTTPStatus(code string) (int, bool) {
+	switch code {
+	case errInvalidClient:
+		return http.StatusUnauthorized, true
+	case errInvalidRequest, errInvalidGrant, errUnauthorizedClient, errUnsupportedGrantType,
+		errInvalidScope, errUnsupportedTokenType:
+		return http.StatusBadRequest, true
+	case errServerError:
+		return http.StatusInternalServerError, true
+	case errTemporarilyUnavailable:
+		return http.StatusServiceUnavailable, true
+	}
+	return 0, false
+}
+
+// oauthError is an OAuth endpoint's error answer.
+type oauthError struct {
+	code        string
+	description string
+	httpStatus  int
+}
+
+func newOAuthError(code, description string) *oauthError {
+	st, ok := oauthHTTPStatus(code)
+	if !ok {
+		code, st = errServerError, http.StatusInternalServerError
+	}
+	return &oauthError{code: code, description: description, httpStatus: st}
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.description }
+
+// grantRequest is a token request, whatever wire format carried it: the
+// form of RFC 6749 or the JSON of TSS's WSTSSAUTH.
+type grantRequest struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+	Scope        string
+	RefreshToken string
+}
+
+// oauthEndpoints serves the OAuth 2.0 endpoints on top of the auth service.
+type oauthEndpoints struct {
+	auth authv1.AuthServiceClient
+	log  *slog.Logger
+}
+
+// grant runs a grant on the auth service. Its errors are *oauthError.
+func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.TokenResponse, error) {
+	if req.GrantType == "" {
+		return nil, newOAuthError(errInvalidRequest, "grant_type is required")
+	}
+	resp, err := o.auth.Token(ctx, &authv1.TokenRequest{
+		GrantType:    req.GrantType,
+		ClientId:     req.ClientID,
+		ClientSecret: req.ClientSecret,
+		Scope:        req.Scope,
+		RefreshToken: req.RefreshToken,
+	})
+	if err != nil {
+		return nil, o.upstreamError(ctx, err)
+	}
+	if resp.GetAccessToken() == "" {
+		o.logCause(ctx, slog.LevelError, "auth service answered without an access token")
+		return nil, newOAuthError(errServerError, "internal error")
+	}
+	return resp, nil
+}
+
+// upstreamError turns an auth service error into the OAuth error to answer.
+// The service names OAuth errors in an ErrorInfo detail; anything else is a
+// failure the caller learns nothing about.
+func (o *oauthEndpoints) upstreamError(ctx context.Context, err error) *oauthError {
+	st := status.Convert(err)
+	if reason, ok := oauthReason(st); ok {
+		return newOAuthError(reason, st.Message())
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		o.logCause(ctx, slog.LevelWarn, st.Code().String()+": "+st.Message())
+		return newOAuthError(errTemporarilyUnavailable, "the authorization server is temporarily unavailable")
+	case codes.Canceled:
+		return newOAuthError(errInvalidRequest, "request canceled")
+	}
+	o.logCause(ctx, slog.LevelError, st.Code().String()+": "+st.Message())
+	return newOAuthError(errServerError, "internal error")
+}
+
+// oauthReason finds the OAuth error code in the status's ErrorInfo.
+func oauthReason(st *status.Status) (string, bool) {
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetDomain() != oauthDomain {
+			continue
+		}
+		reason := strings.ToLower(info.GetReason())
+		if _, known := oauthHTTPStatus(reason); known {
+			return reason, true
+		}
+	}
+	return "", false
+}
+
+func (o *oauthEndpoints) logCause(ctx context.Context, level slog.Level, msg string) {
+	o.log.LogAttrs(ctx, level, "auth call failed",
+		slog.String("request_id", requestID(ctx)), slog.String("error", msg))
+}
+
+// writeError answers err as RFC 6749 §5.2 says; an error that is not an
+// *oauthError becomes server_error.
+func (o *oauthEndpoints) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *oauthError
+	if !errors.As(err, &oe) {
+		o.logCause(r.Context(), slog.LevelError, err.Error())
+		oe = newOAuthError(errServerError, "internal error")
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if oe.httpStatus == http.StatusUnauthorized {
+		// RFC 6749 §5.2: required when the client used the Authorization
+		// header; harmless otherwise.
+		h.Set("WWW-Authenticate", `Basic realm="chave"`)
+	}
+	writeJSON(w, oe.httpStatus, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{oe.code, errorDescription(oe.description)})
+}
+
+// errorDescription keeps to the characters RFC 6749 §5.2 allows in
+// error_description (printable ASCII without '"' and '\').
+func errorDescription(s string) string {
+	const maxLen = 256
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < maxLen; i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = ' '
+		}
+		b.WriteByte(c)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		httpStatus, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(httpStatus)
+	_, _ = w.Write(body) // the client is gone; nothing to do
+}
+
+// readForm reads an application/x-www-form-urlencoded body (never the query
+// string). RFC 6749 §3.1: no parameter may repeat, and one sent without a
+// value counts as omitted, which url.Values.Get already gives.
+func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, newOAuthError(errInvalidRequest, "the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, newOAuthError(errInvalidRequest, "request body too large")
+		}
+		return nil, newOAuthError(errInvalidRequest, "could not read the request body")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, newOAuthError(errInvalidRequest, "malformed form body")
+	}
+	for k, vs := range form {
+		if !utf8.ValidString(k) {
+			return nil, newOAuthError(errInvalidRequest, "parameters must be UTF-8")
+		}
+		if len(vs) > 1 {
+			return nil, newOAuthError(errInvalidRequest, "parameter "+k+" is repeated")
+		}
+		if !utf8.ValidString(vs[0]) {
+			return nil, newOAuthError(errInvalidRequest, "parameter "+k+" is not UTF-8")
+		}
+	}
+	return form, nil
+}
+
+// clientAuth is how a client authenticated (RFC 6749 §2.3.1).
+type clientAuth struct {
+	id, secret string
+}
+
+// clientCredentials reads the client's credentials from HTTP Basic or from
+// the body's client_id and client_secret; using both is an error (RFC 6749
+// §2.3: one method per request).
+func clientCredentials(h http.Header, form url.Values) (clientAuth, error) {
+	authz := h.Values("Authorization")
+	if len(authz) > 1 {
+		return clientAuth{}, newOAuthError(errInvalidRequest, "more than one Authorization header")
+	}
+	inBody := form.Get("client_id") != "" || form.Get("client_secret") != ""
+	if len(authz) == 1 {
+		if inBody {
+			return clientAuth{}, newOAuthError(errInvalidRequest, "client credentials in both the Authorization header and the body")
+		}
+		return parseBasic(authz[0])
+	}
+	id, secret := form.Get("client_id"), form.Get("client_secret")
+	if id == "" {
+		if secret != "" {
+			return clientAuth{}, newOAuthError(errInvalidRequest, "client_secret without client_id")
+		}
+		return clientAuth{}, newOAuthError(errInvalidClient, "client authentication required")
+	}
+	return clientAuth{id: id, secret: secret}, nil
+}
+
+// parseBasic decodes HTTP Basic credentials whose parts are form-encoded
+// as RFC 6749 §2.3.1 requires.
+func parseBasic(v string) (clientAuth, error) {
+	scheme, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return clientAuth{}, newOAuthError(errInvalidClient, "unsupported client authentication method")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+	}
+	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+	}
+	id, err1 := url.QueryUnescape(rawID)
+	secret, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(secret) {
+		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+	}
+	if id == "" {
+		return clientAuth{}, newOAuthError(errInvalidClient, "client authentication required")
+	}
+	return clientAuth{id: id, secret: secret}, nil
+}

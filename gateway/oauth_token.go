@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"net/http"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+)
+
+// serveToken is POST /oauth2/token: RFC 6749 §4.4 (client credentials) and
+// §6 (refresh), form-encoded, the client authenticated by HTTP Basic or by
+// the body. The auth service decides which grants exist.
+func (o *oauthEndpoints) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		o.writeError(w, r, &oauthError{code: errInvalidRequest, description: "use POST", httpStatus: http.StatusMethodNotAllowed})
+		return
+	}
+	req, err := parseTokenRequest(w, r)
+	if err != nil {
+		o.writeError(w, r, err)
+		return
+	}
+	resp, err := o.grant(r.Context(), req)
+	if err != nil {
+		o.writeError(w, r, err)
+		return
+	}
+	writeTokenResponse(w, resp)
+}
+
+// parseTokenRequest reads an RFC 6749 token request. Its errors are
+// *oauthError.
+func parseTokenRequest(w http.ResponseWriter, r *http.Request) (grantRequest, error) {
+	form, err := readForm(w, r)
+	if err != nil {
+		return grantRequest{}, err
+	}
+	client, err := clientCredentials(r.Header, form)
+	if err != nil {
+		return grantRequest{}, err
+	}
+	return grantRequest{
+		GrantType:    form.Get("grant_type"),
+		ClientID:     client.id,
+		ClientSecret: client.secret,
+		Scope:        form.Get("scope"),
+		RefreshToken: form.Get("refresh_token"),
+	}, nil
+}
+
+// tokenResponse is RFC 6749 §5.1's body.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+func writeTokenResponse(w http.ResponseWriter, resp *authv1.TokenResponse) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, tokenResponse{
+		AccessToken:  resp.GetAccessToken(),
+		TokenType:    resp.GetTokenType(),
+		ExpiresIn:    resp.GetExpiresIn(),
+		RefreshToken: resp.GetRefreshToken(),
+		Scope:        resp.GetScope(),
+	})
+}

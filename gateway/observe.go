@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// unmatchedRoute labels requests no route served, so that random paths do
+// not grow the metrics' label sets.
+const unmatchedRoute = "unmatched"
+
+type (
+	requestIDKey struct{}
+	routeKey     struct{}
+)
+
+// routeLabel is filled in by whichever handler serves the request and read
+// by observe once that handler has returned.
+type routeLabel struct {
+	pattern string
+}
+
+// requestID returns the request id observe assigned, or "".
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// setRoute names the route pattern serving the request.
+func setRoute(ctx context.Context, pattern string) {
+	if l, ok := ctx.Value(routeKey{}).(*routeLabel); ok {
+		l.pattern = pattern
+	}
+}
+
+// httpMetrics counts and times requests by method, route and status.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+	labels := []string{"method", "route", "code"}
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "chave",
+			Subsystem: "gateway",
+			Name:      "http_requests_total",
+			Help:      "HTTP requests served, by method, route pattern and status code.",
+		}, labels),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "chave",
+			Subsystem: "gateway",
+			Name:      "http_request_duration_seconds",
+			Help:      "HTTP request latency, by method, route pattern and status code.",
+			Buckets:   prometheus.DefBuckets,
+		}, labels),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering HTTP metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *httpMetrics) observe(method, route string, code int, elapsed time.Duration) {
+	c := strconv.Itoa(code)
+	m.requests.WithLabelValues(method, route, c).Inc()
+	m.duration.WithLabelValues(method, route, c).Observe(elapsed.Seconds())
+}
+
+// observe assigns the request id, records metrics and writes the access
+// log. It never logs headers, bodies or query strings: they carry secrets
+// and tokens.
+func observe(next http.Handler, metrics *httpMetrics, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := saneRequestID(r.Header.Values("X-Request-Id"))
+		r.Header.Set("X-Request-Id", id) // what the services receive
+		w.Header().Set("X-Request-Id", id)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+
+		label := &routeLabel{pattern: unmatchedRoute}
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, routeKey{}, label)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(ctx))
+
+		elapsed := time.Since(start)
+		metrics.observe(methodLabel(r.Method), label.pattern, rec.status, elapsed)
+		log.LogAttrs(ctx, slog.LevelInfo, "http request",
+			slog.String("method", r.Method),
+			slog.String("route", label.pattern),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", elapsed),
+			slog.String("request_id", id))
+	})
+}
+
+// saneRequestID keeps a client's single X-Request-Id when it is a short
+// token of safe characters and makes up a random one otherwise.
+func saneRequestID(vals []string) string {
+	if len(vals) == 1 && isSaneRequestID(vals[0]) {
+		return vals[0]
+	}
+	return rand.Text()
+}
+
+func isSaneRequestID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '_' || c == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// methodLabel bounds the method label to the methods HTTP defines.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote && code >= 200 {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush keeps streaming responses working through the recorder.
+func (s *statusRecorder) Flush() {
+	_ = http.NewResponseController(s.ResponseWriter).Flush() // not every writer flushes
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,267 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/chave/chave/gateway"
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/registry"
+	"github.com/chave/chave/services/internal/secrets"
+	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/internal/storage/sqlite"
+	"github.com/chave/chave/services/verify"
+)
+
+// Server is the running all-in-one server.
+type Server struct {
+	log      *slog.Logger
+	store    storage.Store
+	grpc     *grpc.Server
+	http     *http.Server
+	conn     *grpc.ClientConn
+	httpLn   net.Listener
+	grpcLn   net.Listener
+	issuer   string
+	errs     chan error
+	stopOnce sync.Once
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+// GRPCAddr is the address the gRPC server listens on.
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
+
+// Issuer is the iss of every token this server signs.
+func (s *Server) Issuer() string { return s.issuer }
+
+// OpenStore opens the database a --db URL names.
+func OpenStore(ctx context.Context, db string) (storage.Store, error) {
+	if path, ok := sqlitePath(db); ok {
+		return sqlite.Open(ctx, path)
+	}
+	return nil, fmt.Errorf("--db %s: only sqlite://PATH is supported by this build", redactURL(db))
+}
+
+// NewRegistry builds the registry service over an open store.
+func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
+	catalog, err := loadCatalog(cfg.CatalogFile)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := secrets.NewHasher(keys.Hash)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := secrets.NewSealer(keys.Encryption)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger})
+}
+
+// Start opens the database, starts the gRPC and HTTP servers and returns
+// once both listen. Stop shuts them down.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	cfg.setDefaults()
+	if cfg.Redis != "" {
+		return nil, errors.New("--redis: the Redis revocation set is not in this build yet; leave it empty for the in-process set")
+	}
+	s := &Server{log: cfg.Logger, errs: make(chan error, 2)}
+	defer func() {
+		if err != nil {
+			s.Stop(context.Background())
+		}
+	}()
+	if s.store, err = OpenStore(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	reg, err := NewRegistry(cfg, s.store)
+	if err != nil {
+		return nil, err
+	}
+	keysPath, err := signingKeysPath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := signing.LoadOrCreate(keysPath, jwa.SignatureAlgorithm(cfg.SigningAlgorithm), time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("--http-addr: %w", err)
+	}
+	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("--grpc-addr: %w", err)
+	}
+	s.issuer = cfg.Issuer
+	if s.issuer == "" {
+		s.issuer = defaultIssuer(hostPortFor(cfg.HTTPAddr, s.httpLn))
+	}
+	audience := cfg.Audience
+	if audience == "" {
+		audience = s.issuer
+	}
+	verifier, err := verify.New(verify.Config{Issuer: s.issuer, Audience: audience, Algorithms: keys.Algorithms(), Keys: keys})
+	if err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+
+	// The auth service and the gateway reach the registry over gRPC, through
+	// the same listener and interceptors as any other caller.
+	if s.conn, err = grpc.NewClient("passthrough:///"+dialAddr(s.grpcLn), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return nil, fmt.Errorf("dial own gRPC listener: %w", err)
+	}
+	authSrv, err := auth.NewServer(auth.Config{
+		Issuer: s.issuer, Audience: audience, AccessTokenLifetime: cfg.AccessTokenLifetime, Logger: cfg.Logger,
+	}, auth.NewRegistryAuthenticator(registryv1.NewRegistryServiceClient(s.conn)), keys)
+	if err != nil {
+		return nil, fmt.Errorf("auth service: %w", err)
+	}
+
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(
+		recoverUnary(cfg.Logger),
+		registry.AuthInterceptor(reg, accessTokenVerifier(verifier), cfg.Logger),
+	))
+	registryv1.RegisterRegistryServiceServer(s.grpc, registry.NewServer(reg, cfg.Logger))
+	authv1.RegisterAuthServiceServer(s.grpc, authSrv)
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, healthSrv)
+	reflection.Register(s.grpc)
+
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	edge, err := gateway.New(ctx, gateway.Config{
+		Registry: s.conn, Auth: s.conn, Logger: cfg.Logger, Registerer: metrics,
+		Ready: func(ctx context.Context) error { return s.store.Ping(ctx) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("/", edge)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	if cfg.PrintBootstrapCredential {
+		if err := printBootstrap(ctx, cfg, reg); err != nil {
+			return nil, err
+		}
+	}
+	go func() { s.errs <- s.grpc.Serve(s.grpcLn) }()
+	go func() {
+		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			s.errs <- err
+		}
+	}()
+	for _, svc := range []string{"", registryv1.RegistryService_ServiceDesc.ServiceName, authv1.AuthService_ServiceDesc.ServiceName} {
+		healthSrv.SetServingStatus(svc, healthpb.HealthCheckResponse_SERVING)
+	}
+	cfg.Logger.Info("chave serving", "http", s.HTTPAddr(), "grpc", s.GRPCAddr(), "issuer", s.issuer, "db", redactURL(cfg.DB))
+	return s, nil
+}
+
+// Err receives the first error of a server that stopped on its own.
+func (s *Server) Err() <-chan error { return s.errs }
+
+// Stop drains in-flight requests (until ctx ends) and closes everything.
+func (s *Server) Stop(ctx context.Context) {
+	s.stopOnce.Do(func() {
+		if s.http != nil {
+			if err := s.http.Shutdown(ctx); err != nil {
+				s.http.Close()
+			}
+		}
+		if s.grpc != nil {
+			done := make(chan struct{})
+			go func() { s.grpc.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				s.grpc.Stop()
+			}
+		}
+		for _, ln := range []net.Listener{s.httpLn, s.grpcLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		if s.store != nil {
+			s.store.Close()
+		}
+	})
+}
+
+func accessTokenVerifier(v *verify.Verifier) registry.AccessTokenVerifier {
+	return func(ctx context.Context, raw string) (string, []string, error) {
+		c, err := v.Verify(ctx, raw)
+		if err != nil {
+			return "", nil, err
+		}
+		return c.ClientID, c.Scopes, nil
+	}
+}
+
+// printBootstrap creates and prints an operator credential when the database
+// holds none: a development convenience that `make run` turns on.
+func printBootstrap(ctx context.Context, cfg Config, reg *registry.Service) error {
+	has, err := reg.HasOperator(ctx)
+	if err != nil || has {
+		return err
+	}
+	id, secret, err := reg.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(map[string]string{"clientId": id, "clientSecret": secret.Reveal()})
+	_, err = fmt.Fprintf(cfg.Stdout, "operator credential (shown once; keep it safe):\n%s\n", b)
+	return err
+}
+
+// hostPortFor keeps the configured host but takes the port the listener
+// actually got (":0" in tests).
+func hostPortFor(configured string, ln net.Listener) string {
+	host, _, err := net.SplitHostPort(configured)
+	if err != nil {
+		return configured
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, port)
+}
+
+// dialAddr is a loopback address for the listener.
+func dialAddr(ln net.Listener) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
+	}
+	return addr.String()
+}

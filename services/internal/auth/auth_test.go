@@ -1,0 +1,582 @@
+package auth_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/verify"
+)
+
+const (
+	issuer   = "https://auth.example"
+	audience = "chave"
+	secret   = "chave_s3cr3t_that_must_never_be_logged"
+)
+
+var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// memClients is a real ClientAuthenticator over a map: secrets compared
+// in constant time, one error for every failure.
+type memClients struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	clients map[string]auth.Client
+	err     error // if set, every call fails with it
+}
+
+func (m *memClients) add(c auth.Client, secret string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets[c.ID] = secret
+	m.clients[c.ID] = c
+}
+
+func (m *memClients) AuthenticateClient(_ context.Context, clientID, secret string) (auth.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return auth.Client{}, m.err
+	}
+	want, known := m.secrets[clientID]
+	if subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 || !known {
+		return auth.Client{}, chave.Errorf(chave.Unauthenticated, "client authentication failed")
+	}
+	return m.clients[clientID], nil
+}
+
+// keySets caches one generated set per algorithm across tests.
+var keySets sync.Map
+
+func keySetFor(t testing.TB, alg jwa.SignatureAlgorithm) *signing.KeySet {
+	t.Helper()
+	if s, ok := keySets.Load(alg); ok {
+		return s.(*signing.KeySet)
+	}
+	s, err := signing.Generate(alg, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	actual, _ := keySets.LoadOrStore(alg, s)
+	return actual.(*signing.KeySet)
+}
+
+type harness struct {
+	keys    *signing.KeySet
+	clients *memClients
+	server  *auth.Server
+	rpc     authv1.AuthServiceClient // over a real gRPC transport (bufconn)
+	logs    *bytes.Buffer
+}
+
+func newHarness(t testing.TB, mutate ...func(*auth.Config)) *harness {
+	t.Helper()
+	h := &harness{
+		keys:    keySetFor(t, jwa.ES256),
+		clients: &memClients{secrets: map[string]string{}, clients: map[string]auth.Client{}},
+		logs:    &bytes.Buffer{},
+	}
+	h.clients.add(auth.Client{
+		ID: "client-1", Tenant: "acme",
+		Scopes: []string{"commercial", "inventory", "registry.admin"},
+	}, secret)
+	cfg := auth.Config{
+		Issuer: issuer, Audience: audience,
+		Clock:  func() time.Time { return now },
+		Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	srv, err := auth.NewServer(cfg, h.clients, h.keys)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	h.server = srv
+
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer()
+	authv1.RegisterAuthServiceServer(gs, srv)
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h.rpc = authv1.NewAuthServiceClient(conn)
+	return h
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func ccRequest(scope string) *authv1.TokenRequest {
+	return &authv1.TokenRequest{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: secret, Scope: scope}
+}
+
+func decodeSegment(t *testing.T, seg string) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestClientCredentialsSuccess(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	resp, err := h.rpc.Token(ctx, ccRequest(""))
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if resp.GetTokenType() != "Bearer" || resp.GetExpiresIn() != 1800 || resp.GetRefreshToken() != "" ||
+		resp.GetScope() != "commercial inventory registry.admin" {
+		t.Errorf("response = %v, want Bearer, 1800 s, no refresh token, every scope", resp)
+	}
+
+	// Every header and claim, as the JWT carries them.
+	parts := strings.Split(resp.GetAccessToken(), ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token has %d segments", len(parts))
+	}
+	hdr := decodeSegment(t, parts[0])
+	if fmt.Sprint(hdr) != fmt.Sprint(map[string]any{"alg": "ES256", "kid": h.keys.Active().ID(), "typ": "at+jwt"}) {
+		t.Errorf("header = %v", hdr)
+	}
+	claims := decodeSegment(t, parts[1])
+	jti, _ := claims["jti"].(string)
+	if len(jti) < 22 {
+		t.Errorf("jti = %q, want at least 128 random bits", jti)
+	}
+	want := map[string]any{
+		"iss": issuer, "sub": "client-1", "client_id": "client-1", "aud": audience,
+		"iat": float64(now.Unix()), "exp": float64(now.Add(1800 * time.Second).Unix()),
+		"jti": jti, "scope": "commercial inventory registry.admin", "tenantid": "acme",
+	}
+	if fmt.Sprint(claims) != fmt.Sprint(want) {
+		t.Errorf("claims = %v\nwant %v", claims, want)
+	}
+
+	// chave's own verifier accepts it…
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Keys: h.keys, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := v.Verify(ctx, resp.GetAccessToken())
+	if err != nil {
+		t.Fatalf("verify.Verify: %v", err)
+	}
+	if vc.ClientID != "client-1" || vc.TenantID != "acme" || !vc.HasScope("registry.admin") || vc.ID != jti {
+		t.Errorf("verified claims = %+v", vc)
+	}
+
+	// …and so does an independent library, with the published JWKS.
+	jwks, err := h.rpc.GetJwks(ctx, &authv1.GetJwksRequest{})
+	if err != nil {
+		t.Fatalf("GetJwks: %v", err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(jwks.GetJwksJson(), &set); err != nil {
+		t.Fatalf("go-jose cannot read the JWKS %s: %v", jwks.GetJwksJson(), err)
+	}
+	tok, err := josejwt.ParseSigned(resp.GetAccessToken(), []jose.SignatureAlgorithm{jose.ES256})
+	if err != nil {
+		t.Fatalf("go-jose ParseSigned: %v", err)
+	}
+	if got := tok.Headers[0].ExtraHeaders[jose.HeaderType]; got != "at+jwt" {
+		t.Errorf("go-jose typ = %v", got)
+	}
+	keys := set.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 {
+		t.Fatalf("JWKS holds %d keys with kid %s", len(keys), tok.Headers[0].KeyID)
+	}
+	var std josejwt.Claims
+	var extra struct {
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+		TenantID string `json:"tenantid"`
+	}
+	if err := tok.Claims(keys[0].Key, &std, &extra); err != nil {
+		t.Fatalf("go-jose signature check: %v", err)
+	}
+	if err := std.ValidateWithLeeway(josejwt.Expected{
+		Issuer: issuer, Subject: "client-1", AnyAudience: josejwt.Audience{audience}, ID: jti, Time: now,
+	}, 0); err != nil {
+		t.Errorf("go-jose claim validation: %v", err)
+	}
+	if extra.ClientID != "client-1" || extra.TenantID != "acme" || extra.Scope != resp.GetScope() {
+		t.Errorf("go-jose extra claims = %+v", extra)
+	}
+}
+
+func TestClientCredentialsScopes(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		scope     string
+		wantScope string // empty: want invalid_scope
+	}{
+		{"", "commercial inventory registry.admin"},
+		{"inventory", "inventory"},
+		{"  inventory   commercial inventory ", "commercial inventory"},
+		{"registry.admin", "registry.admin"},
+		{"labels", ""},
+		{"inventory labels", ""},
+		{"token.introspect", ""},
+		{"INVENTORY", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scope, func(t *testing.T) {
+			resp, err := h.rpc.Token(context.Background(), ccRequest(tt.scope))
+			if tt.wantScope == "" {
+				wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidScope)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Token(scope %q): %v", tt.scope, err)
+			}
+			if resp.GetScope() != tt.wantScope {
+				t.Errorf("scope = %q, want %q", resp.GetScope(), tt.wantScope)
+			}
+			claims := decodeSegment(t, strings.Split(resp.GetAccessToken(), ".")[1])
+			if claims["scope"] != tt.wantScope {
+				t.Errorf("token scope claim = %v, want %q", claims["scope"], tt.wantScope)
+			}
+		})
+	}
+}
+
+func TestClientCredentialsNoScopes(t *testing.T) {
+	h := newHarness(t)
+	h.clients.add(auth.Client{ID: "bare", Tenant: "acme"}, secret)
+	resp, err := h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: "bare", ClientSecret: secret})
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if resp.GetScope() != "" {
+		t.Errorf("scope = %q, want empty", resp.GetScope())
+	}
+}
+
+// wantOAuthError checks err is a status with the code and an ErrorInfo of
+// the oauth2.chave domain with the reason, and returns the status.
+func wantOAuthError(t *testing.T, err error, code codes.Code, reason string) *status.Status {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || err == nil {
+		t.Fatalf("error = %v, want a status %v / %s", err, code, reason)
+	}
+	if st.Code() != code {
+		t.Errorf("status code = %v, want %v (%v)", st.Code(), code, err)
+	}
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	if info == nil || info.GetReason() != reason || info.GetDomain() != "oauth2.chave" {
+		t.Errorf("ErrorInfo = %v, want reason %s in domain oauth2.chave", info, reason)
+	}
+	gotCode, desc, ok := auth.OAuthError(err)
+	if !ok || gotCode != reason || desc != st.Message() {
+		t.Errorf("OAuthError = %q, %q, %v; want %q, %q, true", gotCode, desc, ok, reason, st.Message())
+	}
+	return st
+}
+
+func TestClientCredentialsUnknownClientAndBadSecretLookAlike(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var statuses []*status.Status
+	for _, req := range []*authv1.TokenRequest{
+		{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: secret + "x"},
+		{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: secret[:10]},
+		{GrantType: "client_credentials", ClientId: "nobody", ClientSecret: secret},
+		{GrantType: "client_credentials", ClientId: "nobody", ClientSecret: "whatever"},
+		{GrantType: "client_credentials", ClientId: "client-1"},
+		{GrantType: "client_credentials", ClientSecret: secret},
+		{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: strings.Repeat("x", 10000)},
+		{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: secret + "y", Scope: "labels"},
+	} {
+		_, err := h.rpc.Token(ctx, req)
+		statuses = append(statuses, wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient))
+	}
+	for i, st := range statuses[1:] {
+		if !proto.Equal(st.Proto(), statuses[0].Proto()) {
+			t.Errorf("failure #%d = %v, failure #0 = %v: every client authentication failure must look the same", i+1, st.Proto(), statuses[0].Proto())
+		}
+	}
+	if strings.Contains(h.logs.String(), secret) {
+		t.Errorf("logs hold the secret:\n%s", h.logs)
+	}
+}
+
+func TestClientCredentialsCappedByCredentialExpiry(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name          string
+		expire        time.Time
+		wantExpiresIn int64 // 0: want invalid_client
+	}{
+		{"expires in 10 minutes", now.Add(10 * time.Minute), 600},
+		{"expires in 10 minutes and a half second", now.Add(10*time.Minute + 500*time.Millisecond), 600},
+		{"expires after the token", now.Add(2 * time.Hour), 1800},
+		{"expires with the token", now.Add(1800 * time.Second), 1800},
+		{"expires in a second", now.Add(time.Second), 1},
+		{"expires in half a second", now.Add(500 * time.Millisecond), 0},
+		{"expired", now.Add(-time.Minute), 0},
+		{"expires now", now, 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("expiring-%d", i)
+			h.clients.add(auth.Client{ID: id, Tenant: "acme", Scopes: []string{"inventory"}, ExpireTime: tt.expire}, secret)
+			resp, err := h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: id, ClientSecret: secret})
+			if tt.wantExpiresIn == 0 {
+				wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Token: %v", err)
+			}
+			claims := decodeSegment(t, strings.Split(resp.GetAccessToken(), ".")[1])
+			exp := int64(claims["exp"].(float64))
+			iat := int64(claims["iat"].(float64))
+			if resp.GetExpiresIn() != tt.wantExpiresIn || exp-iat != tt.wantExpiresIn {
+				t.Errorf("expires_in = %d, exp-iat = %d; want %d", resp.GetExpiresIn(), exp-iat, tt.wantExpiresIn)
+			}
+			if exp > tt.expire.Unix() {
+				t.Errorf("exp %d is past the credential's expiry %d", exp, tt.expire.Unix())
+			}
+		})
+	}
+}
+
+func TestAccessTokenLifetimeConfigurable(t *testing.T) {
+	h := newHarness(t, func(c *auth.Config) { c.AccessTokenLifetime = 5 * time.Minute })
+	resp, err := h.rpc.Token(context.Background(), ccRequest(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetExpiresIn() != 300 {
+		t.Errorf("expires_in = %d, want 300", resp.GetExpiresIn())
+	}
+}
+
+func TestGrantTypes(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		grantType string
+		code      codes.Code
+		reason    string
+	}{
+		{"", codes.InvalidArgument, auth.ErrInvalidRequest},
+		{"refresh_token", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{"password", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{"authorization_code", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{"CLIENT_CREDENTIALS", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{strings.Repeat("g", 5000), codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+	}
+	for _, tt := range tests {
+		t.Run(truncate(tt.grantType), func(t *testing.T) {
+			req := ccRequest("")
+			req.GrantType = tt.grantType
+			req.RefreshToken = "rt"
+			_, err := h.rpc.Token(context.Background(), req)
+			st := wantOAuthError(t, err, tt.code, tt.reason)
+			if len(st.Message()) > 200 {
+				t.Errorf("description of %d bytes echoes the input: %.80s…", len(st.Message()), st.Message())
+			}
+		})
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 20 {
+		return s[:20]
+	}
+	return s
+}
+
+func TestAuthenticatorFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		code   codes.Code
+		reason string
+	}{
+		{"registry down", &chave.Error{Code: chave.Unavailable, Message: "registry unavailable", Err: errors.New("dial tcp 10.0.0.7:9090: connection refused")}, codes.Unavailable, auth.ErrTemporarilyUnavailable},
+		{"unexpected failure", errors.New("pq: relation tokens does not exist"), codes.Internal, auth.ErrServerError},
+		{"revoked", chave.Errorf(chave.Unauthenticated, "token revoked"), codes.Unauthenticated, auth.ErrInvalidClient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.clients.err = tt.err
+			_, err := h.rpc.Token(context.Background(), ccRequest(""))
+			st := wantOAuthError(t, err, tt.code, tt.reason)
+			for _, internal := range []string{"10.0.0.7", "pq:", "revoked"} {
+				if strings.Contains(st.Message(), internal) {
+					t.Errorf("description %q leaks %q", st.Message(), internal)
+				}
+			}
+			if strings.Contains(h.logs.String(), secret) {
+				t.Errorf("logs hold the secret:\n%s", h.logs)
+			}
+		})
+	}
+}
+
+func TestCanceledRequest(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.clients.err = context.Canceled
+	_, err := h.server.Token(ctx, ccRequest(""))
+	if status.Code(err) != codes.Canceled {
+		t.Errorf("Token with a canceled context: %v, want Canceled", err)
+	}
+}
+
+func TestGetJwks(t *testing.T) {
+	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA, jwa.HS512} {
+		t.Run(alg.String(), func(t *testing.T) {
+			keys := keySetFor(t, alg)
+			srv, err := auth.NewServer(auth.Config{Issuer: issuer, Audience: audience}, &memClients{}, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := srv.GetJwks(context.Background(), &authv1.GetJwksRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := keys.PublicJWKS()
+			if !bytes.Equal(resp.GetJwksJson(), want) {
+				t.Errorf("GetJwks = %s, want %s", resp.GetJwksJson(), want)
+			}
+			var set jose.JSONWebKeySet
+			if err := json.Unmarshal(resp.GetJwksJson(), &set); err != nil {
+				t.Fatalf("go-jose cannot read %s: %v", resp.GetJwksJson(), err)
+			}
+			wantKeys := 1
+			if alg == jwa.HS512 {
+				wantKeys = 0
+			}
+			if len(set.Keys) != wantKeys {
+				t.Errorf("JWKS has %d keys, want %d", len(set.Keys), wantKeys)
+			}
+			for _, k := range set.Keys {
+				if !k.IsPublic() || k.KeyID != keys.Active().ID() || k.Algorithm != alg.String() || k.Use != "sig" {
+					t.Errorf("JWK = %+v, want a public sig key %s / %s", k, keys.Active().ID(), alg)
+				}
+			}
+		})
+	}
+}
+
+func TestNewServerRejectsBadConfig(t *testing.T) {
+	keys := keySetFor(t, jwa.ES256)
+	tests := []struct {
+		name   string
+		mutate func(*auth.Config)
+	}{
+		{"no issuer", func(c *auth.Config) { c.Issuer = "" }},
+		{"no audience", func(c *auth.Config) { c.Audience = "" }},
+		{"negative lifetime", func(c *auth.Config) { c.AccessTokenLifetime = -time.Second }},
+		{"sub-second lifetime", func(c *auth.Config) { c.AccessTokenLifetime = time.Millisecond }},
+		{"lifetime too long", func(c *auth.Config) { c.AccessTokenLifetime = 25 * time.Hour }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := auth.Config{Issuer: issuer, Audience: audience}
+			tt.mutate(&cfg)
+			if _, err := auth.NewServer(cfg, &memClients{}, keys); err == nil {
+				t.Errorf("NewServer(%+v) succeeded, want an error", cfg)
+			}
+		})
+	}
+	if _, err := auth.NewServer(auth.Config{Issuer: issuer, Audience: audience}, nil, keys); err == nil {
+		t.Error("NewServer without an authenticator succeeded")
+	}
+}
+
+func TestOAuthErrorOnForeignErrors(t *testing.T) {
+	other, _ := status.New(codes.InvalidArgument, "x").WithDetails(&errdetails.ErrorInfo{Reason: "r", Domain: "elsewhere"})
+	for _, err := range []error{
+		nil,
+		errors.New("plain"),
+		status.Error(codes.Unauthenticated, "no details"),
+		other.Err(),
+	} {
+		if code, desc, ok := auth.OAuthError(err); ok {
+			t.Errorf("OAuthError(%v) = %q, %q, true; want ok=false", err, code, desc)
+		}
+	}
+}
+
+// BenchmarkClientCredentialsGrant measures a whole Token call: a direct
+// call of the server method, and a call over gRPC on an in-memory
+// connection.
+func BenchmarkClientCredentialsGrant(b *testing.B) {
+	h := newHarness(b, func(c *auth.Config) { c.Logger = nil })
+	ctx := context.Background()
+	b.Run("in-process", func(b *testing.B) {
+		req := ccRequest("inventory")
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.server.Token(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("grpc-bufconn", func(b *testing.B) {
+		req := ccRequest("inventory")
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := h.rpc.Token(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,273 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+)
+
+func runTokens(t *testing.T, open opener) {
+	t.Run("CreateGetRoundTrip", func(t *testing.T) {
+		s := open(t)
+		want := fullToken("tok-full", "acme", at(0))
+		// Times written in another zone read back in UTC.
+		want.CreateTime = want.CreateTime.In(brt)
+		want.ExpireTime = want.ExpireTime.In(brt)
+		mustCreateToken(t, s, want)
+		checkToken(t, "GetToken", want, mustGetToken(t, s, want.ID))
+	})
+
+	t.Run("FalseAndZeroValuesStayZero", func(t *testing.T) {
+		s := open(t)
+		want := chave.Token{ID: "tok-min", DisplayName: "min", CreateTime: at(0)}
+		mustCreateToken(t, s, want)
+		checkToken(t, "GetToken", want, mustGetToken(t, s, want.ID))
+	})
+
+	t.Run("EmptyCollectionsReadBackNil", func(t *testing.T) {
+		s := open(t)
+		want := minimalToken("tok-empty", "acme", at(0))
+		want.Contexts = []string{}
+		want.Parameters = chave.Parameters{}
+		want.SecretHash = []byte{}
+		mustCreateToken(t, s, want)
+		checkToken(t, "GetToken", want, mustGetToken(t, s, want.ID))
+	})
+
+	t.Run("SubMicrosecondTimesKeepMicroseconds", func(t *testing.T) {
+		s := open(t)
+		tok := minimalToken("tok-nanos", "acme", at(0).Add(999))
+		tok.ExpireTime = at(time.Hour).Add(1)
+		mustCreateToken(t, s, tok)
+		got := mustGetToken(t, s, tok.ID)
+		for _, c := range []struct {
+			name      string
+			want, got time.Time
+		}{{"CreateTime", tok.CreateTime, got.CreateTime}, {"ExpireTime", tok.ExpireTime, got.ExpireTime}} {
+			if d := c.got.Sub(c.want).Abs(); d >= time.Microsecond {
+				t.Errorf("%s: got %v, want %v within a microsecond (off by %v)", c.name, c.got, c.want, d)
+			}
+		}
+	})
+
+	t.Run("CreateRecordsEvent", func(t *testing.T) {
+		s := open(t)
+		tok := fullToken("tok-ev", "acme", at(0))
+		ev := chave.Event{Time: at(0).In(brt), Actor: "op", Action: chave.ActionCreate, Fields: []string{"a", "b"}}
+		if err := s.CreateToken(t.Context(), tok, ev); err != nil {
+			t.Fatalf("CreateToken: %v", err)
+		}
+		checkEvents(t, "ListTokenEvents", tok.ID, []chave.Event{ev}, mustEvents(t, s, tok.ID))
+	})
+
+	t.Run("CreateDuplicateConflict", func(t *testing.T) {
+		s := open(t)
+		first := fullToken("tok-dup", "acme", at(0))
+		mustCreateToken(t, s, first)
+		second := minimalToken("tok-dup", "other", at(time.Hour))
+		err := s.CreateToken(t.Context(), second, createEvent(second))
+		wantCode(t, "second CreateToken(tok-dup)", err, chave.Conflict)
+		checkToken(t, "GetToken after the conflict", first, mustGetToken(t, s, first.ID))
+		checkEvents(t, "ListTokenEvents after the conflict", first.ID,
+			[]chave.Event{createEvent(first)}, mustEvents(t, s, first.ID))
+	})
+
+	t.Run("MissingNotFound", func(t *testing.T) {
+		s := open(t)
+		mustCreateToken(t, s, minimalToken("tok-other", "acme", at(0)))
+		ctx := t.Context()
+		_, err := s.GetToken(ctx, "nope")
+		wantCode(t, "GetToken(nope)", err, chave.NotFound)
+		_, err = s.ListTokenEvents(ctx, "nope")
+		wantCode(t, "ListTokenEvents(nope)", err, chave.NotFound)
+		wantCode(t, "TouchToken(nope)", s.TouchToken(ctx, "nope", at(time.Hour)), chave.NotFound)
+		called := false
+		_, err = s.UpdateToken(ctx, "nope", func(*chave.Token) (chave.Event, error) {
+			called = true
+			return chave.Event{Action: chave.ActionUpdate}, nil
+		})
+		wantCode(t, "UpdateToken(nope)", err, chave.NotFound)
+		if called {
+			t.Error("UpdateToken(nope) called the closure for an absent token")
+		}
+	})
+
+	t.Run("UpdateChangesEveryMutableField", testUpdateEveryField(open))
+	t.Run("UpdateEventsOldestFirst", testUpdateEventsOrder(open))
+	t.Run("UpdateErrorAborts", testUpdateErrorAborts(open))
+	t.Run("UpdateKeepsIDAndCreateTime", testUpdateKeepsIdentity(open))
+	t.Run("UpdateTouchesOnlyItsToken", testUpdateIsolated(open))
+	t.Run("TouchMovesForwardOnly", testTouch(open))
+}
+
+func testUpdateEveryField(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		orig := fullToken("tok-up", "acme", at(0))
+		mustCreateToken(t, s, orig)
+		want := chave.Token{
+			ID:                 orig.ID,
+			DisplayName:        "renamed",
+			Description:        "",
+			Tenant:             "globex",
+			Contexts:           []string{"inventory"},
+			Parameters:         chave.Parameters{"telegram": {"botToken": "enc:v2:new"}},
+			SecretHash:         []byte("rotated-hash"),
+			CreateTime:         orig.CreateTime,
+			ExpireTime:         at(200 * time.Hour).In(brt),
+			LastUseTime:        at(3 * time.Hour),
+			Creator:            "someone-else",
+			Revoker:            "",
+			GeneralAccess:      false,
+			Operator:           false,
+			IssueRefreshTokens: true, // differs from Operator: the columns must not be mixed up
+		}
+		ev := chave.Event{Time: at(2 * time.Hour), Actor: "admin", Action: chave.ActionUpdate, Fields: []string{"displayName", "expireTime"}}
+		got, err := s.UpdateToken(t.Context(), orig.ID, func(tok *chave.Token) (chave.Event, error) {
+			checkToken(t, "UpdateToken's closure argument", orig, *tok)
+			*tok = want
+			return ev, nil
+		})
+		if err != nil {
+			t.Fatalf("UpdateToken: %v", err)
+		}
+		checkToken(t, "UpdateToken's result", want, got)
+		checkToken(t, "GetToken after UpdateToken", want, mustGetToken(t, s, orig.ID))
+		checkEvents(t, "ListTokenEvents after UpdateToken", orig.ID,
+			[]chave.Event{createEvent(orig), ev}, mustEvents(t, s, orig.ID))
+	}
+}
+
+func testUpdateEventsOrder(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		tok := minimalToken("tok-order", "acme", at(0))
+		mustCreateToken(t, s, tok)
+		want := []chave.Event{createEvent(tok)}
+		for i, action := range []string{chave.ActionUpdate, chave.ActionRotate, chave.ActionRevoke} {
+			ev := chave.Event{
+				TokenID: "some-other-token", // ignored: the event belongs to tok
+				Time:    at(time.Duration(i+1) * time.Minute),
+				Actor:   fmt.Sprintf("actor-%d", i),
+				Action:  action,
+			}
+			want = append(want, ev)
+			if _, err := s.UpdateToken(t.Context(), tok.ID, func(tok *chave.Token) (chave.Event, error) {
+				tok.Description = action
+				return ev, nil
+			}); err != nil {
+				t.Fatalf("UpdateToken %d: %v", i, err)
+			}
+		}
+		checkEvents(t, "ListTokenEvents", tok.ID, want, mustEvents(t, s, tok.ID))
+		_, err := s.ListTokenEvents(t.Context(), "some-other-token")
+		wantCode(t, "ListTokenEvents(some-other-token)", err, chave.NotFound)
+	}
+}
+
+func testUpdateErrorAborts(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		orig := fullToken("tok-abort", "acme", at(0))
+		mustCreateToken(t, s, orig)
+		sentinel := errors.New("closure refused")
+		coded := chave.Errorf(chave.FailedPrecondition, "token is revoked")
+		for _, want := range []error{sentinel, fmt.Errorf("wrapped: %w", sentinel), coded} {
+			_, err := s.UpdateToken(t.Context(), orig.ID, func(tok *chave.Token) (chave.Event, error) {
+				tok.DisplayName = "must not be written"
+				tok.RevokeTime = time.Time{}
+				return chave.Event{Time: at(time.Hour), Action: chave.ActionUpdate}, want
+			})
+			if !errors.Is(err, want) {
+				t.Errorf("UpdateToken: got error %v, want the closure's error %v", err, want)
+			}
+			if want == coded && !chave.IsCode(err, chave.FailedPrecondition) {
+				t.Errorf("UpdateToken: got code %q, want the closure's %q", chave.ErrorCode(err), chave.FailedPrecondition)
+			}
+		}
+		checkToken(t, "GetToken after aborted updates", orig, mustGetToken(t, s, orig.ID))
+		checkEvents(t, "ListTokenEvents after aborted updates", orig.ID,
+			[]chave.Event{createEvent(orig)}, mustEvents(t, s, orig.ID))
+	}
+}
+
+func testUpdateKeepsIdentity(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		orig := fullToken("tok-id", "acme", at(0))
+		mustCreateToken(t, s, orig)
+		want := orig
+		want.Description = "changed"
+		got, err := s.UpdateToken(t.Context(), orig.ID, func(tok *chave.Token) (chave.Event, error) {
+			tok.ID = "tok-hijack"
+			tok.CreateTime = at(time.Hour)
+			tok.Description = "changed"
+			return chave.Event{Time: at(time.Hour), Action: chave.ActionUpdate}, nil
+		})
+		if err != nil {
+			t.Fatalf("UpdateToken: %v", err)
+		}
+		checkToken(t, "UpdateToken's result", want, got)
+		checkToken(t, "GetToken after UpdateToken", want, mustGetToken(t, s, orig.ID))
+		_, err = s.GetToken(t.Context(), "tok-hijack")
+		wantCode(t, "GetToken(tok-hijack)", err, chave.NotFound)
+		if n := len(mustEvents(t, s, orig.ID)); n != 2 {
+			t.Errorf("ListTokenEvents(%s): got %d events, want 2", orig.ID, n)
+		}
+	}
+}
+
+func testUpdateIsolated(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		a, b := fullToken("tok-a", "acme", at(0)), fullToken("tok-b", "acme", at(time.Second))
+		mustCreateToken(t, s, a)
+		mustCreateToken(t, s, b)
+		if _, err := s.UpdateToken(t.Context(), a.ID, func(tok *chave.Token) (chave.Event, error) {
+			tok.DisplayName = "changed"
+			tok.RevokeTime = time.Time{}
+			return chave.Event{Action: chave.ActionUpdate}, nil
+		}); err != nil {
+			t.Fatalf("UpdateToken(%s): %v", a.ID, err)
+		}
+		if err := s.TouchToken(t.Context(), a.ID, at(1000*time.Hour)); err != nil {
+			t.Fatalf("TouchToken(%s): %v", a.ID, err)
+		}
+		checkToken(t, "GetToken of the token not updated", b, mustGetToken(t, s, b.ID))
+		checkEvents(t, "ListTokenEvents of the token not updated", b.ID,
+			[]chave.Event{createEvent(b)}, mustEvents(t, s, b.ID))
+	}
+}
+
+func testTouch(open opener) func(*testing.T) {
+	return func(t *testing.T) {
+		s := open(t)
+		want := fullToken("tok-touch", "acme", at(0))
+		want.LastUseTime = time.Time{}
+		mustCreateToken(t, s, want)
+		steps := []struct {
+			touch, want time.Time
+		}{
+			{time.Time{}, time.Time{}},             // the zero time changes nothing
+			{at(time.Hour).In(brt), at(time.Hour)}, // first use
+			{at(time.Minute), at(time.Hour)},       // earlier: ignored
+			{at(time.Hour), at(time.Hour)},         // equal: unchanged
+			{at(time.Hour + time.Microsecond), at(time.Hour + time.Microsecond)},
+			{at(5 * time.Hour), at(5 * time.Hour)},
+			{time.Time{}, at(5 * time.Hour)},
+		}
+		for i, step := range steps {
+			if err := s.TouchToken(t.Context(), want.ID, step.touch); err != nil {
+				t.Fatalf("step %d: TouchToken(%v): %v", i, step.touch, err)
+			}
+			want.LastUseTime = step.want
+			checkToken(t, fmt.Sprintf("step %d: GetToken after TouchToken(%v)", i, step.touch),
+				want, mustGetToken(t, s, want.ID))
+		}
+		checkEvents(t, "ListTokenEvents after TouchToken", want.ID,
+			[]chave.Event{createEvent(want)}, mustEvents(t, s, want.ID))
+	}
+}

@@ -1,0 +1,144 @@
+// Package sqlite is the SQLite storage backend, built on the pure-Go driver
+// modernc.org/sqlite.
+//
+// The store keeps two connection pools on the same file: a single-connection
+// write pool whose transactions begin IMMEDIATE (so a read-modify-write
+// transaction holds the write lock from its first read and never fails with
+// SQLITE_BUSY on upgrade), and a read pool for queries, which in WAL mode
+// run alongside the writer. The SQL sticks to what PostgreSQL also accepts
+// ($N placeholders, row-value comparisons, BIGINT unix-microsecond times,
+// JSON text) so that a pgx backend can share it.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/chave/chave/services/internal/storage"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+const driverName = "sqlite"
+
+// busyTimeoutMillis bounds how long a connection waits for a lock held by
+// another connection (another process, or the read pool during a
+// checkpoint) before failing.
+const busyTimeoutMillis = 10000
+
+// Store is a storage.Store on a SQLite database file.
+type Store struct {
+	write *sql.DB // one connection; transactions begin IMMEDIATE
+	read  *sql.DB // queries only; may be write itself (in-memory databases)
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// pending migrations. The path ":memory:" gives a private in-memory
+// database, served by a single connection.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: open %s: the path must not contain '?' or '#'", path)
+	}
+	write, err := sql.Open(driverName, path+"?"+writeParams().Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	if err := migrate(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if path == ":memory:" {
+		return &Store{write: write, read: write}, nil
+	}
+	read, err := sql.Open(driverName, path+"?"+readParams().Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	return &Store{write: write, read: read}, nil
+}
+
+func writeParams() url.Values {
+	return url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMillis)},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"NORMAL"},
+		"_foreign_keys": {"1"},
+		"_txlock":       {"immediate"},
+	}
+}
+
+func readParams() url.Values {
+	return url.Values{
+		"_busy_timeout": {fmt.Sprint(busyTimeoutMillis)},
+		"_foreign_keys": {"1"},
+		"_query_only":   {"1"},
+	}
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if s.read != s.write {
+		if err := s.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close releases both connection pools.
+func (s *Store) Close() error {
+	var errs []error
+	if s.read != s.write {
+		errs = append(errs, s.read.Close())
+	}
+	errs = append(errs, s.write.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction, committing if fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+var _ storage.Store = (*Store)(nil)

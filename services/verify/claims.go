@@ -1,0 +1,36 @@
+package verify
+
+import (
+	"slices"
+	"time"
+)
+
+// Claims are the claims of a chave access token (RFC 9068). The same type
+// describes what the auth service signs and what Verify returns.
+type Claims struct {
+	// Issuer (iss) is the auth service's issuer URL.
+	Issuer string
+	// Subject (sub) is the client id of the credential the token was
+	// issued to.
+	Subject string
+	// ClientID (client_id) is the client id, as RFC 9068 requires.
+	ClientID string
+	// Audience (aud) names the resource servers the token is meant for.
+	Audience []string
+	// IssuedAt (iat) and Expiry (exp) have a precision of one second.
+	IssuedAt time.Time
+	Expiry   time.Time
+	// ID (jti) identifies the token; revocation lists refer to it.
+	ID string
+	// Scopes (scope, space-separated on the wire) are the context ids the
+	// token reaches, sorted.
+	Scopes []string
+	// TenantID (tenantid) is the tenant (company) the credential belongs
+	// to. The claim name is the one TSS clients read.
+	TenantID string
+}
+
+// HasScope reports whether the token reaches the scope.
+func (c Claims) HasScope(scope string) bool {
+	return slices.Contains(c.Scopes, scope)
+}
