@@ -1,6 +1,7 @@
 // Package gateway is chave's HTTP edge. It serves the registry's JSON REST
-// API through grpc-gateway, the OAuth 2.0 endpoints, the JWKS document and
-// the health probes, and talks to the registry and auth services over the
+// API through grpc-gateway, the OAuth 2.0 endpoints (token, revocation,
+// introspection, server metadata, JWKS), the TSS-compatible token endpoint
+// and the health probes, and talks to the registry and auth services over the
 // gRPC connections it is given. It holds no database handle and no private
 // key.
 package gateway
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -59,14 +61,36 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	oauth := &oauthEndpoints{auth: auth, log: log}
 
 	mux := http.NewServeMux()
-	route(mux, "/oauth2/token", http.HandlerFunc(oauth.serveToken)) // methods checked inside: errors stay OAuth JSON
-	route(mux, "/.well-known/jwks.json", onlyGet(newJWKSHandler(auth, log)))
+	// The POST endpoints check the method themselves, so that a 405 keeps
+	// their error shape.
+	route(mux, tokenPath, http.HandlerFunc(oauth.serveToken))
+	route(mux, revokePath, http.HandlerFunc(oauth.serveRevoke))
+	route(mux, introspectPath, http.HandlerFunc(oauth.serveIntrospect))
+	route(mux, tssPath, http.HandlerFunc(oauth.serveTSS))
+	route(mux, jwksPath, onlyGet(newJWKSHandler(auth, log)))
+	route(mux, metadataPath, onlyGet(newMetadataHandler(auth, log)))
 	route(mux, "/healthz", onlyGet(http.HandlerFunc(serveHealthz)))
 	route(mux, "/readyz", onlyGet(readyzHandler(cfg.Ready, log)))
 	route(mux, "/openapi.json", onlyGet(http.HandlerFunc(serveOpenAPI)))
 	mux.Handle("/", rest) // the REST mux labels its own routes
 
-	return observe(mux, metrics, log), nil
+	return observe(canonicalPath(mux), metrics, log), nil
+}
+
+// canonicalPath rewrites any capitalisation of the TSS endpoint's path to
+// tssPath before routing: SPEC §3.3 matches it case-insensitively.
+func canonicalPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != tssPath && strings.EqualFold(r.URL.Path, tssPath) {
+			u := *r.URL
+			u.Path, u.RawPath = tssPath, ""
+			r2 := new(http.Request)
+			*r2 = *r
+			r2.URL = &u
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // route registers h for the exact path and labels the request's metrics

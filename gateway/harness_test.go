@@ -31,6 +31,64 @@ type fakeAuth struct {
 	tokenErr  error
 	jwksCalls int
 	jwks      []byte
+
+	// calls logs the requests of the RPCs below, in order.
+	calls          []proto.Message
+	revokeErr      error
+	introspectResp *authv1.IntrospectTokenResponse
+	introspectErr  error
+	metadata       *authv1.GetServerMetadataResponse
+	metadataErr    error
+}
+
+// set changes the fake's answers under its lock.
+func (f *fakeAuth) set(change func(*fakeAuth)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
+
+func (f *fakeAuth) log(req proto.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, proto.Clone(req))
+}
+
+// callsOf returns the requests of one RPC the fake received.
+func callsOf[T proto.Message](f *fakeAuth) []T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var got []T
+	for _, c := range f.calls {
+		if req, ok := c.(T); ok {
+			got = append(got, req)
+		}
+	}
+	return got
+}
+
+func (f *fakeAuth) RevokeToken(_ context.Context, req *authv1.RevokeTokenRequest) (*authv1.RevokeTokenResponse, error) {
+	f.log(req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.revokeErr != nil {
+		return nil, f.revokeErr
+	}
+	return &authv1.RevokeTokenResponse{}, nil
+}
+
+func (f *fakeAuth) IntrospectToken(_ context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
+	f.log(req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.introspectResp, f.introspectErr
+}
+
+func (f *fakeAuth) GetServerMetadata(_ context.Context, req *authv1.GetServerMetadataRequest) (*authv1.GetServerMetadataResponse, error) {
+	f.log(req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.metadata, f.metadataErr
 }
 
 func (f *fakeAuth) Token(_ context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {

@@ -14,8 +14,11 @@ import (
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 )
 
-// stubAuth is an in-process AuthServiceClient.
+// stubAuth is an in-process AuthServiceClient; the methods it does not
+// define panic through the nil embedded interface.
 type stubAuth struct {
+	authv1.AuthServiceClient
+
 	mu        sync.Mutex
 	jwks      []byte
 	jwksErr   error
@@ -40,7 +43,7 @@ func (s *stubAuth) GetJwks(context.Context, *authv1.GetJwksRequest, ...grpc.Call
 func TestJWKSCacheExpiry(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	auth := &stubAuth{jwks: []byte(`{"keys":[1]}`)}
-	c := &jwksCache{auth: auth, ttl: time.Minute, now: func() time.Time { return now }}
+	c := &docCache{fetch: jwksFetcher(auth), ttl: time.Minute, now: func() time.Time { return now }}
 	ctx := t.Context()
 
 	get := func(wantDoc string, wantErr bool, wantCalls int) {
@@ -66,7 +69,7 @@ func TestJWKSCacheExpiry(t *testing.T) {
 	auth.jwks = []byte(`not json`)
 	get(`{"keys":[2]}`, true, 4)
 
-	empty := &jwksCache{auth: &stubAuth{jwksErr: errors.New("boom")}, ttl: time.Minute, now: time.Now}
+	empty := &docCache{fetch: jwksFetcher(&stubAuth{jwksErr: errors.New("boom")}), ttl: time.Minute, now: time.Now}
 	if doc, err := empty.get(ctx); doc != nil || err == nil {
 		t.Errorf("get with nothing cached = %s, %v; want nil and an error", doc, err)
 	}

@@ -99,6 +99,9 @@ func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.T
 	if req.GrantType == "" {
 		return nil, newOAuthError(errInvalidRequest, "grant_type is required")
 	}
+	if req.ClientID == "" {
+		return nil, errClientAuthRequired()
+	}
 	resp, err := o.auth.Token(ctx, &authv1.TokenRequest{
 		GrantType:    req.GrantType,
 		ClientId:     req.ClientID,
@@ -155,26 +158,46 @@ func (o *oauthEndpoints) logCause(ctx context.Context, level slog.Level, msg str
 		slog.String("request_id", requestID(ctx)), slog.String("error", msg))
 }
 
-// writeError answers err as RFC 6749 §5.2 says; an error that is not an
-// *oauthError becomes server_error.
+// writeError answers err as RFC 6749 §5.2 says.
 func (o *oauthEndpoints) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	o.writeErrorAs(w, r, err, func(oe *oauthError) any {
+		return struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description,omitempty"`
+		}{oe.code, errorDescription(oe.description)}
+	})
+}
+
+// writeErrorAs answers err with the body that shape builds; an error that is
+// not an *oauthError becomes server_error.
+func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, err error, shape func(*oauthError) any) {
 	var oe *oauthError
 	if !errors.As(err, &oe) {
 		o.logCause(r.Context(), slog.LevelError, err.Error())
 		oe = newOAuthError(errServerError, "internal error")
 	}
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	setNoStore(w.Header())
 	if oe.httpStatus == http.StatusUnauthorized {
 		// RFC 6749 §5.2: required when the client used the Authorization
 		// header; harmless otherwise.
-		h.Set("WWW-Authenticate", `Basic realm="chave"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="chave"`)
 	}
-	writeJSON(w, oe.httpStatus, struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{oe.code, errorDescription(oe.description)})
+	writeJSON(w, oe.httpStatus, shape(oe))
+}
+
+// setNoStore keeps credentials and tokens out of caches (RFC 6749 §5.1).
+func setNoStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// requirePost sets Allow and returns a 405 error for anything but POST.
+func requirePost(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodPost {
+		return nil
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	return &oauthError{code: errInvalidRequest, description: "use POST", httpStatus: http.StatusMethodNotAllowed}
 }
 
 // errorDescription keeps to the characters RFC 6749 §5.2 allows in
@@ -210,13 +233,9 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, newOAuthError(errInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBody))
+	body, err := readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, newOAuthError(errInvalidRequest, "request body too large")
-		}
-		return nil, newOAuthError(errInvalidRequest, "could not read the request body")
+		return nil, err
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -234,6 +253,19 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		}
 	}
 	return form, nil
+}
+
+// readBody reads a request body of at most maxFormBody bytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, newOAuthError(errInvalidRequest, "request body too large")
+		}
+		return nil, newOAuthError(errInvalidRequest, "could not read the request body")
+	}
+	return body, nil
 }
 
 // clientAuth is how a client authenticated (RFC 6749 §2.3.1).
@@ -261,9 +293,13 @@ func clientCredentials(h http.Header, form url.Values) (clientAuth, error) {
 		if secret != "" {
 			return clientAuth{}, newOAuthError(errInvalidRequest, "client_secret without client_id")
 		}
-		return clientAuth{}, newOAuthError(errInvalidClient, "client authentication required")
+		return clientAuth{}, errClientAuthRequired()
 	}
 	return clientAuth{id: id, secret: secret}, nil
+}
+
+func errClientAuthRequired() *oauthError {
+	return newOAuthError(errInvalidClient, "client authentication required")
 }
 
 // parseBasic decodes HTTP Basic credentials whose parts are form-encoded
@@ -287,7 +323,36 @@ func parseBasic(v string) (clientAuth, error) {
 		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
 	}
 	if id == "" {
-		return clientAuth{}, newOAuthError(errInvalidClient, "client authentication required")
+		return clientAuth{}, errClientAuthRequired()
 	}
 	return clientAuth{id: id, secret: secret}, nil
+}
+
+// tokenQuery is a client's request about one of its tokens: RFC 7009
+// revocation and RFC 7662 introspection share its form.
+type tokenQuery struct {
+	client clientAuth
+	token  string
+	hint   string // token_type_hint; the auth service treats it as a hint
+}
+
+// readTokenQuery reads a POSTed RFC 7009 or RFC 7662 request. Its errors
+// are *oauthError.
+func readTokenQuery(w http.ResponseWriter, r *http.Request) (tokenQuery, error) {
+	if err := requirePost(w, r); err != nil {
+		return tokenQuery{}, err
+	}
+	form, err := readForm(w, r)
+	if err != nil {
+		return tokenQuery{}, err
+	}
+	client, err := clientCredentials(r.Header, form)
+	if err != nil {
+		return tokenQuery{}, err
+	}
+	q := tokenQuery{client: client, token: form.Get("token"), hint: form.Get("token_type_hint")}
+	if q.token == "" {
+		return tokenQuery{}, newOAuthError(errInvalidRequest, "token is required")
+	}
+	return q, nil
 }

@@ -10,11 +10,6 @@ import (
 // §6 (refresh), form-encoded, the client authenticated by HTTP Basic or by
 // the body. The auth service decides which grants exist.
 func (o *oauthEndpoints) serveToken(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		o.writeError(w, r, &oauthError{code: errInvalidRequest, description: "use POST", httpStatus: http.StatusMethodNotAllowed})
-		return
-	}
 	req, err := parseTokenRequest(w, r)
 	if err != nil {
 		o.writeError(w, r, err)
@@ -28,9 +23,13 @@ func (o *oauthEndpoints) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeTokenResponse(w, resp)
 }
 
-// parseTokenRequest reads an RFC 6749 token request. Its errors are
-// *oauthError.
+// parseTokenRequest reads a POSTed RFC 6749 token request: every grant's
+// parameters are passed on (refresh_token for §6, scope for both), and the
+// auth service decides which apply. Its errors are *oauthError.
 func parseTokenRequest(w http.ResponseWriter, r *http.Request) (grantRequest, error) {
+	if err := requirePost(w, r); err != nil {
+		return grantRequest{}, err
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		return grantRequest{}, err
@@ -58,8 +57,7 @@ type tokenResponse struct {
 }
 
 func writeTokenResponse(w http.ResponseWriter, resp *authv1.TokenResponse) {
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	setNoStore(w.Header())
 	writeJSON(w, http.StatusOK, tokenResponse{
 		AccessToken:  resp.GetAccessToken(),
 		TokenType:    resp.GetTokenType(),

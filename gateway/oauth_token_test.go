@@ -103,6 +103,20 @@ func TestTokenBodyAuthAndRefresh(t *testing.T) {
 	}
 }
 
+func TestTokenRefreshPassesScope(t *testing.T) {
+	h := newHarness(t, nil)
+	h.auth.answer(&authv1.TokenResponse{AccessToken: "at", TokenType: "Bearer", ExpiresIn: 60, RefreshToken: "rt2", Scope: "labels"}, nil)
+	resp, body := h.do(t, http.MethodPost, "/oauth2/token", withHeader(formHeader, "Authorization", basic("c1", "s1")),
+		"grant_type=refresh_token&refresh_token=rt1&scope=labels")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, body %s", resp.StatusCode, body)
+	}
+	wantReq := &authv1.TokenRequest{GrantType: "refresh_token", ClientId: "c1", ClientSecret: "s1", RefreshToken: "rt1", Scope: "labels"}
+	if reqs := h.auth.requests(); len(reqs) != 1 || !proto.Equal(reqs[0], wantReq) {
+		t.Errorf("auth service got %v, want [%v]", reqs, wantReq)
+	}
+}
+
 // checkOAuthError checks an RFC 6749 §5.2 error answer.
 func checkOAuthError(t *testing.T, resp *http.Response, body []byte, wantStatus int, wantCode string) map[string]any {
 	t.Helper()

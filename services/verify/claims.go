@@ -28,6 +28,11 @@ type Claims struct {
 	// TenantID (tenantid) is the tenant (company) the credential belongs
 	// to. The claim name is the one TSS clients read.
 	TenantID string
+	// SessionID (sid) is the refresh-token family the token was issued
+	// in; empty for a token issued without a refresh token. Optional:
+	// Verify accepts tokens without it. Revoking the family revokes the
+	// tokens that carry it, so a revocation check consults it along with ID.
+	SessionID string
 }
 
 // HasScope reports whether the token reaches the scope.

@@ -148,6 +148,7 @@ type payload struct {
 	Jti      string       `json:"jti"`
 	Scope    string       `json:"scope"`
 	TenantID string       `json:"tenantid"`
+	Sid      string       `json:"sid"`
 }
 
 // Verify checks raw (the Bearer token) and returns its claims. A token that
@@ -265,15 +266,16 @@ func (v *Verifier) checkClaims(pl *payload) (Claims, error) {
 		return Claims{}, invalid(ReasonNotYetValid, "iat is in the future")
 	}
 	return Claims{
-		Issuer:   pl.Iss,
-		Subject:  pl.Sub,
-		ClientID: pl.ClientID,
-		Audience: []string(pl.Aud),
-		IssuedAt: iat,
-		Expiry:   exp,
-		ID:       pl.Jti,
-		Scopes:   strings.Fields(pl.Scope),
-		TenantID: pl.TenantID,
+		Issuer:    pl.Iss,
+		Subject:   pl.Sub,
+		ClientID:  pl.ClientID,
+		Audience:  []string(pl.Aud),
+		IssuedAt:  iat,
+		Expiry:    exp,
+		ID:        pl.Jti,
+		Scopes:    strings.Fields(pl.Scope),
+		TenantID:  pl.TenantID,
+		SessionID: pl.Sid,
 	}, nil
 }
 

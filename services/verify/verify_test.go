@@ -196,6 +196,32 @@ func TestVerifyValid(t *testing.T) {
 	}
 }
 
+// TestVerifySessionID: sid, the refresh-token family, is optional and read
+// as is.
+func TestVerifySessionID(t *testing.T) {
+	k := newTestKey(t, jwa.ES256, "k1")
+	v := newVerifier(t, keySet(t, k.pub))
+	for _, tt := range []struct {
+		name   string
+		claims map[string]any
+		want   string
+	}{
+		{"with sid", with(validClaims(), "sid", "fam-1"), "fam-1"},
+		{"without sid", validClaims(), ""},
+		{"empty sid", with(validClaims(), "sid", ""), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := v.Verify(context.Background(), signRaw(t, validHeader(k), tt.claims, jwa.ES256, k.priv))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.SessionID != tt.want {
+				t.Errorf("SessionID = %q, want %q", got.SessionID, tt.want)
+			}
+		})
+	}
+}
+
 func TestVerifyAccepts(t *testing.T) {
 	k := newTestKey(t, jwa.ES256, "k1")
 	v := newVerifier(t, keySet(t, k.pub))
@@ -335,6 +361,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"aud list without ours", signRaw(t, validHeader(k), with(validClaims(), "aud", []string{"a", "b"}), jwa.ES256, k.priv), nil, verify.ReasonAudience},
 		{"missing aud", signRaw(t, validHeader(k), with(validClaims(), "aud", nil), jwa.ES256, k.priv), nil, verify.ReasonAudience},
 		{"aud a number", signRaw(t, validHeader(k), with(validClaims(), "aud", 7), jwa.ES256, k.priv), nil, verify.ReasonMalformed},
+		{"sid a number", signRaw(t, validHeader(k), with(validClaims(), "sid", 7), jwa.ES256, k.priv), nil, verify.ReasonMalformed},
 		{"claims an array", parts[0] + "." + b64([]byte(`[1]`)) + "." + parts[2], nil, verify.ReasonSignature},
 	}
 	for _, tt := range tests {

@@ -24,6 +24,7 @@ const usage = `chave issues and manages API credentials.
 Usage:
   chave serve [flags]              the all-in-one server (registry, auth, gateway)
   chave bootstrap --db URL         create an operator credential; prints {"clientId","clientSecret"}
+  chave keys rotate|list           rotate or list the signing keys
 
 Run "chave <command> --help" for a command's flags.
 `
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "bootstrap":
 		return bootstrap(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -119,6 +122,7 @@ func commonFlags(f *flags, cfg *app.Config) {
 	f.string(&cfg.SecretsFile, "secrets-file", "", "file of the hashing and encryption keys (default: secrets.json beside the SQLite file)")
 	cfg.HashKey = os.Getenv("CHAVE_HASH_KEY")
 	cfg.EncryptionKey = os.Getenv("CHAVE_ENCRYPTION_KEY")
+	cfg.RefreshTokenKey = os.Getenv("CHAVE_REFRESH_TOKEN_KEY")
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -133,8 +137,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.string(&cfg.Audience, "audience", "", "aud of every token (default: the issuer)")
 	f.string(&cfg.SigningAlgorithm, "signing-algorithm", "ES256", "ES256, EdDSA, RS256 or HS512")
 	f.string(&cfg.SigningKeysFile, "signing-keys-file", "", "private signing keys (default: signing-keys.json beside the SQLite file)")
-	if err := f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "access token lifetime"); err != nil {
-		return err
+	for _, d := range []struct {
+		p    *time.Duration
+		name string
+		def  time.Duration
+		help string
+	}{
+		{&cfg.AccessTokenLifetime, "access-token-lifetime", 30 * time.Minute, "access token lifetime"},
+		{&cfg.RefreshTokenLifetime, "refresh-token-lifetime", 24 * time.Hour, "refresh token lifetime"},
+		{&cfg.RefreshFamilyLifetime, "refresh-family-lifetime", 30 * 24 * time.Hour, "absolute lifetime of a chain of refresh tokens"},
+		{&cfg.SigningKeyRotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by `chave keys rotate`)"},
+		{&cfg.SigningKeyPrePublish, "signing-key-pre-publish", 10 * time.Minute, "publish a new signing key this long before it signs"},
+	} {
+		if err := f.duration(d.p, d.name, d.def, d.help); err != nil {
+			return err
+		}
 	}
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	f.logLevel(&level)

@@ -25,6 +25,7 @@ import (
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
@@ -36,6 +37,8 @@ import (
 // Server is the running all-in-one server.
 type Server struct {
 	log      *slog.Logger
+	bg       sync.WaitGroup     // background loops (key reload, rotation)
+	stopBg   context.CancelFunc // ends them
 	store    storage.Store
 	grpc     *grpc.Server
 	http     *http.Server
@@ -74,6 +77,10 @@ func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newRegistry(cfg, store, catalog, keys)
+}
+
+func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.Keys) (*registry.Service, error) {
 	hasher, err := secrets.NewHasher(keys.Hash)
 	if err != nil {
 		return nil, err
@@ -83,6 +90,15 @@ func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
 		return nil, err
 	}
 	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger})
+}
+
+// scopesSupported lists the catalog's contexts and the reserved scopes.
+func scopesSupported(c *chave.Catalog) []string {
+	out := []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
+	for _, ctx := range c.Contexts() {
+		out = append(out, ctx.ID)
+	}
+	return out
 }
 
 // Start opens the database, starts the gRPC and HTTP servers and returns
@@ -101,7 +117,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if s.store, err = OpenStore(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
-	reg, err := NewRegistry(cfg, s.store)
+	catalog, err := loadCatalog(cfg.CatalogFile)
+	if err != nil {
+		return nil, err
+	}
+	secretKeys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(cfg, s.store, catalog, secretKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := signing.LoadOrCreate(keysPath, jwa.SignatureAlgorithm(cfg.SigningAlgorithm), time.Now())
+	alg := jwa.SignatureAlgorithm(cfg.SigningAlgorithm)
+	keys, err := signing.LoadOrCreate(keysPath, alg, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -127,7 +152,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if audience == "" {
 		audience = s.issuer
 	}
-	verifier, err := verify.New(verify.Config{Issuer: s.issuer, Audience: audience, Algorithms: keys.Algorithms(), Keys: keys})
+	// Every algorithm chave signs with: a rotation may change it at run
+	// time, and Verify still requires the header's alg to be the key's.
+	verifier, err := verify.New(verify.Config{Issuer: s.issuer, Audience: audience, Algorithms: signing.Algorithms(), Keys: keys})
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
@@ -138,8 +165,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("dial own gRPC listener: %w", err)
 	}
 	authSrv, err := auth.NewServer(auth.Config{
-		Issuer: s.issuer, Audience: audience, AccessTokenLifetime: cfg.AccessTokenLifetime, Logger: cfg.Logger,
-	}, auth.NewRegistryAuthenticator(registryv1.NewRegistryServiceClient(s.conn)), keys)
+		Issuer: s.issuer, Audience: audience, Logger: cfg.Logger, Verifier: verifier,
+		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenKey: secretKeys.RefreshToken,
+		RefreshTokenLifetime: cfg.RefreshTokenLifetime, RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
+		ScopesSupported: scopesSupported(catalog),
+	}, auth.NewRegistryClient(registryv1.NewRegistryServiceClient(s.conn)), keys)
 	if err != nil {
 		return nil, fmt.Errorf("auth service: %w", err)
 	}
@@ -173,6 +203,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 			return nil, err
 		}
 	}
+	s.startKeyMaintenance(cfg, keys, keysPath, alg)
 	go func() { s.errs <- s.grpc.Serve(s.grpcLn) }()
 	go func() {
 		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -192,6 +223,10 @@ func (s *Server) Err() <-chan error { return s.errs }
 // Stop drains in-flight requests (until ctx ends) and closes everything.
 func (s *Server) Stop(ctx context.Context) {
 	s.stopOnce.Do(func() {
+		if s.stopBg != nil {
+			s.stopBg()
+			s.bg.Wait()
+		}
 		if s.http != nil {
 			if err := s.http.Shutdown(ctx); err != nil {
 				s.http.Close()
@@ -218,6 +253,29 @@ func (s *Server) Stop(ctx context.Context) {
 			s.store.Close()
 		}
 	})
+}
+
+// startKeyMaintenance reloads the signing keys when another process (the
+// `chave keys rotate` command, another replica) rotates them, and rotates
+// them on schedule when configured.
+func (s *Server) startKeyMaintenance(cfg Config, keys *signing.KeySet, path string, alg jwa.SignatureAlgorithm) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopBg = cancel
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		keys.Watch(ctx, path, signing.DefaultWatchInterval, cfg.Logger)
+	}()
+	if cfg.SigningKeyRotation <= 0 {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := keys.RunSchedule(ctx, path, cfg.SigningKeyRotation, alg, cfg.SigningKeyPrePublish, cfg.signingKeyRetention(), cfg.Logger); err != nil {
+			cfg.Logger.Error("signing key rotation stopped", "err", err)
+		}
+	}()
 }
 
 func accessTokenVerifier(v *verify.Verifier) registry.AccessTokenVerifier {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
+	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/verify"
 )
 
 // Config is the all-in-one server's configuration. Zero values get the
@@ -40,10 +42,21 @@ type Config struct {
 	// SecretsFile holds the hashing and encryption keys when HashKey and
 	// EncryptionKey are not given; default beside the SQLite database.
 	SecretsFile string
-	// HashKey and EncryptionKey (base64) protect credentials at rest.
-	HashKey, EncryptionKey string
+	// HashKey and EncryptionKey (base64) protect credentials at rest;
+	// RefreshTokenKey (base64) authenticates refresh tokens.
+	HashKey, EncryptionKey, RefreshTokenKey string
+
+	// RefreshTokenLifetime bounds each refresh token (default 24h);
+	// RefreshFamilyLifetime bounds a whole chain of them (default 30 days).
+	RefreshTokenLifetime, RefreshFamilyLifetime time.Duration
 
 	AccessTokenLifetime time.Duration // default 30m
+
+	// SigningKeyRotation rotates the signing key when it has signed this
+	// long (0: only by `chave keys rotate`). A new key is published
+	// SigningKeyPrePublish before it signs; a retired key stays published
+	// for the access-token lifetime plus the verifiers' leeway.
+	SigningKeyRotation, SigningKeyPrePublish time.Duration
 
 	// PrintBootstrapCredential creates and prints an operator credential
 	// when the database holds none (a development convenience).
@@ -69,12 +82,21 @@ func (c *Config) setDefaults() {
 	if c.AccessTokenLifetime == 0 {
 		c.AccessTokenLifetime = 30 * time.Minute
 	}
+	if c.SigningKeyPrePublish == 0 {
+		c.SigningKeyPrePublish = signing.DefaultPrePublish
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
+}
+
+// signingKeyRetention keeps a retired key published until every access
+// token it signed has expired, leeway included.
+func (c Config) signingKeyRetention() time.Duration {
+	return c.AccessTokenLifetime + verify.MaxLeeway
 }
 
 // sqlitePath returns the file of a sqlite:// URL.
@@ -115,22 +137,25 @@ func loadCatalog(path string) (*chave.Catalog, error) {
 // loadKeys returns the hashing and encryption keys: from the configuration
 // when given, else from (or newly into) a key file beside the database.
 func loadKeys(cfg Config) (secrets.Keys, error) {
-	if cfg.HashKey != "" || cfg.EncryptionKey != "" {
-		hash, err := secrets.DecodeKey(cfg.HashKey)
-		if err != nil || len(hash) < secrets.MinKeyLen {
+	if cfg.HashKey != "" || cfg.EncryptionKey != "" || cfg.RefreshTokenKey != "" {
+		var k secrets.Keys
+		var err error
+		if k.Hash, err = secrets.DecodeKey(cfg.HashKey); err != nil || len(k.Hash) < secrets.MinKeyLen {
 			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
 		}
-		enc, err := secrets.DecodeKey(cfg.EncryptionKey)
-		if err != nil || len(enc) != 32 {
+		if k.Encryption, err = secrets.DecodeKey(cfg.EncryptionKey); err != nil || len(k.Encryption) != 32 {
 			return secrets.Keys{}, fmt.Errorf("CHAVE_ENCRYPTION_KEY must be base64 of 32 bytes")
 		}
-		return secrets.Keys{Hash: hash, Encryption: enc}, nil
+		if k.RefreshToken, err = secrets.DecodeKey(cfg.RefreshTokenKey); err != nil || len(k.RefreshToken) < secrets.MinKeyLen {
+			return secrets.Keys{}, fmt.Errorf("CHAVE_REFRESH_TOKEN_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
+		}
+		return k, nil
 	}
 	path := cfg.SecretsFile
 	if path == "" {
 		dbPath, ok := sqlitePath(cfg.DB)
 		if !ok {
-			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY and CHAVE_ENCRYPTION_KEY (or --secrets-file) are required with --db %s", redactURL(cfg.DB))
+			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY and CHAVE_REFRESH_TOKEN_KEY (or --secrets-file) are required with --db %s", redactURL(cfg.DB))
 		}
 		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
 	}

@@ -3,7 +3,6 @@ package auth_test
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -41,34 +40,8 @@ const (
 
 var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// memClients is a real ClientAuthenticator over a map: secrets compared
-// in constant time, one error for every failure.
-type memClients struct {
-	mu      sync.Mutex
-	secrets map[string]string
-	clients map[string]auth.Client
-	err     error // if set, every call fails with it
-}
-
-func (m *memClients) add(c auth.Client, secret string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.secrets[c.ID] = secret
-	m.clients[c.ID] = c
-}
-
-func (m *memClients) AuthenticateClient(_ context.Context, clientID, secret string) (auth.Client, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.err != nil {
-		return auth.Client{}, m.err
-	}
-	want, known := m.secrets[clientID]
-	if subtle.ConstantTimeCompare([]byte(want), []byte(secret)) != 1 || !known {
-		return auth.Client{}, chave.Errorf(chave.Unauthenticated, "client authentication failed")
-	}
-	return m.clients[clientID], nil
-}
+// refreshKey authenticates the harness's refresh tokens.
+var refreshKey = []byte("0123456789abcdef0123456789abcdef")
 
 // keySets caches one generated set per algorithm across tests.
 var keySets sync.Map
@@ -86,34 +59,94 @@ func keySetFor(t testing.TB, alg jwa.SignatureAlgorithm) *signing.KeySet {
 	return actual.(*signing.KeySet)
 }
 
-type harness struct {
-	keys    *signing.KeySet
-	clients *memClients
-	server  *auth.Server
-	rpc     authv1.AuthServiceClient // over a real gRPC transport (bufconn)
-	logs    *bytes.Buffer
+// testClock is a settable clock, shared by the server, its verifier and the
+// registry.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
+}
+
+func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// newVerifier returns the verifier of the tokens keys signs.
+func newVerifier(t testing.TB, keys *signing.KeySet, clock func() time.Time) *verify.Verifier {
+	t.Helper()
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Algorithms: keys.Algorithms(), Keys: keys, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// baseConfig is a valid Config for keys.
+func baseConfig(t testing.TB, keys *signing.KeySet) auth.Config {
+	return auth.Config{
+		Issuer: issuer, Audience: audience,
+		RefreshTokenKey: refreshKey,
+		Verifier:        newVerifier(t, keys, func() time.Time { return now }),
+		Clock:           func() time.Time { return now },
+	}
+}
+
+type harness struct {
+	clock    *testClock
+	keys     *signing.KeySet
+	reg      *memRegistry
+	verifier *verify.Verifier
+	server   *auth.Server
+	rpc      authv1.AuthServiceClient // over a real gRPC transport (bufconn)
+	logs     *bytes.Buffer
+}
+
+// newHarness serves an auth server on an in-memory gRPC connection; it
+// reaches a memRegistry through the registry adapter, over another one.
 func newHarness(t testing.TB, mutate ...func(*auth.Config)) *harness {
+	return newHarnessWith(t, false, mutate...)
+}
+
+// newHarnessWith: direct hands the memRegistry to the server as is, with
+// no gRPC hop to the registry.
+func newHarnessWith(t testing.TB, direct bool, mutate ...func(*auth.Config)) *harness {
 	t.Helper()
 	h := &harness{
-		keys:    keySetFor(t, jwa.ES256),
-		clients: &memClients{secrets: map[string]string{}, clients: map[string]auth.Client{}},
-		logs:    &bytes.Buffer{},
+		clock: &testClock{t: now},
+		keys:  keySetFor(t, jwa.ES256),
+		logs:  &bytes.Buffer{},
 	}
-	h.clients.add(auth.Client{
+	h.reg = newMemRegistry(h.clock.Now)
+	h.reg.add(auth.Client{
 		ID: "client-1", Tenant: "acme",
 		Scopes: []string{"commercial", "inventory", "registry.admin"},
 	}, secret)
+	h.verifier = newVerifier(t, h.keys, h.clock.Now)
 	cfg := auth.Config{
 		Issuer: issuer, Audience: audience,
-		Clock:  func() time.Time { return now },
-		Logger: slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RefreshTokenKey: refreshKey,
+		Verifier:        h.verifier,
+		ScopesSupported: []string{"commercial", "inventory", "registry.admin", "token.introspect"},
+		Clock:           h.clock.Now,
+		Logger:          slog.New(slog.NewJSONHandler(&lockedWriter{w: h.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := auth.NewServer(cfg, h.clients, h.keys)
+	var reg auth.Registry = h.reg
+	if !direct {
+		reg = auth.NewRegistryClient(dialRegistry(t, registryServer{m: h.reg}))
+	}
+	srv, err := auth.NewServer(cfg, reg, h.keys)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
@@ -288,7 +321,7 @@ func TestClientCredentialsScopes(t *testing.T) {
 
 func TestClientCredentialsNoScopes(t *testing.T) {
 	h := newHarness(t)
-	h.clients.add(auth.Client{ID: "bare", Tenant: "acme"}, secret)
+	h.reg.add(auth.Client{ID: "bare", Tenant: "acme"}, secret)
 	resp, err := h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: "bare", ClientSecret: secret})
 	if err != nil {
 		t.Fatalf("Token: %v", err)
@@ -371,7 +404,7 @@ func TestClientCredentialsCappedByCredentialExpiry(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id := fmt.Sprintf("expiring-%d", i)
-			h.clients.add(auth.Client{ID: id, Tenant: "acme", Scopes: []string{"inventory"}, ExpireTime: tt.expire}, secret)
+			h.reg.add(auth.Client{ID: id, Tenant: "acme", Scopes: []string{"inventory"}, ExpireTime: tt.expire}, secret)
 			resp, err := h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: id, ClientSecret: secret})
 			if tt.wantExpiresIn == 0 {
 				wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
@@ -412,7 +445,7 @@ func TestGrantTypes(t *testing.T) {
 		reason    string
 	}{
 		{"", codes.InvalidArgument, auth.ErrInvalidRequest},
-		{"refresh_token", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{"refresh_token", codes.InvalidArgument, auth.ErrInvalidGrant},
 		{"password", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
 		{"authorization_code", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
 		{"CLIENT_CREDENTIALS", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
@@ -453,7 +486,7 @@ func TestAuthenticatorFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.clients.err = tt.err
+			h.reg.setErr(&h.reg.authErr, tt.err)
 			_, err := h.rpc.Token(context.Background(), ccRequest(""))
 			st := wantOAuthError(t, err, tt.code, tt.reason)
 			for _, internal := range []string{"10.0.0.7", "pq:", "revoked"} {
@@ -472,7 +505,7 @@ func TestCanceledRequest(t *testing.T) {
 	h := newHarness(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	h.clients.err = context.Canceled
+	h.reg.setErr(&h.reg.authErr, context.Canceled)
 	_, err := h.server.Token(ctx, ccRequest(""))
 	if status.Code(err) != codes.Canceled {
 		t.Errorf("Token with a canceled context: %v, want Canceled", err)
@@ -483,7 +516,7 @@ func TestGetJwks(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA, jwa.HS512} {
 		t.Run(alg.String(), func(t *testing.T) {
 			keys := keySetFor(t, alg)
-			srv, err := auth.NewServer(auth.Config{Issuer: issuer, Audience: audience}, &memClients{}, keys)
+			srv, err := auth.NewServer(baseConfig(t, keys), newMemRegistry(time.Now), keys)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -526,18 +559,38 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 		{"negative lifetime", func(c *auth.Config) { c.AccessTokenLifetime = -time.Second }},
 		{"sub-second lifetime", func(c *auth.Config) { c.AccessTokenLifetime = time.Millisecond }},
 		{"lifetime too long", func(c *auth.Config) { c.AccessTokenLifetime = 25 * time.Hour }},
+		{"no refresh-token key", func(c *auth.Config) { c.RefreshTokenKey = nil }},
+		{"short refresh-token key", func(c *auth.Config) { c.RefreshTokenKey = refreshKey[:31] }},
+		{"no verifier", func(c *auth.Config) { c.Verifier = nil }},
+		{"sub-second refresh-token lifetime", func(c *auth.Config) { c.RefreshTokenLifetime = time.Millisecond }},
+		{"refresh token outlives its family", func(c *auth.Config) {
+			c.RefreshTokenLifetime, c.RefreshFamilyLifetime = 2*time.Hour, time.Hour
+		}},
+		{"refresh token outlives the default family", func(c *auth.Config) { c.RefreshTokenLifetime = 31 * 24 * time.Hour }},
+		{"negative family lifetime", func(c *auth.Config) { c.RefreshFamilyLifetime = -time.Hour }},
+		{"family lifetime too long", func(c *auth.Config) { c.RefreshFamilyLifetime = 367 * 24 * time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := auth.Config{Issuer: issuer, Audience: audience}
+			cfg := baseConfig(t, keys)
 			tt.mutate(&cfg)
-			if _, err := auth.NewServer(cfg, &memClients{}, keys); err == nil {
+			if _, err := auth.NewServer(cfg, newMemRegistry(time.Now), keys); err == nil {
 				t.Errorf("NewServer(%+v) succeeded, want an error", cfg)
 			}
 		})
 	}
-	if _, err := auth.NewServer(auth.Config{Issuer: issuer, Audience: audience}, nil, keys); err == nil {
-		t.Error("NewServer without an authenticator succeeded")
+	if _, err := auth.NewServer(baseConfig(t, keys), nil, keys); err == nil {
+		t.Error("NewServer without a registry succeeded")
+	}
+	if _, err := auth.NewServer(baseConfig(t, keys), newMemRegistry(time.Now), nil); err == nil {
+		t.Error("NewServer without keys succeeded")
+	}
+	// A family shorter than a day shortens the default refresh-token
+	// lifetime with it.
+	cfg := baseConfig(t, keys)
+	cfg.RefreshFamilyLifetime = time.Hour
+	if _, err := auth.NewServer(cfg, newMemRegistry(time.Now), keys); err != nil {
+		t.Errorf("NewServer with a one-hour family and the default refresh-token lifetime: %v", err)
 	}
 }
 
@@ -559,7 +612,7 @@ func TestOAuthErrorOnForeignErrors(t *testing.T) {
 // call of the server method, and a call over gRPC on an in-memory
 // connection.
 func BenchmarkClientCredentialsGrant(b *testing.B) {
-	h := newHarness(b, func(c *auth.Config) { c.Logger = nil })
+	h := newHarnessWith(b, true, func(c *auth.Config) { c.Logger = nil })
 	ctx := context.Background()
 	b.Run("in-process", func(b *testing.B) {
 		req := ccRequest("inventory")

@@ -21,6 +21,9 @@ type Client struct {
 	Operator bool
 	// IssueRefreshTokens says whether grants also return a refresh token.
 	IssueRefreshTokens bool
+	// SecretVersion changes when the credential's secret rotates; refresh
+	// tokens carry it, so rotation cuts them off.
+	SecretVersion string
 }
 
 // expired reports whether the credential has expired at now.

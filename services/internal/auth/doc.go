@@ -1,11 +1,24 @@
 // Package auth is the auth service's gRPC server: it runs OAuth 2.0 grants
 // (RFC 6749) that exchange a credential for a signed access token (RFC 9068)
-// and publishes the public signing keys.
+// and a refresh token, revokes (RFC 7009) and introspects (RFC 7662) the
+// tokens it issued, and publishes the public signing keys and the server
+// metadata (RFC 8414).
 //
 // Protocol handling and token minting are kept apart, as in ory/fosite: each
-// grant lives in its own file (client_credentials.go; refresh_token.go will
-// join it) with the small interface it needs, and every grant mints through
-// minter (mint.go).
+// grant lives in its own file (client_credentials.go, refresh_token.go) with
+// the small interface it needs, and every grant mints through minter
+// (mint.go). The auth service reaches credentials only through the
+// registry's API (Registry; NewRegistryClient over gRPC).
+//
+// # Refresh tokens
+//
+// Refresh tokens are stateless and MAC-authenticated (refreshtoken.go):
+// issuing one stores nothing. Each belongs to a family, started by a
+// client-credentials grant, and carries its generation; the registry keeps
+// one counter per family and advances it atomically when a token is used,
+// so a token presented twice (a replay, or parallel refreshes) is noticed
+// and revokes the family. Access tokens issued in a family carry its id as
+// sid, so that revoking the family reaches them too.
 //
 // # Errors
 //

@@ -68,7 +68,11 @@ func errInvalidClient(cause error) *oauthError {
 }
 
 func errUnavailable(cause error) *oauthError {
-	return &oauthError{code: ErrTemporarilyUnavailable, description: "the credential registry is unavailable; retry later", cause: cause}
+	return errUnavailableCause("the credential registry is unavailable; retry later", cause)
+}
+
+func errUnavailableCause(description string, cause error) *oauthError {
+	return &oauthError{code: ErrTemporarilyUnavailable, description: description, cause: cause}
 }
 
 // oauthStatus builds the gRPC status of an OAuth error.
@@ -93,13 +97,13 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	switch {
 	case errors.As(err, &oe):
 		if oe.code == ErrServerError || oe.code == ErrTemporarilyUnavailable {
-			s.log.ErrorContext(ctx, "token request failed", "error", err)
+			s.log.ErrorContext(ctx, "request failed", "error", err)
 		}
 		return oauthStatus(oe.code, oe.description)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return status.FromContextError(err).Err()
 	default:
-		s.log.ErrorContext(ctx, "token request failed", "error", err)
+		s.log.ErrorContext(ctx, "request failed", "error", err)
 		return oauthStatus(ErrServerError, "internal error")
 	}
 }

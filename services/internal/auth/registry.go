@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/chave"
@@ -17,23 +19,32 @@ import (
 // deadline, so that a stuck registry fails the grant fast.
 const registryTimeout = 5 * time.Second
 
-// NewRegistryAuthenticator returns a ClientAuthenticator that asks the
-// registry service (its AuthenticateClient RPC): the auth service reaches
-// credentials only through the registry's API, never its storage.
-func NewRegistryAuthenticator(registry registryv1.RegistryServiceClient) ClientAuthenticator {
-	return registryAuthenticator{registry: registry}
+// NewRegistryClient returns the Registry that asks the registry service
+// over gRPC (its AuthenticateClient, UseRefreshToken, RevokeIssuedToken and
+// CheckIssuedToken RPCs): the auth service reaches credentials only through
+// the registry's API, never its storage. A call without a deadline gets
+// one of registryTimeout.
+func NewRegistryClient(registry registryv1.RegistryServiceClient) Registry {
+	return registryClient{registry: registry}
 }
 
-type registryAuthenticator struct {
+type registryClient struct {
 	registry registryv1.RegistryServiceClient
 }
 
-func (r registryAuthenticator) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, registryTimeout)
-		defer cancel()
+var _ Registry = registryClient{}
+
+// withTimeout bounds ctx by registryTimeout unless it has a deadline.
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
 	}
+	return context.WithTimeout(ctx, registryTimeout)
+}
+
+func (r registryClient) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
 	resp, err := r.registry.AuthenticateClient(ctx, &registryv1.AuthenticateClientRequest{
 		ClientId:     clientID,
 		ClientSecret: secret,
@@ -41,17 +52,86 @@ func (r registryAuthenticator) AuthenticateClient(ctx context.Context, clientID,
 	if err != nil {
 		return Client{}, registryError(err)
 	}
-	if resp.GetClientId() != clientID {
-		return Client{}, fmt.Errorf("registry: authenticated client %q, asked for %q", resp.GetClientId(), clientID)
+	return clientFromProto(resp.GetClient(), clientID)
+}
+
+func (r registryClient) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (Client, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	resp, err := r.registry.UseRefreshToken(ctx, &registryv1.UseRefreshTokenRequest{
+		ClientId:         clientID,
+		ClientSecret:     secret,
+		FamilyId:         familyID,
+		Generation:       generation,
+		FamilyExpireTime: timestamppb.New(familyExpiry),
+	})
+	if err != nil {
+		if isInvalidGrant(err) {
+			return Client{}, &chave.Error{Code: chave.InvalidGrant, Message: "refresh token refused", Err: err}
+		}
+		return Client{}, registryError(err)
+	}
+	return clientFromProto(resp.GetClient(), clientID)
+}
+
+func (r registryClient) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok IssuedToken) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	req := &registryv1.RevokeIssuedTokenRequest{
+		ClientId:     clientID,
+		ClientSecret: secret,
+		TokenId:      tok.TokenID,
+		FamilyId:     tok.FamilyID,
+	}
+	if !tok.ExpireTime.IsZero() {
+		req.ExpireTime = timestamppb.New(tok.ExpireTime)
+	}
+	if _, err := r.registry.RevokeIssuedToken(ctx, req); err != nil {
+		return issuedTokenError(err)
+	}
+	return nil
+}
+
+func (r registryClient) CheckIssuedToken(ctx context.Context, clientID string, tok IssuedToken) (IssuedTokenState, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	resp, err := r.registry.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{
+		ClientId: clientID,
+		TokenId:  tok.TokenID,
+		FamilyId: tok.FamilyID,
+	})
+	if status.Code(err) == codes.NotFound {
+		return IssuedTokenState{}, nil
+	}
+	if err != nil {
+		return IssuedTokenState{}, issuedTokenError(err)
+	}
+	if !resp.GetActive() {
+		return IssuedTokenState{}, nil
+	}
+	return IssuedTokenState{
+		Active:   true,
+		Tenant:   resp.GetTenant(),
+		Scopes:   chave.SortedSet(resp.GetScopes()),
+		Operator: resp.GetOperator(),
+	}, nil
+}
+
+// clientFromProto checks that the registry answered for the client asked
+// about and converts its answer.
+func clientFromProto(pc *registryv1.Client, clientID string) (Client, error) {
+	if pc.GetClientId() != clientID {
+		return Client{}, fmt.Errorf("registry: authenticated client %q, asked for %q", pc.GetClientId(), clientID)
 	}
 	c := Client{
-		ID:                 resp.GetClientId(),
-		Tenant:             resp.GetTenant(),
-		Scopes:             chave.SortedSet(resp.GetScopes()),
-		Operator:           resp.GetOperator(),
-		IssueRefreshTokens: resp.GetIssueRefreshTokens(),
+		ID:                 pc.GetClientId(),
+		Tenant:             pc.GetTenant(),
+		Scopes:             chave.SortedSet(pc.GetScopes()),
+		Operator:           pc.GetOperator(),
+		IssueRefreshTokens: pc.GetIssueRefreshTokens(),
+		SecretVersion:      pc.GetSecretVersion(),
 	}
-	if et := resp.GetExpireTime(); et != nil {
+	if et := pc.GetExpireTime(); et != nil {
 		if err := et.CheckValid(); err != nil {
 			return Client{}, fmt.Errorf("registry: client %q: expire time: %w", clientID, err)
 		}
@@ -60,8 +140,8 @@ func (r registryAuthenticator) AuthenticateClient(ctx context.Context, clientID,
 	return c, nil
 }
 
-// registryError maps the registry's status to the domain codes the grants
-// understand.
+// registryError maps the registry's status, on a call that authenticates
+// a client, to the domain codes the grants understand.
 func registryError(err error) error {
 	switch code := status.Code(err); code {
 	case codes.Unauthenticated, codes.NotFound, codes.PermissionDenied, codes.InvalidArgument, codes.FailedPrecondition:
@@ -74,5 +154,42 @@ func registryError(err error) error {
 		return fmt.Errorf("registry: %w", errors.Join(context.Canceled, err))
 	default:
 		return fmt.Errorf("registry: authenticating client: %w", err)
+	}
+}
+
+// invalidGrantReason is the ErrorInfo reason of the registry's refusal of
+// a refresh token (chave.InvalidGrant).
+const invalidGrantReason = "INVALID_GRANT"
+
+// isInvalidGrant reports whether the registry refused a refresh token: a
+// FAILED_PRECONDITION or INVALID_ARGUMENT status with the ErrorInfo reason
+// INVALID_GRANT.
+func isInvalidGrant(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || (st.Code() != codes.FailedPrecondition && st.Code() != codes.InvalidArgument) {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == invalidGrantReason {
+			return true
+		}
+	}
+	return false
+}
+
+// issuedTokenError maps the registry's status on RevokeIssuedToken and
+// CheckIssuedToken.
+func issuedTokenError(err error) error {
+	switch code := status.Code(err); code {
+	case codes.Unauthenticated:
+		return &chave.Error{Code: chave.Unauthenticated, Message: "client authentication failed", Err: err}
+	case codes.PermissionDenied:
+		return &chave.Error{Code: chave.PermissionDenied, Message: "the token was issued to another client", Err: err}
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
+		return &chave.Error{Code: chave.Unavailable, Message: "registry unavailable", Err: err}
+	case codes.Canceled:
+		return fmt.Errorf("registry: %w", errors.Join(context.Canceled, err))
+	default:
+		return fmt.Errorf("registry: %w", err)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	"github.com/chave/chave/services/verify"
 )
 
 // Grant types (RFC 6749).
@@ -25,6 +27,42 @@ const (
 	MaxAccessTokenLifetime     = 24 * time.Hour
 )
 
+// Refresh-token lifetimes.
+const (
+	DefaultRefreshTokenLifetime  = 86400 * time.Second
+	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
+	MaxRefreshFamilyLifetime     = 366 * 24 * time.Hour
+)
+
+// Token types of introspection answers (RFC 7662 token_type).
+const (
+	TokenTypeAccessToken  = "access_token"
+	TokenTypeRefreshToken = "refresh_token"
+)
+
+// Client authentication methods at the token endpoint (RFC 8414).
+const (
+	AuthMethodClientSecretBasic = "client_secret_basic"
+	AuthMethodClientSecretPost  = "client_secret_post"
+)
+
+// Registry is everything the auth service asks of the credential registry;
+// NewRegistryClient returns the one that asks the registry service over
+// gRPC.
+type Registry interface {
+	ClientAuthenticator
+	RefreshFamilies
+	TokenRevoker
+	IssuedTokenChecker
+}
+
+// TokenVerifier checks an access token's signature, issuer, audience and
+// times; *verify.Verifier is one. Rejections match verify.ErrInvalidToken,
+// an expired token with the reason verify.ReasonExpired.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw string) (verify.Claims, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	// Issuer is every token's iss. Required.
@@ -36,6 +74,28 @@ type Config struct {
 	// DefaultAccessTokenLifetime; at least a second and at most
 	// MaxAccessTokenLifetime.
 	AccessTokenLifetime time.Duration
+	// RefreshTokenKey is the HMAC-SHA-256 key that authenticates refresh
+	// tokens: at least MinRefreshTokenKeySize (32) random bytes, secret,
+	// the same on every replica of the auth service, and stable across
+	// restarts (a new key invalidates every refresh token). Required.
+	RefreshTokenKey []byte
+	// RefreshTokenLifetime is how long one refresh token lives at most
+	// (its family's expiry and the credential's expire time may cut it
+	// short): zero means DefaultRefreshTokenLifetime; at least a second
+	// and at most RefreshFamilyLifetime.
+	RefreshTokenLifetime time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family: however often its tokens are refreshed, none outlives it (nor
+	// the credential). Zero means DefaultRefreshFamilyLifetime; at least a
+	// second and at most MaxRefreshFamilyLifetime.
+	RefreshFamilyLifetime time.Duration
+	// Verifier checks the access tokens presented for revocation and
+	// introspection; it must accept exactly the tokens this server signs
+	// (same issuer, audience and keys). Required.
+	Verifier TokenVerifier
+	// ScopesSupported is the metadata's scopes_supported: the catalog's
+	// context ids and the reserved scopes.
+	ScopesSupported []string
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
 	// Logger receives the server's logs; nil discards them. Secrets and
@@ -47,32 +107,54 @@ type Config struct {
 type Server struct {
 	authv1.UnimplementedAuthServiceServer
 
-	clients ClientAuthenticator
-	keys    Keys
-	mint    *minter
-	now     func() time.Time
-	log     *slog.Logger
+	registry Registry
+	keys     Keys
+	verifier TokenVerifier
+	mint     *minter
+	issuer   string
+	scopes   []string // scopes_supported
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 var _ authv1.AuthServiceServer = (*Server)(nil)
 
 // NewServer validates cfg and returns the auth service's server, which
-// authenticates clients with clients and signs with keys.
-func NewServer(cfg Config, clients ClientAuthenticator, keys Keys) (*Server, error) {
+// reaches credentials through registry and signs with keys.
+func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("auth: config: issuer is required")
 	}
 	if cfg.Audience == "" {
 		return nil, errors.New("auth: config: audience is required")
 	}
-	if clients == nil || keys == nil {
-		return nil, errors.New("auth: a client authenticator and keys are required")
+	if registry == nil || keys == nil {
+		return nil, errors.New("auth: a registry and keys are required")
+	}
+	if cfg.Verifier == nil {
+		return nil, errors.New("auth: config: a token verifier is required")
+	}
+	refresh, err := newRefreshCodec(cfg.RefreshTokenKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: config: %w", err)
 	}
 	switch lt := cfg.AccessTokenLifetime; {
 	case lt == 0:
 		cfg.AccessTokenLifetime = DefaultAccessTokenLifetime
 	case lt < time.Second || lt > MaxAccessTokenLifetime:
 		return nil, fmt.Errorf("auth: config: access-token lifetime %v is outside [1s, %v]", lt, MaxAccessTokenLifetime)
+	}
+	switch lt := cfg.RefreshFamilyLifetime; {
+	case lt == 0:
+		cfg.RefreshFamilyLifetime = DefaultRefreshFamilyLifetime
+	case lt < time.Second || lt > MaxRefreshFamilyLifetime:
+		return nil, fmt.Errorf("auth: config: refresh-family lifetime %v is outside [1s, %v]", lt, MaxRefreshFamilyLifetime)
+	}
+	switch lt := cfg.RefreshTokenLifetime; {
+	case lt == 0:
+		cfg.RefreshTokenLifetime = min(DefaultRefreshTokenLifetime, cfg.RefreshFamilyLifetime)
+	case lt < time.Second || lt > cfg.RefreshFamilyLifetime:
+		return nil, fmt.Errorf("auth: config: refresh-token lifetime %v is outside [1s, %v] (the family lifetime)", lt, cfg.RefreshFamilyLifetime)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -81,16 +163,22 @@ func NewServer(cfg Config, clients ClientAuthenticator, keys Keys) (*Server, err
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		clients: clients,
-		keys:    keys,
+		registry: registry,
+		keys:     keys,
+		verifier: cfg.Verifier,
 		mint: &minter{
-			keys:     keys,
-			issuer:   cfg.Issuer,
-			audience: []string{cfg.Audience},
-			lifetime: cfg.AccessTokenLifetime,
+			keys:            keys,
+			issuer:          cfg.Issuer,
+			audience:        []string{cfg.Audience},
+			lifetime:        cfg.AccessTokenLifetime,
+			refresh:         refresh,
+			refreshLifetime: cfg.RefreshTokenLifetime,
+			familyLifetime:  cfg.RefreshFamilyLifetime,
 		},
-		now: cfg.Clock,
-		log: cfg.Logger,
+		issuer: cfg.Issuer,
+		scopes: slices.Clone(cfg.ScopesSupported),
+		now:    cfg.Clock,
+		log:    cfg.Logger,
 	}, nil
 }
 
@@ -109,6 +197,8 @@ func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.T
 		return nil, newOAuthError(ErrInvalidRequest, "grant_type is required")
 	case GrantClientCredentials:
 		return s.clientCredentials(ctx, req)
+	case GrantRefreshToken:
+		return s.refreshTokenGrant(ctx, req)
 	default:
 		return nil, newOAuthError(ErrUnsupportedGrantType, "grant_type "+quote(gt)+" is not supported")
 	}
@@ -121,4 +211,21 @@ func (s *Server) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*authv1
 		return nil, s.toStatus(ctx, fmt.Errorf("public JWKS: %w", err))
 	}
 	return &authv1.GetJwksResponse{JwksJson: doc}, nil
+}
+
+// GetServerMetadata returns what the RFC 8414 metadata document holds
+// besides the endpoint URLs, which the gateway derives from the issuer.
+func (s *Server) GetServerMetadata(context.Context, *authv1.GetServerMetadataRequest) (*authv1.GetServerMetadataResponse, error) {
+	algs := s.keys.Algorithms()
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = a.String()
+	}
+	return &authv1.GetServerMetadataResponse{
+		Issuer:                            s.issuer,
+		GrantTypesSupported:               []string{GrantClientCredentials, GrantRefreshToken},
+		TokenEndpointAuthMethodsSupported: []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost},
+		ScopesSupported:                   slices.Clone(s.scopes),
+		SigningAlgValuesSupported:         names,
+	}, nil
 }

@@ -17,6 +17,7 @@ const (
 	FailedPrecondition Code = "failed_precondition" // the resource's state forbids the change
 	Unauthenticated    Code = "unauthenticated"     // no or bad credentials
 	PermissionDenied   Code = "permission_denied"   // authenticated, not allowed
+	InvalidGrant       Code = "invalid_grant"       // a refresh token that is no longer good (RFC 6749 §5.2)
 	Unavailable        Code = "unavailable"         // a dependency is down; retry later
 	Internal           Code = "internal"            // a bug or an unexpected failure
 )

@@ -19,8 +19,14 @@ import (
 // audience) and returns its client id and scopes.
 type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string, scopes []string, err error)
 
-// publicMethods need no Bearer token: the client secret is their proof.
-var publicMethods = []string{registryv1.RegistryService_AuthenticateClient_FullMethodName}
+// publicMethods need no Bearer token: they serve the auth service, and the
+// client secret (or, for CheckIssuedToken, the token itself) is their proof.
+var publicMethods = []string{
+	registryv1.RegistryService_AuthenticateClient_FullMethodName,
+	registryv1.RegistryService_UseRefreshToken_FullMethodName,
+	registryv1.RegistryService_RevokeIssuedToken_FullMethodName,
+	registryv1.RegistryService_CheckIssuedToken_FullMethodName,
+}
 
 // AuthInterceptor authenticates every registry call but the public ones: a
 // single "authorization: Bearer <jwt>" carrying registry.admin, issued to a

@@ -51,6 +51,7 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 		DisplayName: req.GetDisplayName(), Description: req.GetDescription(), Tenant: req.GetTenant(),
 		ExpireTime: timeFromProto(req.GetExpireTime()), GeneralAccess: req.GetGeneralAccess(),
 		Contexts: req.GetContexts(), Parameters: params,
+		IssueRefreshTokens: req.IssueRefreshTokens == nil || req.GetIssueRefreshTokens(),
 	})
 	if err != nil {
 		return nil, s.status(ctx, err)
@@ -111,7 +112,7 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 	t, err := s.svc.UpdateToken(ctx, c, chave.Token{
 		ID: pt.GetId(), DisplayName: pt.GetDisplayName(), Description: pt.GetDescription(),
 		GeneralAccess: pt.GetGeneralAccess(), Contexts: pt.GetContexts(), Parameters: params,
-		ExpireTime: timeFromProto(pt.GetExpireTime()),
+		ExpireTime: timeFromProto(pt.GetExpireTime()), IssueRefreshTokens: pt.GetIssueRefreshTokens(),
 	}, req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, s.status(ctx, err)
@@ -248,11 +249,48 @@ func (s *Server) AuthenticateClient(ctx context.Context, req *registryv1.Authent
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.AuthenticateClientResponse{
-		ClientId: client.ID, Tenant: client.Tenant, Scopes: client.Scopes,
-		ExpireTime: timeToProto(client.ExpireTime), Operator: client.Operator,
-		IssueRefreshTokens: client.IssueRefreshTokens,
-	}, nil
+	return &registryv1.AuthenticateClientResponse{Client: clientToProto(client)}, nil
+}
+
+// UseRefreshToken implements registryv1.RegistryServiceServer.
+func (s *Server) UseRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (*registryv1.UseRefreshTokenResponse, error) {
+	client, err := s.svc.UseRefreshToken(ctx, req.GetClientId(), req.GetClientSecret(), req.GetFamilyId(),
+		req.GetGeneration(), timeFromProto(req.GetFamilyExpireTime()))
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.UseRefreshTokenResponse{Client: clientToProto(client)}, nil
+}
+
+// RevokeIssuedToken implements registryv1.RegistryServiceServer.
+func (s *Server) RevokeIssuedToken(ctx context.Context, req *registryv1.RevokeIssuedTokenRequest) (*registryv1.RevokeIssuedTokenResponse, error) {
+	err := s.svc.RevokeIssuedToken(ctx, req.GetClientId(), req.GetClientSecret(), IssuedToken{
+		TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), ExpireTime: timeFromProto(req.GetExpireTime()),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &registryv1.RevokeIssuedTokenResponse{}, nil
+}
+
+// CheckIssuedToken implements registryv1.RegistryServiceServer.
+func (s *Server) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
+	st, err := s.svc.CheckIssuedToken(ctx, req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId()})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	if !st.Active {
+		return &registryv1.CheckIssuedTokenResponse{}, nil
+	}
+	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Client.Tenant, Scopes: st.Client.Scopes, Operator: st.Client.Operator}, nil
+}
+
+func clientToProto(c Client) *registryv1.Client {
+	return &registryv1.Client{
+		ClientId: c.ID, Tenant: c.Tenant, Scopes: c.Scopes,
+		ExpireTime: timeToProto(c.ExpireTime), Operator: c.Operator,
+		IssueRefreshTokens: c.IssueRefreshTokens, SecretVersion: c.SecretVersion,
+	}
 }
 
 // ---- conversions ----

@@ -5,6 +5,7 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -197,7 +198,6 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (cha
 	t.SecretHash = s.hasher.Hash(secret)
 	t.CreateTime, t.Creator = now, c.ClientID
 	t.RevokeTime, t.LastUseTime, t.Revoker, t.Operator = time.Time{}, time.Time{}, "", false
-	t.IssueRefreshTokens = true
 	if t.Parameters, err = s.sealParameters(t.ID, t.Parameters); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
@@ -309,12 +309,13 @@ func decodePageToken(s, fingerprint string) (storage.Cursor, error) {
 
 // tokenMask maps update-mask paths to the JSON names of mutable fields.
 var tokenMask = map[string]string{
-	"display_name":   "displayName",
-	"description":    "description",
-	"general_access": "generalAccess",
-	"contexts":       "contexts",
-	"parameters":     "parameters",
-	"expire_time":    "expireTime",
+	"display_name":         "displayName",
+	"description":          "description",
+	"general_access":       "generalAccess",
+	"contexts":             "contexts",
+	"parameters":           "parameters",
+	"expire_time":          "expireTime",
+	"issue_refresh_tokens": "issueRefreshTokens",
 }
 
 // UpdateToken changes the masked fields of a token (an empty mask: every
@@ -371,6 +372,8 @@ func (s *Service) applyTokenPatch(t *chave.Token, patch chave.Token, fields []st
 			t.Contexts = patch.Contexts
 		case "expireTime":
 			t.ExpireTime = patch.ExpireTime
+		case "issueRefreshTokens":
+			t.IssueRefreshTokens = patch.IssueRefreshTokens
 		case "parameters":
 			t.Parameters = s.keepUnchangedSecrets(t.Parameters, patch.Parameters)
 		}
@@ -466,6 +469,8 @@ type Client struct {
 	ExpireTime         time.Time
 	Operator           bool
 	IssueRefreshTokens bool
+	// SecretVersion changes when the secret rotates.
+	SecretVersion string
 }
 
 // errBadClient is the one answer for every failed client authentication,
@@ -492,17 +497,27 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if t.State(now) != chave.StateActive {
 		return Client{}, errBadClient
 	}
-	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator, IssueRefreshTokens: t.IssueRefreshTokens}
-	if t.Operator {
-		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
-	} else {
-		tenant, err := s.store.GetTenant(ctx, t.Tenant)
-		if err != nil {
-			return Client{}, fmt.Errorf("authenticate client: %w", err)
-		}
-		client.Scopes = t.Scopes(tenant)
+	client, err := s.clientOf(ctx, t)
+	if err != nil {
+		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
 	s.recordUse(ctx, t.ID, now)
+	return client, nil
+}
+
+// clientOf describes a credential's current access.
+func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
+	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
+		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersion(t.SecretHash)}
+	if t.Operator {
+		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
+		return client, nil
+	}
+	tenant, err := s.store.GetTenant(ctx, t.Tenant)
+	if err != nil {
+		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+	}
+	client.Scopes = t.Scopes(tenant)
 	return client, nil
 }
 
@@ -631,4 +646,11 @@ func tokenFieldsSet(t chave.Token) []string {
 		f = append(f, "expireTime")
 	}
 	return f
+}
+
+// secretVersion is a short, non-reversible fingerprint of the secret hash:
+// it changes when the secret rotates.
+func secretVersion(hash []byte) string {
+	sum := sha256.Sum256(hash)
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }

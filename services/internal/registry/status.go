@@ -23,6 +23,7 @@ var grpcCodes = map[chave.Code]codes.Code{
 	chave.NotFound:           codes.NotFound,
 	chave.Conflict:           codes.AlreadyExists,
 	chave.FailedPrecondition: codes.FailedPrecondition,
+	chave.InvalidGrant:       codes.FailedPrecondition,
 	chave.Unauthenticated:    codes.Unauthenticated,
 	chave.PermissionDenied:   codes.PermissionDenied,
 	chave.Unavailable:        codes.Unavailable,

@@ -13,13 +13,15 @@ import (
 
 // Keys are the server keys that protect credentials at rest.
 type Keys struct {
-	Hash       []byte // HMAC key for client secrets
-	Encryption []byte // AES-256 key for secret parameters
+	Hash         []byte // HMAC key for client secrets
+	Encryption   []byte // AES-256 key for secret parameters
+	RefreshToken []byte // HMAC key that authenticates refresh tokens
 }
 
 type keyFile struct {
-	HashKey       string `json:"hashKey"`
-	EncryptionKey string `json:"encryptionKey"`
+	HashKey         string `json:"hashKey"`
+	EncryptionKey   string `json:"encryptionKey"`
+	RefreshTokenKey string `json:"refreshTokenKey,omitempty"`
 }
 
 // DecodeKey decodes a base64 (standard or URL, padded or not) key.
@@ -54,28 +56,51 @@ func LoadOrCreateKeyFile(path string) (Keys, error) {
 	if k.Encryption, err = DecodeKey(f.EncryptionKey); err != nil || len(k.Encryption) != 32 {
 		return Keys{}, fmt.Errorf("key file %s: encryptionKey must be base64 of 32 bytes", path)
 	}
+	if f.RefreshTokenKey == "" {
+		// A file from before refresh tokens: add the key, keep the others.
+		if k.RefreshToken, err = randomKey(); err != nil {
+			return Keys{}, err
+		}
+		return k, writeKeyFile(path, k)
+	}
+	if k.RefreshToken, err = DecodeKey(f.RefreshTokenKey); err != nil || len(k.RefreshToken) < MinKeyLen {
+		return Keys{}, fmt.Errorf("key file %s: refreshTokenKey must be base64 of at least %d bytes", path, MinKeyLen)
+	}
 	return k, nil
 }
 
 func createKeyFile(path string) (Keys, error) {
-	k := Keys{Hash: make([]byte, 32), Encryption: make([]byte, 32)}
-	if _, err := rand.Read(k.Hash); err != nil {
-		return Keys{}, fmt.Errorf("generate keys: %w", err)
+	var k Keys
+	var err error
+	for _, key := range []*[]byte{&k.Hash, &k.Encryption, &k.RefreshToken} {
+		if *key, err = randomKey(); err != nil {
+			return Keys{}, err
+		}
 	}
-	if _, err := rand.Read(k.Encryption); err != nil {
-		return Keys{}, fmt.Errorf("generate keys: %w", err)
-	}
-	data, err := json.MarshalIndent(keyFile{
-		HashKey:       base64.StdEncoding.EncodeToString(k.Hash),
-		EncryptionKey: base64.StdEncoding.EncodeToString(k.Encryption),
-	}, "", "  ")
-	if err != nil {
-		return Keys{}, err
-	}
-	if err := WriteFileAtomic(path, data, 0o600); err != nil {
-		return Keys{}, fmt.Errorf("write key file: %w", err)
+	return k, writeKeyFile(path, k)
+}
+
+func randomKey() ([]byte, error) {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
 	}
 	return k, nil
+}
+
+func writeKeyFile(path string, k Keys) error {
+	data, err := json.MarshalIndent(keyFile{
+		HashKey:         base64.StdEncoding.EncodeToString(k.Hash),
+		EncryptionKey:   base64.StdEncoding.EncodeToString(k.Encryption),
+		RefreshTokenKey: base64.StdEncoding.EncodeToString(k.RefreshToken),
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("write key file: %w", err)
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to a temporary file in path's directory and

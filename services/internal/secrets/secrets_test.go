@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 )
@@ -146,8 +147,14 @@ func TestKeyFile(t *testing.T) {
 	if !bytes.Equal(k1.Hash, k2.Hash) || !bytes.Equal(k1.Encryption, k2.Encryption) {
 		t.Fatal("keys changed across loads")
 	}
-	if bytes.Equal(k1.Hash, k1.Encryption) {
-		t.Fatal("hash and encryption keys are the same")
+	if !bytes.Equal(k1.RefreshToken, k2.RefreshToken) || len(k1.RefreshToken) != 32 {
+		t.Fatal("refresh-token key missing or changed across loads")
+	}
+	if bytes.Equal(k1.Hash, k1.Encryption) || bytes.Equal(k1.Hash, k1.RefreshToken) {
+		t.Fatal("two keys are the same")
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode = %v, %v; want 0600", info.Mode().Perm(), err)
 	}
 }
 

@@ -38,8 +38,9 @@ func Algorithms() []jwa.SignatureAlgorithm {
 
 // Members of a key in the key file besides the standard JWK ones.
 const (
-	createdMember = "created" // RFC 3339 creation time
-	retiredMember = "retired" // RFC 3339 time the key stopped signing; absent while it signs
+	createdMember   = "created"   // RFC 3339 creation time
+	activatesMember = "activates" // RFC 3339 time the key starts signing; absent means created
+	retiredMember   = "retired"   // RFC 3339 time the key stops (or stopped) signing; absent until it is rotated out
 )
 
 // TokenType is the typ header of every access token (RFC 9068 §2.1).
@@ -47,12 +48,20 @@ const TokenType = "at+jwt"
 
 // Key is one signing key. Its private part signs through crypto.Signer (or
 // HMAC for HS512) and is never printed: String, GoString and LogValue show
-// only the kid, alg and creation time.
+// only the kid, alg and lifecycle times.
+//
+// A key's life: it is published from its creation; it signs from its
+// activation (which a rotation sets after a pre-publication delay, so that
+// verifiers caching the JWKS learn the key before any token carries it)
+// until its retirement (the activation of the key that replaces it); it
+// stays published until every token it signed has expired, and is then
+// pruned. A Key is immutable: rotation replaces it with a retired copy.
 type Key struct {
-	id      string
-	alg     jwa.SignatureAlgorithm
-	created time.Time
-	retired time.Time // zero while the key may sign
+	id        string
+	alg       jwa.SignatureAlgorithm
+	created   time.Time
+	activates time.Time // when the key starts signing; never zero
+	retired   time.Time // when the key stops signing; zero until a rotation sets it
 
 	signer crypto.Signer // ES256, EdDSA, RS256
 	secret []byte        // HS512
@@ -75,8 +84,29 @@ func (k Key) Algorithm() jwa.SignatureAlgorithm { return k.alg }
 // Created returns when the key was generated.
 func (k Key) Created() time.Time { return k.created }
 
-// Retired returns when the key stopped signing; zero if it has not.
+// Activates returns when the key starts (or started) signing. A key is
+// published before it activates.
+func (k Key) Activates() time.Time { return k.activates }
+
+// Retired returns when the key stops (or stopped) signing; zero if no
+// rotation has replaced it yet.
 func (k Key) Retired() time.Time { return k.retired }
+
+// signsAt reports whether t lies in the key's signing period.
+func (k Key) signsAt(t time.Time) bool {
+	return !t.Before(k.activates) && !k.retiredAt(t)
+}
+
+// retiredAt reports whether the key has stopped signing at t.
+func (k Key) retiredAt(t time.Time) bool {
+	return !k.retired.IsZero() && !t.Before(k.retired)
+}
+
+// pending reports whether the key is still to sign after t: it activates
+// later and is not retired before it activates.
+func (k Key) pending(t time.Time) bool {
+	return k.activates.After(t) && (k.retired.IsZero() || k.retired.After(k.activates))
+}
 
 // Public returns the public key; nil for a symmetric (HS512) key.
 func (k Key) Public() crypto.PublicKey {
@@ -88,23 +118,36 @@ func (k Key) Public() crypto.PublicKey {
 
 // String describes the key without its private material.
 func (k Key) String() string {
-	return fmt.Sprintf("signing key %s (%s, created %s)", k.id, k.alg, k.created.Format(time.RFC3339))
+	s := fmt.Sprintf("signing key %s (%s, created %s", k.id, k.alg, k.created.Format(time.RFC3339))
+	if !k.activates.Equal(k.created) {
+		s += ", activates " + k.activates.Format(time.RFC3339)
+	}
+	if !k.retired.IsZero() {
+		s += ", retired " + k.retired.Format(time.RFC3339)
+	}
+	return s + ")"
 }
 
 // GoString keeps %#v from printing private material.
 func (k Key) GoString() string { return k.String() }
 
-// LogValue logs the key's kid, alg and creation time only.
+// LogValue logs the key's kid, alg and lifecycle times only.
 func (k Key) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("kid", k.id),
 		slog.String("alg", k.alg.String()),
 		slog.Time("created", k.created),
-	)
+		slog.Time("activates", k.activates),
+	}
+	if !k.retired.IsZero() {
+		attrs = append(attrs, slog.Time("retired", k.retired))
+	}
+	return slog.GroupValue(attrs...)
 }
 
-// generateKey makes a new key for alg.
-func generateKey(alg jwa.SignatureAlgorithm, now time.Time) (*Key, error) {
+// generateKey makes a new key for alg, created now and signing from
+// activates (now if zero).
+func generateKey(alg jwa.SignatureAlgorithm, now, activates time.Time) (*Key, error) {
 	var raw any
 	switch alg {
 	case jwa.ES256:
@@ -134,7 +177,7 @@ func generateKey(alg jwa.SignatureAlgorithm, now time.Time) (*Key, error) {
 	default:
 		return nil, fmt.Errorf("algorithm %q is not supported (use one of %v)", alg, Algorithms())
 	}
-	return newKey(alg, "", now, time.Time{}, raw)
+	return newKey(alg, "", now, activates, time.Time{}, raw)
 }
 
 // keyFromJWK rebuilds a key read from the key file.
@@ -154,6 +197,10 @@ func keyFromJWK(k jwk.Key) (*Key, error) {
 	if created.IsZero() {
 		return nil, fmt.Errorf("key %s: %q is missing", kid, createdMember)
 	}
+	activates, err := timeMember(k, activatesMember)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", kid, err)
+	}
 	retired, err := timeMember(k, retiredMember)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", kid, err)
@@ -162,7 +209,7 @@ func keyFromJWK(k jwk.Key) (*Key, error) {
 	if err := k.Raw(&raw); err != nil {
 		return nil, fmt.Errorf("key %s: %w", kid, err)
 	}
-	key, err := newKey(alg, kid, created, retired, raw)
+	key, err := newKey(alg, kid, created, activates, retired, raw)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", kid, err)
 	}
@@ -188,13 +235,20 @@ func timeMember(k jwk.Key, name string) (time.Time, error) {
 // newKey checks that raw is a private key fit for alg and prepares
 // everything signing needs. An empty kid is derived: the RFC 7638
 // thumbprint of an asymmetric key, random for a symmetric one (whose
-// thumbprint would be a hash of the secret).
-func newKey(alg jwa.SignatureAlgorithm, kid string, created, retired time.Time, raw any) (*Key, error) {
+// thumbprint would be a hash of the secret). Times are kept to the second,
+// as the key file holds them; a zero activates means created.
+func newKey(alg jwa.SignatureAlgorithm, kid string, created, activates, retired time.Time, raw any) (*Key, error) {
 	k := &Key{
 		id:      kid,
 		alg:     alg,
 		created: created.UTC().Truncate(time.Second),
-		retired: retired,
+	}
+	k.activates = k.created
+	if !activates.IsZero() {
+		k.activates = activates.UTC().Truncate(time.Second)
+	}
+	if !retired.IsZero() {
+		k.retired = retired.UTC().Truncate(time.Second)
 	}
 	switch alg {
 	case jwa.ES256:
@@ -263,7 +317,10 @@ func newKey(alg jwa.SignatureAlgorithm, kid string, created, retired time.Time, 
 			return nil, fmt.Errorf("copying symmetric key: %w", err)
 		}
 	}
-	fileMembers := map[string]any{createdMember: k.created.Format(time.RFC3339)}
+	fileMembers := map[string]any{
+		createdMember:   k.created.Format(time.RFC3339),
+		activatesMember: k.activates.Format(time.RFC3339),
+	}
 	if !k.retired.IsZero() {
 		fileMembers[retiredMember] = k.retired.Format(time.RFC3339)
 	}
@@ -282,6 +339,23 @@ func newKey(alg jwa.SignatureAlgorithm, kid string, created, retired time.Time, 
 	}
 	k.header = base64.RawURLEncoding.EncodeToString(hdr)
 	return k, nil
+}
+
+// withRetired returns a copy of the key that stops signing at t (kept to
+// the second). The key material, header and verification key are shared:
+// only the key-file form changes.
+func (k Key) withRetired(t time.Time) (*Key, error) {
+	c := k
+	c.retired = t.UTC().Truncate(time.Second)
+	private, err := k.private.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("key %s: copying: %w", k.id, err)
+	}
+	if err := setMembers(private, map[string]any{retiredMember: c.retired.Format(time.RFC3339)}); err != nil {
+		return nil, fmt.Errorf("key %s: %w", k.id, err)
+	}
+	c.private = private
+	return &c, nil
 }
 
 func setMembers(k jwk.Key, members map[string]any) error {

@@ -401,7 +401,7 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 func TestSeveralKeys(t *testing.T) {
 	// An older key that was retired, the active key, and nothing else:
 	// the active one signs, both are published.
-	old, err := generateKey(jwa.ES256, t0.Add(-24*time.Hour))
+	old, err := generateKey(jwa.ES256, t0.Add(-24*time.Hour), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,11 +409,11 @@ func TestSeveralKeys(t *testing.T) {
 	if err := old.private.Raw(&raw); err != nil {
 		t.Fatal(err)
 	}
-	retired, err := newKey(jwa.ES256, old.id, old.created, t0.Add(-time.Hour), raw)
+	retired, err := newKey(jwa.ES256, old.id, old.created, time.Time{}, t0.Add(-time.Hour), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	current, err := generateKey(jwa.ES256, t0)
+	current, err := generateKey(jwa.ES256, t0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,8 +433,18 @@ func TestSeveralKeys(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
+	loaded.state.now = func() time.Time { return t0 }
 	if got := loaded.Active().ID(); got != current.id {
 		t.Errorf("active kid = %s, want the non-retired %s", got, current.id)
+	}
+	// Before its retirement, the old key signed; in the gap between its
+	// retirement and the next activation, the next key signs, never the
+	// retired one.
+	if got := loaded.ActiveAt(t0.Add(-2 * time.Hour)).ID(); got != old.id {
+		t.Errorf("active kid before the retirement = %s, want the old %s", got, old.id)
+	}
+	if got := loaded.ActiveAt(t0.Add(-30 * time.Minute)).ID(); got != current.id {
+		t.Errorf("active kid in the gap = %s, want the next %s", got, current.id)
 	}
 	all := loaded.All()
 	if len(all) != 2 || all[1].ID() != old.id || !all[1].Retired().Equal(t0.Add(-time.Hour)) {

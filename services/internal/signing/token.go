@@ -30,6 +30,7 @@ type wireClaims struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope,omitempty"`
 	TenantID string `json:"tenantid,omitempty"`
+	Sid      string `json:"sid,omitempty"` // the refresh-token family, if any
 }
 
 // Sign mints an access token (RFC 9068) for c with the active key: a compact
@@ -55,6 +56,7 @@ func (s *KeySet) Sign(c Claims) (string, error) {
 		ClientID: c.ClientID,
 		Scope:    strings.Join(c.Scopes, " "),
 		TenantID: c.TenantID,
+		Sid:      c.SessionID,
 	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]

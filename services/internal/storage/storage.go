@@ -52,6 +52,21 @@ type Store interface {
 	// forward only. It writes no event. NotFound if absent.
 	TouchToken(ctx context.Context, id string, at time.Time) error
 
+	// GetRefreshFamily returns a family; NotFound if it was never used or
+	// revoked.
+	GetRefreshFamily(ctx context.Context, id string) (chave.RefreshFamily, error)
+	// UpdateRefreshFamily reads the family, or starts from init when it does
+	// not exist, applies update and writes the result, all in one
+	// transaction, so that concurrent uses of one generation serialise. An
+	// error from update aborts with nothing written and is returned
+	// unchanged. The family's id and client id never change.
+	UpdateRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, update func(*chave.RefreshFamily) error) (chave.RefreshFamily, error)
+	// RevokeAccessToken records an access token's revocation. Revoking a
+	// revoked token keeps the first record.
+	RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error
+	// IsAccessTokenRevoked reports whether the jti was revoked.
+	IsAccessTokenRevoked(ctx context.Context, id string) (bool, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -25,7 +25,7 @@ const (
 // TokenRequest carries the parameters of an RFC 6749 token request.
 type TokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// client_credentials (refresh_token comes later).
+	// client_credentials or refresh_token.
 	GrantType    string `protobuf:"bytes,1,opt,name=grant_type,json=grantType,proto3" json:"grant_type,omitempty"`
 	ClientId     string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	ClientSecret string `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
@@ -261,6 +261,435 @@ func (x *GetJwksResponse) GetJwksJson() []byte {
 	return nil
 }
 
+// RevokeTokenRequest carries an RFC 7009 revocation request.
+type RevokeTokenRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	Token        string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	// access_token or refresh_token; a hint only.
+	TokenTypeHint string `protobuf:"bytes,4,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenRequest) Reset() {
+	*x = RevokeTokenRequest{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenRequest) ProtoMessage() {}
+
+func (x *RevokeTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *RevokeTokenRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *RevokeTokenRequest) GetTokenTypeHint() string {
+	if x != nil {
+		return x.TokenTypeHint
+	}
+	return ""
+}
+
+// RevokeTokenResponse is empty: RFC 7009 answers 200 even for unknown
+// tokens.
+type RevokeTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeTokenResponse) Reset() {
+	*x = RevokeTokenResponse{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeTokenResponse) ProtoMessage() {}
+
+func (x *RevokeTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+}
+
+// IntrospectTokenRequest carries an RFC 7662 introspection request.
+type IntrospectTokenRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's credentials.
+	ClientId      string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret  string `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	Token         string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
+	TokenTypeHint string `protobuf:"bytes,4,opt,name=token_type_hint,json=tokenTypeHint,proto3" json:"token_type_hint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectTokenRequest) Reset() {
+	*x = IntrospectTokenRequest{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectTokenRequest) ProtoMessage() {}
+
+func (x *IntrospectTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectTokenRequest.ProtoReflect.Descriptor instead.
+func (*IntrospectTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IntrospectTokenRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *IntrospectTokenRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *IntrospectTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *IntrospectTokenRequest) GetTokenTypeHint() string {
+	if x != nil {
+		return x.TokenTypeHint
+	}
+	return ""
+}
+
+// IntrospectTokenResponse is RFC 7662's answer. An inactive, unknown or
+// foreign token has only active=false.
+type IntrospectTokenResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Active   bool                   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	Scope    string                 `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"`
+	ClientId string                 `protobuf:"bytes,3,opt,name=client_id,proto3" json:"client_id,omitempty"`
+	Sub      string                 `protobuf:"bytes,4,opt,name=sub,proto3" json:"sub,omitempty"`
+	Exp      int64                  `protobuf:"varint,5,opt,name=exp,proto3" json:"exp,omitempty"`
+	Iat      int64                  `protobuf:"varint,6,opt,name=iat,proto3" json:"iat,omitempty"`
+	Iss      string                 `protobuf:"bytes,7,opt,name=iss,proto3" json:"iss,omitempty"`
+	// access_token or refresh_token.
+	TokenType     string   `protobuf:"bytes,8,opt,name=token_type,proto3" json:"token_type,omitempty"`
+	Tenantid      string   `protobuf:"bytes,9,opt,name=tenantid,proto3" json:"tenantid,omitempty"`
+	Aud           []string `protobuf:"bytes,10,rep,name=aud,proto3" json:"aud,omitempty"`
+	Jti           string   `protobuf:"bytes,11,opt,name=jti,proto3" json:"jti,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IntrospectTokenResponse) Reset() {
+	*x = IntrospectTokenResponse{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IntrospectTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IntrospectTokenResponse) ProtoMessage() {}
+
+func (x *IntrospectTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IntrospectTokenResponse.ProtoReflect.Descriptor instead.
+func (*IntrospectTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *IntrospectTokenResponse) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *IntrospectTokenResponse) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetSub() string {
+	if x != nil {
+		return x.Sub
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetExp() int64 {
+	if x != nil {
+		return x.Exp
+	}
+	return 0
+}
+
+func (x *IntrospectTokenResponse) GetIat() int64 {
+	if x != nil {
+		return x.Iat
+	}
+	return 0
+}
+
+func (x *IntrospectTokenResponse) GetIss() string {
+	if x != nil {
+		return x.Iss
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetTenantid() string {
+	if x != nil {
+		return x.Tenantid
+	}
+	return ""
+}
+
+func (x *IntrospectTokenResponse) GetAud() []string {
+	if x != nil {
+		return x.Aud
+	}
+	return nil
+}
+
+func (x *IntrospectTokenResponse) GetJti() string {
+	if x != nil {
+		return x.Jti
+	}
+	return ""
+}
+
+// GetServerMetadataRequest asks for the server metadata.
+type GetServerMetadataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServerMetadataRequest) Reset() {
+	*x = GetServerMetadataRequest{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerMetadataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerMetadataRequest) ProtoMessage() {}
+
+func (x *GetServerMetadataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerMetadataRequest.ProtoReflect.Descriptor instead.
+func (*GetServerMetadataRequest) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+}
+
+// GetServerMetadataResponse holds the parts of RFC 8414 metadata the auth
+// service knows; the gateway adds the endpoint URLs from the issuer.
+type GetServerMetadataResponse struct {
+	state                                      protoimpl.MessageState `protogen:"open.v1"`
+	Issuer                                     string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	GrantTypesSupported                        []string               `protobuf:"bytes,2,rep,name=grant_types_supported,json=grantTypesSupported,proto3" json:"grant_types_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported          []string               `protobuf:"bytes,3,rep,name=token_endpoint_auth_methods_supported,json=tokenEndpointAuthMethodsSupported,proto3" json:"token_endpoint_auth_methods_supported,omitempty"`
+	ScopesSupported                            []string               `protobuf:"bytes,4,rep,name=scopes_supported,json=scopesSupported,proto3" json:"scopes_supported,omitempty"`
+	TokenEndpointAuthSigningAlgValuesSupported []string               `protobuf:"bytes,5,rep,name=token_endpoint_auth_signing_alg_values_supported,json=tokenEndpointAuthSigningAlgValuesSupported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	// The algorithms access tokens are signed with.
+	SigningAlgValuesSupported []string `protobuf:"bytes,6,rep,name=signing_alg_values_supported,json=signingAlgValuesSupported,proto3" json:"signing_alg_values_supported,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *GetServerMetadataResponse) Reset() {
+	*x = GetServerMetadataResponse{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServerMetadataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServerMetadataResponse) ProtoMessage() {}
+
+func (x *GetServerMetadataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServerMetadataResponse.ProtoReflect.Descriptor instead.
+func (*GetServerMetadataResponse) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetServerMetadataResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *GetServerMetadataResponse) GetGrantTypesSupported() []string {
+	if x != nil {
+		return x.GrantTypesSupported
+	}
+	return nil
+}
+
+func (x *GetServerMetadataResponse) GetTokenEndpointAuthMethodsSupported() []string {
+	if x != nil {
+		return x.TokenEndpointAuthMethodsSupported
+	}
+	return nil
+}
+
+func (x *GetServerMetadataResponse) GetScopesSupported() []string {
+	if x != nil {
+		return x.ScopesSupported
+	}
+	return nil
+}
+
+func (x *GetServerMetadataResponse) GetTokenEndpointAuthSigningAlgValuesSupported() []string {
+	if x != nil {
+		return x.TokenEndpointAuthSigningAlgValuesSupported
+	}
+	return nil
+}
+
+func (x *GetServerMetadataResponse) GetSigningAlgValuesSupported() []string {
+	if x != nil {
+		return x.SigningAlgValuesSupported
+	}
+	return nil
+}
+
 var File_chave_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_chave_auth_v1_auth_proto_rawDesc = "" +
@@ -285,10 +714,47 @@ const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\x05scope\x18\x05 \x01(\tR\x05scope\"\x10\n" +
 	"\x0eGetJwksRequest\".\n" +
 	"\x0fGetJwksResponse\x12\x1b\n" +
-	"\tjwks_json\x18\x01 \x01(\fR\bjwksJson2\xb5\x01\n" +
+	"\tjwks_json\x18\x01 \x01(\fR\bjwksJson\"\x94\x01\n" +
+	"\x12RevokeTokenRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12&\n" +
+	"\x0ftoken_type_hint\x18\x04 \x01(\tR\rtokenTypeHint\"\x15\n" +
+	"\x13RevokeTokenResponse\"\x98\x01\n" +
+	"\x16IntrospectTokenRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x14\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12&\n" +
+	"\x0ftoken_type_hint\x18\x04 \x01(\tR\rtokenTypeHint\"\x8d\x02\n" +
+	"\x17IntrospectTokenResponse\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12\x1c\n" +
+	"\tclient_id\x18\x03 \x01(\tR\tclient_id\x12\x10\n" +
+	"\x03sub\x18\x04 \x01(\tR\x03sub\x12\x10\n" +
+	"\x03exp\x18\x05 \x01(\x03R\x03exp\x12\x10\n" +
+	"\x03iat\x18\x06 \x01(\x03R\x03iat\x12\x10\n" +
+	"\x03iss\x18\a \x01(\tR\x03iss\x12\x1e\n" +
+	"\n" +
+	"token_type\x18\b \x01(\tR\n" +
+	"token_type\x12\x1a\n" +
+	"\btenantid\x18\t \x01(\tR\btenantid\x12\x10\n" +
+	"\x03aud\x18\n" +
+	" \x03(\tR\x03aud\x12\x10\n" +
+	"\x03jti\x18\v \x01(\tR\x03jti\"\x1a\n" +
+	"\x18GetServerMetadataRequest\"\x8b\x03\n" +
+	"\x19GetServerMetadataResponse\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x122\n" +
+	"\x15grant_types_supported\x18\x02 \x03(\tR\x13grantTypesSupported\x12P\n" +
+	"%token_endpoint_auth_methods_supported\x18\x03 \x03(\tR!tokenEndpointAuthMethodsSupported\x12)\n" +
+	"\x10scopes_supported\x18\x04 \x03(\tR\x0fscopesSupported\x12d\n" +
+	"0token_endpoint_auth_signing_alg_values_supported\x18\x05 \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\x12?\n" +
+	"\x1csigning_alg_values_supported\x18\x06 \x03(\tR\x19signingAlgValuesSupported2\xd5\x03\n" +
 	"\vAuthService\x12\\\n" +
-	"\x05Token\x12\x1b.chave.auth.v1.TokenRequest\x1a\x1c.chave.auth.v1.TokenResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/oauth2/token\x12H\n" +
-	"\aGetJwks\x12\x1d.chave.auth.v1.GetJwksRequest\x1a\x1e.chave.auth.v1.GetJwksResponseB3Z1github.com/chave/chave/proto/chave/auth/v1;authv1b\x06proto3"
+	"\x05Token\x12\x1b.chave.auth.v1.TokenRequest\x1a\x1c.chave.auth.v1.TokenResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/oauth2/token\x12T\n" +
+	"\vRevokeToken\x12!.chave.auth.v1.RevokeTokenRequest\x1a\".chave.auth.v1.RevokeTokenResponse\x12`\n" +
+	"\x0fIntrospectToken\x12%.chave.auth.v1.IntrospectTokenRequest\x1a&.chave.auth.v1.IntrospectTokenResponse\x12H\n" +
+	"\aGetJwks\x12\x1d.chave.auth.v1.GetJwksRequest\x1a\x1e.chave.auth.v1.GetJwksResponse\x12f\n" +
+	"\x11GetServerMetadata\x12'.chave.auth.v1.GetServerMetadataRequest\x1a(.chave.auth.v1.GetServerMetadataResponseB3Z1github.com/chave/chave/proto/chave/auth/v1;authv1b\x06proto3"
 
 var (
 	file_chave_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -302,20 +768,32 @@ func file_chave_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_chave_auth_v1_auth_proto_rawDescData
 }
 
-var file_chave_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_chave_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_chave_auth_v1_auth_proto_goTypes = []any{
-	(*TokenRequest)(nil),    // 0: chave.auth.v1.TokenRequest
-	(*TokenResponse)(nil),   // 1: chave.auth.v1.TokenResponse
-	(*GetJwksRequest)(nil),  // 2: chave.auth.v1.GetJwksRequest
-	(*GetJwksResponse)(nil), // 3: chave.auth.v1.GetJwksResponse
+	(*TokenRequest)(nil),              // 0: chave.auth.v1.TokenRequest
+	(*TokenResponse)(nil),             // 1: chave.auth.v1.TokenResponse
+	(*GetJwksRequest)(nil),            // 2: chave.auth.v1.GetJwksRequest
+	(*GetJwksResponse)(nil),           // 3: chave.auth.v1.GetJwksResponse
+	(*RevokeTokenRequest)(nil),        // 4: chave.auth.v1.RevokeTokenRequest
+	(*RevokeTokenResponse)(nil),       // 5: chave.auth.v1.RevokeTokenResponse
+	(*IntrospectTokenRequest)(nil),    // 6: chave.auth.v1.IntrospectTokenRequest
+	(*IntrospectTokenResponse)(nil),   // 7: chave.auth.v1.IntrospectTokenResponse
+	(*GetServerMetadataRequest)(nil),  // 8: chave.auth.v1.GetServerMetadataRequest
+	(*GetServerMetadataResponse)(nil), // 9: chave.auth.v1.GetServerMetadataResponse
 }
 var file_chave_auth_v1_auth_proto_depIdxs = []int32{
 	0, // 0: chave.auth.v1.AuthService.Token:input_type -> chave.auth.v1.TokenRequest
-	2, // 1: chave.auth.v1.AuthService.GetJwks:input_type -> chave.auth.v1.GetJwksRequest
-	1, // 2: chave.auth.v1.AuthService.Token:output_type -> chave.auth.v1.TokenResponse
-	3, // 3: chave.auth.v1.AuthService.GetJwks:output_type -> chave.auth.v1.GetJwksResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	4, // 1: chave.auth.v1.AuthService.RevokeToken:input_type -> chave.auth.v1.RevokeTokenRequest
+	6, // 2: chave.auth.v1.AuthService.IntrospectToken:input_type -> chave.auth.v1.IntrospectTokenRequest
+	2, // 3: chave.auth.v1.AuthService.GetJwks:input_type -> chave.auth.v1.GetJwksRequest
+	8, // 4: chave.auth.v1.AuthService.GetServerMetadata:input_type -> chave.auth.v1.GetServerMetadataRequest
+	1, // 5: chave.auth.v1.AuthService.Token:output_type -> chave.auth.v1.TokenResponse
+	5, // 6: chave.auth.v1.AuthService.RevokeToken:output_type -> chave.auth.v1.RevokeTokenResponse
+	7, // 7: chave.auth.v1.AuthService.IntrospectToken:output_type -> chave.auth.v1.IntrospectTokenResponse
+	3, // 8: chave.auth.v1.AuthService.GetJwks:output_type -> chave.auth.v1.GetJwksResponse
+	9, // 9: chave.auth.v1.AuthService.GetServerMetadata:output_type -> chave.auth.v1.GetServerMetadataResponse
+	5, // [5:10] is the sub-list for method output_type
+	0, // [0:5] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -332,7 +810,7 @@ func file_chave_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_auth_v1_auth_proto_rawDesc), len(file_chave_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

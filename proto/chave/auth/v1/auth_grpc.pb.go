@@ -19,8 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuthService_Token_FullMethodName   = "/chave.auth.v1.AuthService/Token"
-	AuthService_GetJwks_FullMethodName = "/chave.auth.v1.AuthService/GetJwks"
+	AuthService_Token_FullMethodName             = "/chave.auth.v1.AuthService/Token"
+	AuthService_RevokeToken_FullMethodName       = "/chave.auth.v1.AuthService/RevokeToken"
+	AuthService_IntrospectToken_FullMethodName   = "/chave.auth.v1.AuthService/IntrospectToken"
+	AuthService_GetJwks_FullMethodName           = "/chave.auth.v1.AuthService/GetJwks"
+	AuthService_GetServerMetadata_FullMethodName = "/chave.auth.v1.AuthService/GetServerMetadata"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -33,8 +36,18 @@ type AuthServiceClient interface {
 	// POST /oauth2/token itself, form-encoded as RFC 6749 requires, and calls
 	// this method; gRPC callers use it directly.
 	Token(ctx context.Context, in *TokenRequest, opts ...grpc.CallOption) (*TokenResponse, error)
+	// RevokeToken revokes an access or refresh token the client was issued
+	// (RFC 7009). Over REST the gateway serves POST /oauth2/revoke,
+	// form-encoded as the RFC requires, and calls this method.
+	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
+	// IntrospectToken describes a token to an authenticated client (RFC
+	// 7662). Over REST the gateway serves POST /oauth2/introspect,
+	// form-encoded as the RFC requires, and calls this method.
+	IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error)
 	// GetJwks returns the public signing keys as a JWK Set (RFC 7517).
 	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
+	// GetServerMetadata returns what the RFC 8414 metadata document needs.
+	GetServerMetadata(ctx context.Context, in *GetServerMetadataRequest, opts ...grpc.CallOption) (*GetServerMetadataResponse, error)
 }
 
 type authServiceClient struct {
@@ -55,10 +68,40 @@ func (c *authServiceClient) Token(ctx context.Context, in *TokenRequest, opts ..
 	return out, nil
 }
 
+func (c *authServiceClient) RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeTokenResponse)
+	err := c.cc.Invoke(ctx, AuthService_RevokeToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IntrospectTokenResponse)
+	err := c.cc.Invoke(ctx, AuthService_IntrospectToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetJwksResponse)
 	err := c.cc.Invoke(ctx, AuthService_GetJwks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *authServiceClient) GetServerMetadata(ctx context.Context, in *GetServerMetadataRequest, opts ...grpc.CallOption) (*GetServerMetadataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServerMetadataResponse)
+	err := c.cc.Invoke(ctx, AuthService_GetServerMetadata_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +118,18 @@ type AuthServiceServer interface {
 	// POST /oauth2/token itself, form-encoded as RFC 6749 requires, and calls
 	// this method; gRPC callers use it directly.
 	Token(context.Context, *TokenRequest) (*TokenResponse, error)
+	// RevokeToken revokes an access or refresh token the client was issued
+	// (RFC 7009). Over REST the gateway serves POST /oauth2/revoke,
+	// form-encoded as the RFC requires, and calls this method.
+	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
+	// IntrospectToken describes a token to an authenticated client (RFC
+	// 7662). Over REST the gateway serves POST /oauth2/introspect,
+	// form-encoded as the RFC requires, and calls this method.
+	IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error)
 	// GetJwks returns the public signing keys as a JWK Set (RFC 7517).
 	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
+	// GetServerMetadata returns what the RFC 8414 metadata document needs.
+	GetServerMetadata(context.Context, *GetServerMetadataRequest) (*GetServerMetadataResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -90,8 +143,17 @@ type UnimplementedAuthServiceServer struct{}
 func (UnimplementedAuthServiceServer) Token(context.Context, *TokenRequest) (*TokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Token not implemented")
 }
+func (UnimplementedAuthServiceServer) RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeToken not implemented")
+}
+func (UnimplementedAuthServiceServer) IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IntrospectToken not implemented")
+}
 func (UnimplementedAuthServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJwks not implemented")
+}
+func (UnimplementedAuthServiceServer) GetServerMetadata(context.Context, *GetServerMetadataRequest) (*GetServerMetadataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServerMetadata not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -132,6 +194,42 @@ func _AuthService_Token_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_RevokeToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).RevokeToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_RevokeToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).RevokeToken(ctx, req.(*RevokeTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuthService_IntrospectToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IntrospectTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).IntrospectToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_IntrospectToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).IntrospectToken(ctx, req.(*IntrospectTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetJwksRequest)
 	if err := dec(in); err != nil {
@@ -150,6 +248,24 @@ func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_GetServerMetadata_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServerMetadataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).GetServerMetadata(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_GetServerMetadata_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).GetServerMetadata(ctx, req.(*GetServerMetadataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,8 +278,20 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AuthService_Token_Handler,
 		},
 		{
+			MethodName: "RevokeToken",
+			Handler:    _AuthService_RevokeToken_Handler,
+		},
+		{
+			MethodName: "IntrospectToken",
+			Handler:    _AuthService_IntrospectToken_Handler,
+		},
+		{
 			MethodName: "GetJwks",
 			Handler:    _AuthService_GetJwks_Handler,
+		},
+		{
+			MethodName: "GetServerMetadata",
+			Handler:    _AuthService_GetServerMetadata_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

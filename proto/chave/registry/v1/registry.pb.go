@@ -116,8 +116,9 @@ type Token struct {
 	Creator string `protobuf:"bytes,13,opt,name=creator,proto3" json:"creator,omitempty"`
 	// Who revoked the credential (a client id). Output only.
 	Revoker string `protobuf:"bytes,14,opt,name=revoker,proto3" json:"revoker,omitempty"`
-	// Whether client-credentials grants also return a refresh token.
-	// Output only until refresh grants exist.
+	// Whether client-credentials grants also return a refresh token (TSS
+	// clients expect one; RFC 6749 §4.4.3 advises against it, so it is a
+	// per-credential setting). Defaults to true at creation.
 	IssueRefreshTokens bool `protobuf:"varint,15,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3" json:"issue_refresh_tokens,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
@@ -268,8 +269,11 @@ type CreateTokenRequest struct {
 	GeneralAccess bool                        `protobuf:"varint,5,opt,name=general_access,json=generalAccess,proto3" json:"general_access,omitempty"`
 	Contexts      []string                    `protobuf:"bytes,6,rep,name=contexts,proto3" json:"contexts,omitempty"`
 	Parameters    map[string]*structpb.Struct `protobuf:"bytes,7,rep,name=parameters,proto3" json:"parameters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Whether client-credentials grants also return a refresh token; absent:
+	// true.
+	IssueRefreshTokens *bool `protobuf:"varint,8,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3,oneof" json:"issue_refresh_tokens,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CreateTokenRequest) Reset() {
@@ -349,6 +353,13 @@ func (x *CreateTokenRequest) GetParameters() map[string]*structpb.Struct {
 		return x.Parameters
 	}
 	return nil
+}
+
+func (x *CreateTokenRequest) GetIssueRefreshTokens() bool {
+	if x != nil && x.IssueRefreshTokens != nil {
+		return *x.IssueRefreshTokens
+	}
+	return false
 }
 
 // CreateTokenResponse holds the only copy of the new secret.
@@ -635,7 +646,8 @@ type UpdateTokenRequest struct {
 	// The token with its id and the new values.
 	Token *Token `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// Which fields to change: display_name, description, general_access,
-	// contexts, parameters, expire_time. Empty: every field present.
+	// contexts, parameters, expire_time, issue_refresh_tokens. Empty: every
+	// one of them.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1828,8 +1840,8 @@ func (x *AuthenticateClientRequest) GetClientSecret() string {
 	return ""
 }
 
-// AuthenticateClientResponse is what a grant needs about the client.
-type AuthenticateClientResponse struct {
+// Client is what a grant needs to know about an authenticated client.
+type Client struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	Tenant   string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -1840,15 +1852,106 @@ type AuthenticateClientResponse struct {
 	// Absent: never expires.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The operator credential manages every tenant.
-	Operator           bool `protobuf:"varint,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	Operator bool `protobuf:"varint,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	// Whether client-credentials grants also return a refresh token.
 	IssueRefreshTokens bool `protobuf:"varint,6,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3" json:"issue_refresh_tokens,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Changes whenever the credential's secret is rotated; refresh tokens
+	// carry it, so rotation cuts them off.
+	SecretVersion string `protobuf:"bytes,7,opt,name=secret_version,json=secretVersion,proto3" json:"secret_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Client) Reset() {
+	*x = Client{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Client) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Client) ProtoMessage() {}
+
+func (x *Client) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Client.ProtoReflect.Descriptor instead.
+func (*Client) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Client) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *Client) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Client) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *Client) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Client) GetOperator() bool {
+	if x != nil {
+		return x.Operator
+	}
+	return false
+}
+
+func (x *Client) GetIssueRefreshTokens() bool {
+	if x != nil {
+		return x.IssueRefreshTokens
+	}
+	return false
+}
+
+func (x *Client) GetSecretVersion() string {
+	if x != nil {
+		return x.SecretVersion
+	}
+	return ""
+}
+
+// AuthenticateClientResponse is the authenticated client.
+type AuthenticateClientResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateClientResponse) Reset() {
 	*x = AuthenticateClientResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +1963,7 @@ func (x *AuthenticateClientResponse) String() string {
 func (*AuthenticateClientResponse) ProtoMessage() {}
 
 func (x *AuthenticateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,47 +1976,389 @@ func (x *AuthenticateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateClientResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateClientResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{30}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
-func (x *AuthenticateClientResponse) GetClientId() string {
+func (x *AuthenticateClientResponse) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+// UseRefreshTokenRequest presents one generation of a refresh-token family.
+type UseRefreshTokenRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	FamilyId     string                 `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	// The generation of the presented refresh token (0 for the first).
+	Generation int64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
+	// The family's absolute expiry, carried by its tokens.
+	FamilyExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=family_expire_time,json=familyExpireTime,proto3" json:"family_expire_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UseRefreshTokenRequest) Reset() {
+	*x = UseRefreshTokenRequest{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UseRefreshTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UseRefreshTokenRequest) ProtoMessage() {}
+
+func (x *UseRefreshTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UseRefreshTokenRequest.ProtoReflect.Descriptor instead.
+func (*UseRefreshTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UseRefreshTokenRequest) GetClientId() string {
 	if x != nil {
 		return x.ClientId
 	}
 	return ""
 }
 
-func (x *AuthenticateClientResponse) GetTenant() string {
+func (x *UseRefreshTokenRequest) GetClientSecret() string {
 	if x != nil {
-		return x.Tenant
+		return x.ClientSecret
 	}
 	return ""
 }
 
-func (x *AuthenticateClientResponse) GetScopes() []string {
+func (x *UseRefreshTokenRequest) GetFamilyId() string {
 	if x != nil {
-		return x.Scopes
+		return x.FamilyId
+	}
+	return ""
+}
+
+func (x *UseRefreshTokenRequest) GetGeneration() int64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *UseRefreshTokenRequest) GetFamilyExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FamilyExpireTime
 	}
 	return nil
 }
 
-func (x *AuthenticateClientResponse) GetExpireTime() *timestamppb.Timestamp {
+// UseRefreshTokenResponse is the authenticated client; the family is now at
+// the next generation.
+type UseRefreshTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UseRefreshTokenResponse) Reset() {
+	*x = UseRefreshTokenResponse{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UseRefreshTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UseRefreshTokenResponse) ProtoMessage() {}
+
+func (x *UseRefreshTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UseRefreshTokenResponse.ProtoReflect.Descriptor instead.
+func (*UseRefreshTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UseRefreshTokenResponse) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+// RevokeIssuedTokenRequest names an access token or a refresh family.
+type RevokeIssuedTokenRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	// The access token's jti, or empty.
+	TokenId string `protobuf:"bytes,3,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// The refresh-token family, or empty.
+	FamilyId string `protobuf:"bytes,4,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	// When the revoked token (or family) would have expired anyway.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIssuedTokenRequest) Reset() {
+	*x = RevokeIssuedTokenRequest{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIssuedTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIssuedTokenRequest) ProtoMessage() {}
+
+func (x *RevokeIssuedTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIssuedTokenRequest.ProtoReflect.Descriptor instead.
+func (*RevokeIssuedTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RevokeIssuedTokenRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *RevokeIssuedTokenRequest) GetClientSecret() string {
+	if x != nil {
+		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *RevokeIssuedTokenRequest) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *RevokeIssuedTokenRequest) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+func (x *RevokeIssuedTokenRequest) GetExpireTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ExpireTime
 	}
 	return nil
 }
 
-func (x *AuthenticateClientResponse) GetOperator() bool {
+// RevokeIssuedTokenResponse is empty.
+type RevokeIssuedTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeIssuedTokenResponse) Reset() {
+	*x = RevokeIssuedTokenResponse{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeIssuedTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeIssuedTokenResponse) ProtoMessage() {}
+
+func (x *RevokeIssuedTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
 	if x != nil {
-		return x.Operator
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeIssuedTokenResponse.ProtoReflect.Descriptor instead.
+func (*RevokeIssuedTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+}
+
+// CheckIssuedTokenRequest names an issued token.
+type CheckIssuedTokenRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// The access token's jti, or empty.
+	TokenId string `protobuf:"bytes,2,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// The refresh-token family, or empty.
+	FamilyId      string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckIssuedTokenRequest) Reset() {
+	*x = CheckIssuedTokenRequest{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckIssuedTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckIssuedTokenRequest) ProtoMessage() {}
+
+func (x *CheckIssuedTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckIssuedTokenRequest.ProtoReflect.Descriptor instead.
+func (*CheckIssuedTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CheckIssuedTokenRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *CheckIssuedTokenRequest) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *CheckIssuedTokenRequest) GetFamilyId() string {
+	if x != nil {
+		return x.FamilyId
+	}
+	return ""
+}
+
+// CheckIssuedTokenResponse tells whether the token is still good.
+type CheckIssuedTokenResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Active bool                   `protobuf:"varint,1,opt,name=active,proto3" json:"active,omitempty"`
+	// The credential's tenant.
+	Tenant string `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The credential's current scopes.
+	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// Whether the credential is the operator.
+	Operator      bool `protobuf:"varint,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckIssuedTokenResponse) Reset() {
+	*x = CheckIssuedTokenResponse{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckIssuedTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckIssuedTokenResponse) ProtoMessage() {}
+
+func (x *CheckIssuedTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckIssuedTokenResponse.ProtoReflect.Descriptor instead.
+func (*CheckIssuedTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CheckIssuedTokenResponse) GetActive() bool {
+	if x != nil {
+		return x.Active
 	}
 	return false
 }
 
-func (x *AuthenticateClientResponse) GetIssueRefreshTokens() bool {
+func (x *CheckIssuedTokenResponse) GetTenant() string {
 	if x != nil {
-		return x.IssueRefreshTokens
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CheckIssuedTokenResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *CheckIssuedTokenResponse) GetOperator() bool {
+	if x != nil {
+		return x.Operator
 	}
 	return false
 }
@@ -1947,7 +2392,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x1aV\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
-	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\xa0\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\xf0\x03\n" +
 	"\x12CreateTokenRequest\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x16\n" +
@@ -1958,10 +2403,12 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\bcontexts\x18\x06 \x03(\tR\bcontexts\x12U\n" +
 	"\n" +
 	"parameters\x18\a \x03(\v25.chave.registry.v1.CreateTokenRequest.ParametersEntryR\n" +
-	"parameters\x1aV\n" +
+	"parameters\x125\n" +
+	"\x14issue_refresh_tokens\x18\b \x01(\bH\x00R\x12issueRefreshTokens\x88\x01\x01\x1aV\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
-	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\x87\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01B\x17\n" +
+	"\x15_issue_refresh_tokens\"\x87\x01\n" +
 	"\x13CreateTokenResponse\x12.\n" +
 	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
@@ -2052,21 +2499,51 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x06tenant\x18\x01 \x01(\v2\x19.chave.registry.v1.TenantR\x06tenant\"]\n" +
 	"\x19AuthenticateClientRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\xf4\x01\n" +
-	"\x1aAuthenticateClientResponse\x12\x1b\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\x87\x02\n" +
+	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x1a\n" +
 	"\boperator\x18\x05 \x01(\bR\boperator\x120\n" +
-	"\x14issue_refresh_tokens\x18\x06 \x01(\bR\x12issueRefreshTokens*s\n" +
+	"\x14issue_refresh_tokens\x18\x06 \x01(\bR\x12issueRefreshTokens\x12%\n" +
+	"\x0esecret_version\x18\a \x01(\tR\rsecretVersion\"O\n" +
+	"\x1aAuthenticateClientResponse\x121\n" +
+	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xe1\x01\n" +
+	"\x16UseRefreshTokenRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x1b\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x04 \x01(\x03R\n" +
+	"generation\x12H\n" +
+	"\x12family_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10familyExpireTime\"L\n" +
+	"\x17UseRefreshTokenResponse\x121\n" +
+	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xd1\x01\n" +
+	"\x18RevokeIssuedTokenRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x19\n" +
+	"\btoken_id\x18\x03 \x01(\tR\atokenId\x12\x1b\n" +
+	"\tfamily_id\x18\x04 \x01(\tR\bfamilyId\x12;\n" +
+	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x1b\n" +
+	"\x19RevokeIssuedTokenResponse\"n\n" +
+	"\x17CheckIssuedTokenRequest\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
+	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x1b\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\"~\n" +
+	"\x18CheckIssuedTokenResponse\x12\x16\n" +
+	"\x06active\x18\x01 \x01(\bR\x06active\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x16\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1a\n" +
+	"\boperator\x18\x04 \x01(\bR\boperator*s\n" +
 	"\n" +
 	"TokenState\x12\x1b\n" +
 	"\x17TOKEN_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TOKEN_STATE_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13TOKEN_STATE_REVOKED\x10\x02\x12\x17\n" +
-	"\x13TOKEN_STATE_EXPIRED\x10\x032\xfc\f\n" +
+	"\x13TOKEN_STATE_EXPIRED\x10\x032\xc3\x0f\n" +
 	"\x0fRegistryService\x12s\n" +
 	"\vCreateToken\x12%.chave.registry.v1.CreateTokenRequest\x1a&.chave.registry.v1.CreateTokenResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/tokens\x12s\n" +
@@ -2083,7 +2560,10 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\tGetTenant\x12#.chave.registry.v1.GetTenantRequest\x1a$.chave.registry.v1.GetTenantResponse\" \x82\xd3\xe4\x93\x02\x1ab\x06tenant\x12\x10/v1/tenants/{id}\x12q\n" +
 	"\vListTenants\x12%.chave.registry.v1.ListTenantsRequest\x1a&.chave.registry.v1.ListTenantsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/tenants\x12\x90\x01\n" +
 	"\fUpdateTenant\x12&.chave.registry.v1.UpdateTenantRequest\x1a'.chave.registry.v1.UpdateTenantResponse\"/\x82\xd3\xe4\x93\x02):\x06tenantb\x06tenant2\x17/v1/tenants/{tenant.id}\x12q\n" +
-	"\x12AuthenticateClient\x12,.chave.registry.v1.AuthenticateClientRequest\x1a-.chave.registry.v1.AuthenticateClientResponseB;Z9github.com/chave/chave/proto/chave/registry/v1;registryv1b\x06proto3"
+	"\x12AuthenticateClient\x12,.chave.registry.v1.AuthenticateClientRequest\x1a-.chave.registry.v1.AuthenticateClientResponse\x12h\n" +
+	"\x0fUseRefreshToken\x12).chave.registry.v1.UseRefreshTokenRequest\x1a*.chave.registry.v1.UseRefreshTokenResponse\x12n\n" +
+	"\x11RevokeIssuedToken\x12+.chave.registry.v1.RevokeIssuedTokenRequest\x1a,.chave.registry.v1.RevokeIssuedTokenResponse\x12k\n" +
+	"\x10CheckIssuedToken\x12*.chave.registry.v1.CheckIssuedTokenRequest\x1a+.chave.registry.v1.CheckIssuedTokenResponseB;Z9github.com/chave/chave/proto/chave/registry/v1;registryv1b\x06proto3"
 
 var (
 	file_chave_registry_v1_registry_proto_rawDescOnce sync.Once
@@ -2098,7 +2578,7 @@ func file_chave_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chave_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(TokenState)(0),                    // 0: chave.registry.v1.TokenState
 	(*Token)(nil),                      // 1: chave.registry.v1.Token
@@ -2131,80 +2611,97 @@ var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(*UpdateTenantRequest)(nil),        // 28: chave.registry.v1.UpdateTenantRequest
 	(*UpdateTenantResponse)(nil),       // 29: chave.registry.v1.UpdateTenantResponse
 	(*AuthenticateClientRequest)(nil),  // 30: chave.registry.v1.AuthenticateClientRequest
-	(*AuthenticateClientResponse)(nil), // 31: chave.registry.v1.AuthenticateClientResponse
-	nil,                                // 32: chave.registry.v1.Token.ParametersEntry
-	nil,                                // 33: chave.registry.v1.CreateTokenRequest.ParametersEntry
-	nil,                                // 34: chave.registry.v1.Context.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),      // 35: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 36: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),            // 37: google.protobuf.Struct
+	(*Client)(nil),                     // 31: chave.registry.v1.Client
+	(*AuthenticateClientResponse)(nil), // 32: chave.registry.v1.AuthenticateClientResponse
+	(*UseRefreshTokenRequest)(nil),     // 33: chave.registry.v1.UseRefreshTokenRequest
+	(*UseRefreshTokenResponse)(nil),    // 34: chave.registry.v1.UseRefreshTokenResponse
+	(*RevokeIssuedTokenRequest)(nil),   // 35: chave.registry.v1.RevokeIssuedTokenRequest
+	(*RevokeIssuedTokenResponse)(nil),  // 36: chave.registry.v1.RevokeIssuedTokenResponse
+	(*CheckIssuedTokenRequest)(nil),    // 37: chave.registry.v1.CheckIssuedTokenRequest
+	(*CheckIssuedTokenResponse)(nil),   // 38: chave.registry.v1.CheckIssuedTokenResponse
+	nil,                                // 39: chave.registry.v1.Token.ParametersEntry
+	nil,                                // 40: chave.registry.v1.CreateTokenRequest.ParametersEntry
+	nil,                                // 41: chave.registry.v1.Context.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 43: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),            // 44: google.protobuf.Struct
 }
 var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: chave.registry.v1.Token.state:type_name -> chave.registry.v1.TokenState
-	32, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
-	35, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
-	35, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
-	35, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
-	35, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	33, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
+	39, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
+	42, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
+	42, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
+	42, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
+	42, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	40, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
 	1,  // 8: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
 	1,  // 9: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
 	0,  // 10: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
 	1,  // 11: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
 	1,  // 12: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
-	36, // 13: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 13: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 14: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
 	1,  // 15: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
 	1,  // 16: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
-	35, // 17: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
+	42, // 17: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
 	14, // 18: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
 	17, // 19: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
-	34, // 20: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
+	41, // 20: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
 	18, // 21: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
-	35, // 22: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	35, // 23: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	42, // 22: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	42, // 23: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
 	21, // 24: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
 	21, // 25: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
 	21, // 26: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
 	21, // 27: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
 	21, // 28: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	36, // 29: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	43, // 29: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
 	21, // 30: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	35, // 31: chave.registry.v1.AuthenticateClientResponse.expire_time:type_name -> google.protobuf.Timestamp
-	37, // 32: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
-	37, // 33: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
-	2,  // 34: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
-	4,  // 35: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
-	6,  // 36: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
-	8,  // 37: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
-	10, // 38: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
-	12, // 39: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
-	15, // 40: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
-	19, // 41: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
-	22, // 42: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
-	24, // 43: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
-	26, // 44: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
-	28, // 45: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
-	30, // 46: chave.registry.v1.RegistryService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
-	3,  // 47: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
-	5,  // 48: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
-	7,  // 49: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
-	9,  // 50: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
-	11, // 51: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
-	13, // 52: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
-	16, // 53: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
-	20, // 54: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
-	23, // 55: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
-	25, // 56: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
-	27, // 57: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
-	29, // 58: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
-	31, // 59: chave.registry.v1.RegistryService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
-	47, // [47:60] is the sub-list for method output_type
-	34, // [34:47] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	42, // 31: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 32: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
+	42, // 33: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 34: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
+	42, // 35: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 36: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
+	44, // 37: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
+	2,  // 38: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
+	4,  // 39: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
+	6,  // 40: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
+	8,  // 41: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
+	10, // 42: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
+	12, // 43: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
+	15, // 44: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
+	19, // 45: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
+	22, // 46: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
+	24, // 47: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
+	26, // 48: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
+	28, // 49: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
+	30, // 50: chave.registry.v1.RegistryService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
+	33, // 51: chave.registry.v1.RegistryService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
+	35, // 52: chave.registry.v1.RegistryService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
+	37, // 53: chave.registry.v1.RegistryService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
+	3,  // 54: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
+	5,  // 55: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
+	7,  // 56: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
+	9,  // 57: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
+	11, // 58: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
+	13, // 59: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
+	16, // 60: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
+	20, // 61: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
+	23, // 62: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
+	25, // 63: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
+	27, // 64: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
+	29, // 65: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
+	32, // 66: chave.registry.v1.RegistryService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
+	34, // 67: chave.registry.v1.RegistryService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
+	36, // 68: chave.registry.v1.RegistryService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
+	38, // 69: chave.registry.v1.RegistryService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
+	54, // [54:70] is the sub-list for method output_type
+	38, // [38:54] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_chave_registry_v1_registry_proto_init() }
@@ -2212,13 +2709,14 @@ func file_chave_registry_v1_registry_proto_init() {
 	if File_chave_registry_v1_registry_proto != nil {
 		return
 	}
+	file_chave_registry_v1_registry_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_registry_v1_registry_proto_rawDesc), len(file_chave_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

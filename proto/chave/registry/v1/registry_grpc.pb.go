@@ -32,6 +32,9 @@ const (
 	RegistryService_ListTenants_FullMethodName        = "/chave.registry.v1.RegistryService/ListTenants"
 	RegistryService_UpdateTenant_FullMethodName       = "/chave.registry.v1.RegistryService/UpdateTenant"
 	RegistryService_AuthenticateClient_FullMethodName = "/chave.registry.v1.RegistryService/AuthenticateClient"
+	RegistryService_UseRefreshToken_FullMethodName    = "/chave.registry.v1.RegistryService/UseRefreshToken"
+	RegistryService_RevokeIssuedToken_FullMethodName  = "/chave.registry.v1.RegistryService/RevokeIssuedToken"
+	RegistryService_CheckIssuedToken_FullMethodName   = "/chave.registry.v1.RegistryService/CheckIssuedToken"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -79,6 +82,19 @@ type RegistryServiceClient interface {
 	// grant needs. It is for the auth service and has no REST mapping; the
 	// secret itself is the proof, so it needs no Bearer token.
 	AuthenticateClient(ctx context.Context, in *AuthenticateClientRequest, opts ...grpc.CallOption) (*AuthenticateClientResponse, error)
+	// UseRefreshToken authenticates the client and advances its refresh-token
+	// family by one generation, atomically. A generation that was already
+	// used revokes the whole family and fails with FAILED_PRECONDITION
+	// (ErrorInfo reason INVALID_GRANT). For the auth service; no REST mapping.
+	UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error)
+	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
+	// family the authenticated client was issued (RFC 7009). For the auth
+	// service; no REST mapping.
+	RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error)
+	// CheckIssuedToken reports whether an issued token is still good as far
+	// as the database knows: its credential active, its family and its jti
+	// not revoked. For the auth service; no REST mapping.
+	CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error)
 }
 
 type registryServiceClient struct {
@@ -219,6 +235,36 @@ func (c *registryServiceClient) AuthenticateClient(ctx context.Context, in *Auth
 	return out, nil
 }
 
+func (c *registryServiceClient) UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UseRefreshTokenResponse)
+	err := c.cc.Invoke(ctx, RegistryService_UseRefreshToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeIssuedTokenResponse)
+	err := c.cc.Invoke(ctx, RegistryService_RevokeIssuedToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckIssuedTokenResponse)
+	err := c.cc.Invoke(ctx, RegistryService_CheckIssuedToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -264,6 +310,19 @@ type RegistryServiceServer interface {
 	// grant needs. It is for the auth service and has no REST mapping; the
 	// secret itself is the proof, so it needs no Bearer token.
 	AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error)
+	// UseRefreshToken authenticates the client and advances its refresh-token
+	// family by one generation, atomically. A generation that was already
+	// used revokes the whole family and fails with FAILED_PRECONDITION
+	// (ErrorInfo reason INVALID_GRANT). For the auth service; no REST mapping.
+	UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error)
+	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
+	// family the authenticated client was issued (RFC 7009). For the auth
+	// service; no REST mapping.
+	RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error)
+	// CheckIssuedToken reports whether an issued token is still good as far
+	// as the database knows: its credential active, its family and its jti
+	// not revoked. For the auth service; no REST mapping.
+	CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -312,6 +371,15 @@ func (UnimplementedRegistryServiceServer) UpdateTenant(context.Context, *UpdateT
 }
 func (UnimplementedRegistryServiceServer) AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AuthenticateClient not implemented")
+}
+func (UnimplementedRegistryServiceServer) UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UseRefreshToken not implemented")
+}
+func (UnimplementedRegistryServiceServer) RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeIssuedToken not implemented")
+}
+func (UnimplementedRegistryServiceServer) CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckIssuedToken not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -568,6 +636,60 @@ func _RegistryService_AuthenticateClient_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_UseRefreshToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UseRefreshTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).UseRefreshToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_UseRefreshToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).UseRefreshToken(ctx, req.(*UseRefreshTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_RevokeIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeIssuedTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).RevokeIssuedToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_RevokeIssuedToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).RevokeIssuedToken(ctx, req.(*RevokeIssuedTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RegistryService_CheckIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckIssuedTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).CheckIssuedToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_CheckIssuedToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).CheckIssuedToken(ctx, req.(*CheckIssuedTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -626,6 +748,18 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AuthenticateClient",
 			Handler:    _RegistryService_AuthenticateClient_Handler,
+		},
+		{
+			MethodName: "UseRefreshToken",
+			Handler:    _RegistryService_UseRefreshToken_Handler,
+		},
+		{
+			MethodName: "RevokeIssuedToken",
+			Handler:    _RegistryService_RevokeIssuedToken_Handler,
+		},
+		{
+			MethodName: "CheckIssuedToken",
+			Handler:    _RegistryService_CheckIssuedToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

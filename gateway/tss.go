@@ -1,0 +1,171 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// tssPath is the TSS-compatible token endpoint as the TSS document spells
+// it; canonicalPath routes every capitalisation of it here.
+const tssPath = "/rest/WSTSSAUTH"
+
+// TSS's grantType values and the OAuth grants they name.
+var tssGrants = map[int]string{
+	1: "client_credentials",
+	2: "refresh_token",
+}
+
+// serveTSS is POST /rest/WSTSSAUTH (SPEC §3.3): the token endpoint for
+// clients written against TOTVS TSS's WSTSSAUTH. It runs the same grant as
+// /oauth2/token; only the wire format differs.
+func (o *oauthEndpoints) serveTSS(w http.ResponseWriter, r *http.Request) {
+	req, err := parseTSSRequest(w, r)
+	if err != nil {
+		o.writeTSSError(w, r, err)
+		return
+	}
+	resp, err := o.grant(r.Context(), req)
+	if err != nil {
+		o.writeTSSError(w, r, err)
+		return
+	}
+	setNoStore(w.Header())
+	writeJSON(w, http.StatusOK, tssTokenResponse{
+		AccessToken:  resp.GetAccessToken(),
+		ExpiresIn:    resp.GetExpiresIn(),
+		RefreshToken: resp.GetRefreshToken(),
+		TokenType:    resp.GetTokenType(),
+	})
+}
+
+// tssTokenResponse is WSTSSAUTH's success body: exactly these members, in
+// this order, spelt as TSS spells them.
+type tssTokenResponse struct {
+	AccessToken  string `json:"accesstoken"`
+	ExpiresIn    int64  `json:"expiresIn"`
+	RefreshToken string `json:"refreshToken"`
+	TokenType    string `json:"tokenType"`
+}
+
+// writeTSSError answers err with the status /oauth2/token would use and a
+// {"code", "message"} body, code being the OAuth error code.
+func (o *oauthEndpoints) writeTSSError(w http.ResponseWriter, r *http.Request, err error) {
+	o.writeErrorAs(w, r, err, func(oe *oauthError) any {
+		msg := errorDescription(oe.description)
+		if msg == "" {
+			msg = oe.code
+		}
+		return struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{oe.code, msg}
+	})
+}
+
+// tssRequest is WSTSSAUTH's body. Members it does not name, urlTSS (which
+// TSS uses to find itself) among them, are ignored: TSS clients send
+// extras. encoding/json matches the names case-insensitively.
+type tssRequest struct {
+	GrantType json.RawMessage `json:"grantType"`
+	// GrantyType is an alias: the TSS document's own example spells it so.
+	GrantyType   json.RawMessage `json:"grantyType"`
+	ClientID     string          `json:"clientId"`
+	ClientSecret string          `json:"clientSecret"`
+	RefreshToken string          `json:"refreshToken"`
+}
+
+// parseTSSRequest reads a POSTed WSTSSAUTH body into the grant it asks
+// for. Its errors are *oauthError.
+func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, error) {
+	if err := requirePost(w, r); err != nil {
+		return grantRequest{}, err
+	}
+	if !jsonish(r.Header.Get("Content-Type")) {
+		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be JSON")
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return grantRequest{}, err
+	}
+	var req tssRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be a JSON object")
+	}
+	grant, err := req.grantType()
+	if err != nil {
+		return grantRequest{}, err
+	}
+	return grantRequest{
+		GrantType:    grant,
+		ClientID:     req.ClientID,
+		ClientSecret: req.ClientSecret,
+		RefreshToken: req.RefreshToken,
+	}, nil
+}
+
+// jsonish accepts what TSS clients are seen to send with a JSON body: no
+// Content-Type, any JSON type (application/json, text/json,
+// application/x-json, …+json, with or without parameters), text/plain, and
+// the form type that HTTP helpers such as AdvPL's HttpPost send unless told
+// otherwise.
+func jsonish(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch {
+	case mt == "", mt == "text/plain", mt == "application/x-www-form-urlencoded":
+		return true
+	}
+	_, sub, ok := strings.Cut(mt, "/")
+	return ok && (sub == "json" || sub == "x-json" || strings.HasSuffix(sub, "+json"))
+}
+
+// grantType is the OAuth grant the request names in grantType or its
+// alias grantyType; both may be sent only if they agree.
+func (t tssRequest) grantType() (string, error) {
+	primary, err := tssGrant(t.GrantType)
+	if err != nil {
+		return "", err
+	}
+	alias, err := tssGrant(t.GrantyType)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case primary == "" && alias == "":
+		return "", newOAuthError(errInvalidRequest, "grantType is required")
+	case primary != "" && alias != "" && primary != alias:
+		return "", newOAuthError(errInvalidRequest, "grantType and grantyType disagree")
+	case primary == "":
+		return alias, nil
+	}
+	return primary, nil
+}
+
+// tssGrant reads one grantType value, a JSON number or a numeric string;
+// "" means absent (missing, null or an empty string).
+func tssGrant(raw json.RawMessage) (string, error) {
+	var text string
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "", nil
+	case raw[0] == '"':
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return "", newOAuthError(errInvalidRequest, "malformed grantType")
+		}
+		text = strings.TrimSpace(text)
+		if text == "" {
+			return "", nil
+		}
+	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
+		text = string(raw)
+	default:
+		return "", newOAuthError(errInvalidRequest, "grantType must be a number or a numeric string")
+	}
+	n, err := strconv.Atoi(text)
+	if grant, ok := tssGrants[n]; err == nil && ok {
+		return grant, nil
+	}
+	return "", newOAuthError(errUnsupportedGrantType, "grantType must be 1 (client credentials) or 2 (refresh token)")
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/chave/chave/services/internal/signing"
+)
+
+const keysUsage = `chave keys administers the signing keys of access tokens.
+
+Usage:
+  chave keys rotate [flags]   add a new signing key: published at once, signing after
+                              --pre-publish; the key it replaces stays published for
+                              --retention after that, then is pruned
+  chave keys list [flags]     list the keys: kid, alg, created, activates, retired, state
+
+Running servers pick up a rotation when they next read the key file.
+Run "chave keys <subcommand> --help" for its flags.
+`
+
+// keysCommand runs "chave keys": rotate and list.
+func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, keysUsage)
+		return errors.New("keys: no subcommand")
+	}
+	switch args[0] {
+	case "rotate":
+		return keysRotate(ctx, args[1:], stdout, stderr)
+	case "list":
+		return keysList(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, keysUsage)
+		return nil
+	}
+	fmt.Fprint(stderr, keysUsage)
+	return fmt.Errorf("keys: unknown subcommand %q", args[0])
+}
+
+// keyFileFlag binds --signing-keys-file and --db, and returns the function
+// that resolves the key file once the flags are parsed: the flag, or
+// signing-keys.json beside the SQLite database, as chave serve does.
+func keyFileFlag(f *flags) func() (string, error) {
+	var db, file string
+	f.string(&db, "db", "sqlite://chave-data/chave.db", "database: sqlite://PATH (locates the default key file)")
+	f.string(&file, "signing-keys-file", "", "private signing keys (default: signing-keys.json beside the SQLite file)")
+	return func() (string, error) {
+		if file != "" {
+			return file, nil
+		}
+		p, ok := strings.CutPrefix(db, "sqlite://")
+		if !ok || p == "" {
+			return "", errors.New("--signing-keys-file is required when --db is not sqlite://PATH")
+		}
+		return filepath.Join(filepath.Dir(p), "signing-keys.json"), nil
+	}
+}
+
+func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("keys rotate", stderr)
+	keyFile := keyFileFlag(f)
+	var alg string
+	var prePublish, retention time.Duration
+	f.string(&alg, "signing-algorithm", "ES256", "algorithm of the new key: ES256, EdDSA, RS256 or HS512")
+	if err := f.duration(&prePublish, "pre-publish", signing.DefaultPrePublish,
+		"how long the new key is published before it signs (more than the verifiers' JWKS cache time)"); err != nil {
+		return err
+	}
+	if err := f.duration(&retention, "retention", signing.DefaultRetention,
+		"how long a retired key stays published (at least the access-token lifetime plus the verifiers' leeway)"); err != nil {
+		return err
+	}
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	path, err := keyFile()
+	if err != nil {
+		return err
+	}
+	// For the hint below only; RotateFile reads the file again under its
+	// lock.
+	before, err := signing.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w (chave serve creates the key file at its first start)", err)
+	}
+	if err != nil {
+		return err
+	}
+	prev := before.ActiveAt(time.Now().Add(prePublish))
+
+	key, err := signing.RotateFile(path, jwa.SignatureAlgorithm(alg), time.Now(), prePublish, retention)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s (%s): published now, signs from %s; key %s retires then\n",
+		key.ID(), key.Algorithm(), key.Activates().Format(time.RFC3339), prev.ID())
+	if key.Algorithm() != prev.Algorithm() {
+		fmt.Fprintf(stderr, "note: the algorithm changed from %s to %s: set --signing-algorithm (CHAVE_SIGNING_ALGORITHM) of chave serve to %s before its next start, and let verifiers accept both\n",
+			prev.Algorithm(), key.Algorithm(), key.Algorithm())
+	}
+	if key.Algorithm() == jwa.HS512 {
+		fmt.Fprintln(stderr, "note: HS512 keys are never published: verifiers that share the secret need the new key before it signs")
+	}
+	return nil
+}
+
+func keysList(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags("keys list", stderr)
+	keyFile := keyFileFlag(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	path, err := keyFile()
+	if err != nil {
+		return err
+	}
+	set, err := signing.Load(path)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	active := set.ActiveAt(now)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tACTIVATES\tRETIRED\tSTATE")
+	for _, k := range set.All() {
+		retired := "-"
+		if !k.Retired().IsZero() {
+			retired = k.Retired().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID(), k.Algorithm(),
+			k.Created().Format(time.RFC3339), k.Activates().Format(time.RFC3339), retired, keyState(k, active, now))
+	}
+	return tw.Flush()
+}
+
+// keyState names where k stands at now.
+func keyState(k, active *signing.Key, now time.Time) string {
+	switch {
+	case k.ID() == active.ID():
+		return "signing"
+	case !k.Retired().IsZero() && !now.Before(k.Retired()):
+		return "retired" // published until pruned
+	case !k.Retired().IsZero() && !k.Retired().After(k.Activates()):
+		return "superseded" // a later rotation replaced it before it could sign
+	case k.Activates().After(now):
+		return "pending" // published, signs from its activation
+	}
+	return "published"
+}

@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	"github.com/chave/chave/services/internal/chave"
+)
+
+// IssuedTokenChecker answers whether an issued token is still good as far
+// as the registry knows.
+type IssuedTokenChecker interface {
+	// CheckIssuedToken reports whether the token is still good: its
+	// credential (clientID) active, its family and its jti not revoked.
+	// Signature and expiry are the caller's to check. An unknown client is
+	// not active; an unreachable backend fails with chave.Unavailable.
+	CheckIssuedToken(ctx context.Context, clientID string, tok IssuedToken) (IssuedTokenState, error)
+}
+
+// IssuedTokenState is what the registry knows of an issued token.
+type IssuedTokenState struct {
+	Active bool
+	// Tenant, Scopes (sorted) and Operator describe the token's credential
+	// now; set when Active.
+	Tenant   string
+	Scopes   []string
+	Operator bool
+}
+
+// IntrospectToken describes a token to an authenticated client (RFC 7662).
+// A client may introspect its own tokens; a credential with the scope
+// token.introspect those of its tenant; the operator any. Every other
+// token (inactive, expired, unknown, garbage, or one the caller may not
+// see) gets exactly active=false, so that the answer tells the caller
+// nothing about tokens that are not its business.
+//
+// A refresh token is active while its MAC verifies, it has not expired,
+// its credential is active and its family is not revoked; the registry
+// does not know which generation is current, so a token already
+// exchanged looks active until its family ends.
+func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
+	resp, err := s.introspect(ctx, req)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return resp, nil
+}
+
+func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
+	caller, err := s.authenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
+	if err != nil {
+		return nil, err
+	}
+	raw := req.GetToken()
+	if raw == "" {
+		return nil, newOAuthError(ErrInvalidRequest, "token is required")
+	}
+	inactive := &authv1.IntrospectTokenResponse{Active: false}
+	tok, err := s.readToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var ref IssuedToken
+	switch tok.kind {
+	case kindAccess:
+		// Verify tolerates clock skew; an introspection answer does not.
+		if tok.accessExpired || !now.Before(tok.access.Expiry) {
+			return inactive, nil
+		}
+		ref = IssuedToken{TokenID: tok.access.ID, FamilyID: tok.access.SessionID, ExpireTime: tok.access.Expiry}
+	case kindRefresh:
+		if tok.refresh.expired(now) {
+			return inactive, nil
+		}
+		ref = IssuedToken{FamilyID: tok.refresh.family, ExpireTime: tok.refresh.expiry}
+	default:
+		return inactive, nil
+	}
+
+	owner := tok.clientID()
+	state, err := s.registry.CheckIssuedToken(ctx, owner, ref)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		if chave.ErrorCode(err) == chave.Unavailable {
+			return nil, errUnavailable(err)
+		}
+		return nil, fmt.Errorf("checking issued token: %w", err)
+	}
+	if !state.Active {
+		return inactive, nil
+	}
+	tenant := state.Tenant
+	if tok.kind == kindAccess {
+		switch {
+		case tenant == "":
+			tenant = tok.access.TenantID
+		case tok.access.TenantID != tenant:
+			// A credential's tenant never changes: a token that disagrees
+			// with its credential is not one to describe.
+			return inactive, nil
+		}
+	}
+	if !mayIntrospect(caller, owner, tenant) {
+		s.log.InfoContext(ctx, "introspection of a token the caller may not see", slog.String("client_id", caller.ID))
+		return inactive, nil
+	}
+
+	if tok.kind == kindRefresh {
+		rt := tok.refresh
+		return &authv1.IntrospectTokenResponse{
+			Active:    true,
+			Scope:     strings.Join(rt.scopes, " "),
+			ClientId:  rt.clientID,
+			Sub:       rt.clientID,
+			Exp:       rt.expiry.Unix(),
+			Iat:       rt.issuedAt.Unix(),
+			Iss:       s.issuer,
+			TokenType: TokenTypeRefreshToken,
+			Tenantid:  tenant,
+		}, nil
+	}
+	c := tok.access
+	return &authv1.IntrospectTokenResponse{
+		Active:    true,
+		Scope:     strings.Join(c.Scopes, " "),
+		ClientId:  c.ClientID,
+		Sub:       c.Subject,
+		Exp:       c.Expiry.Unix(),
+		Iat:       c.IssuedAt.Unix(),
+		Iss:       c.Issuer,
+		TokenType: TokenTypeAccessToken,
+		Tenantid:  c.TenantID,
+		Aud:       slices.Clone(c.Audience),
+		Jti:       c.ID,
+	}, nil
+}
+
+// mayIntrospect reports whether caller may see a token issued to owner,
+// a credential of tenant.
+func mayIntrospect(caller Client, owner, tenant string) bool {
+	switch {
+	case caller.ID == owner:
+		return true
+	case caller.Operator:
+		return true
+	case caller.Tenant != "" && caller.Tenant == tenant:
+		return slices.Contains(caller.Scopes, chave.ScopeTokenIntrospect)
+	default:
+		return false
+	}
+}

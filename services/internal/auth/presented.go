@@ -1,0 +1,85 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chave/chave/services/verify"
+)
+
+// IssuedToken names a token the auth service issued, for the registry:
+// an access token by its jti, or a refresh-token family.
+type IssuedToken struct {
+	// TokenID is the access token's jti, or empty.
+	TokenID string
+	// FamilyID is the refresh-token family, or empty.
+	FamilyID string
+	// ExpireTime is when the token (or every token of the family) expires
+	// anyway.
+	ExpireTime time.Time
+}
+
+// tokenKind says what a presented token turned out to be.
+type tokenKind int
+
+const (
+	kindUnknown tokenKind = iota // garbage, another issuer's, a bad signature or MAC
+	kindAccess                   // an access token whose signature verifies
+	kindRefresh                  // a refresh token whose MAC verifies
+)
+
+// presentedToken is a token presented for revocation or introspection, as
+// far as it can be read without the registry.
+type presentedToken struct {
+	kind tokenKind
+	// accessExpired: an access token that verifies but for its expiry
+	// (access is then empty).
+	accessExpired bool
+	access        verify.Claims
+	refresh       refreshToken
+}
+
+// clientID is the client the token was issued to; empty if unknown.
+func (p presentedToken) clientID() string {
+	switch p.kind {
+	case kindAccess:
+		return p.access.ClientID
+	case kindRefresh:
+		return p.refresh.clientID
+	}
+	return ""
+}
+
+// readToken reads raw as a refresh token (by its prefix) or an access
+// token. A token of neither kind is kindUnknown, not an error: errors are
+// for a verifier that could not do its work (its key source down). The
+// form decides, so token_type_hint is never needed.
+func (s *Server) readToken(ctx context.Context, raw string) (presentedToken, error) {
+	if strings.HasPrefix(raw, refreshTokenPrefix) {
+		rt, err := s.mint.refresh.parse(raw)
+		if err != nil {
+			return presentedToken{}, nil
+		}
+		return presentedToken{kind: kindRefresh, refresh: rt}, nil
+	}
+	claims, err := s.verifier.Verify(ctx, raw)
+	if err != nil {
+		var ve *verify.Error
+		switch {
+		case errors.As(err, &ve) && ve.Reason == verify.ReasonExpired:
+			// The signature, issuer and audience verified before the expiry
+			// was checked.
+			return presentedToken{kind: kindAccess, accessExpired: true}, nil
+		case errors.Is(err, verify.ErrInvalidToken):
+			return presentedToken{}, nil
+		case ctx.Err() != nil:
+			return presentedToken{}, ctx.Err()
+		default:
+			return presentedToken{}, errUnavailableCause("the token cannot be checked now; retry later", fmt.Errorf("verifying access token: %w", err))
+		}
+	}
+	return presentedToken{kind: kindAccess, access: claims}, nil
+}

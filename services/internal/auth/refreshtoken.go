@@ -1,0 +1,255 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Refresh tokens are stateless: everything the grant needs travels in the
+// token, authenticated by an HMAC-SHA-256 under Config.RefreshTokenKey, and
+// nothing is stored when one is issued. The registry keeps only, per
+// family, the generation counter it advances when a token is used, which
+// is what detects reuse.
+//
+// The format is
+//
+//	chave_rt_ + base64url(payload) + "." + base64url(HMAC-SHA-256(key, "chave_rt_" + base64url(payload)))
+//
+// with unpadded base64url and the full 32-byte MAC. The payload is a JSON
+// object with exactly these members:
+//
+//	f  family id: 128 random bits, base64url
+//	g  generation: 0 for the family's first token, +1 on every refresh
+//	c  client id
+//	s  scopes, space-separated, sorted, without duplicates
+//	i  issued at, Unix seconds
+//	e  expiry, Unix seconds
+//	x  the family's absolute expiry, Unix seconds
+//	v  the credential's secret version when the family started
+//
+// The payload is readable by whoever holds the token; it holds nothing the
+// holder may not know.
+const (
+	refreshTokenPrefix = "chave_rt_"
+	// maxRefreshTokenSize bounds the work spent on a presented token.
+	maxRefreshTokenSize = 4 << 10
+	// MinRefreshTokenKeySize is the least Config.RefreshTokenKey size: the
+	// MAC's own strength.
+	MinRefreshTokenKeySize = 32
+	familyIDBytes          = 16
+)
+
+var (
+	b64             = base64.RawURLEncoding
+	b64Strict       = base64.RawURLEncoding.Strict()
+	errRefreshToken = errors.New("malformed refresh token")
+)
+
+// refreshToken is a refresh token's content.
+type refreshToken struct {
+	family        string
+	generation    int64
+	clientID      string
+	scopes        []string // sorted, without duplicates, not empty
+	issuedAt      time.Time
+	expiry        time.Time
+	familyExpiry  time.Time
+	secretVersion string
+}
+
+// expired reports whether the token has expired at now.
+func (t refreshToken) expired(now time.Time) bool { return !now.Before(t.expiry) }
+
+// familyExpired reports whether every token of the family has expired at
+// now.
+func (t refreshToken) familyExpired(now time.Time) bool { return !now.Before(t.familyExpiry) }
+
+// refreshPayload is the token's JSON payload. Pointers tell an absent
+// member from a zero one; every member is required.
+type refreshPayload struct {
+	Family        *string `json:"f"`
+	Generation    *int64  `json:"g"`
+	ClientID      *string `json:"c"`
+	Scope         *string `json:"s"`
+	IssuedAt      *int64  `json:"i"`
+	Expiry        *int64  `json:"e"`
+	FamilyExpiry  *int64  `json:"x"`
+	SecretVersion *string `json:"v"`
+}
+
+// refreshCodec encodes and parses refresh tokens under one key.
+type refreshCodec struct {
+	key []byte
+}
+
+func newRefreshCodec(key []byte) (refreshCodec, error) {
+	if len(key) < MinRefreshTokenKeySize {
+		return refreshCodec{}, fmt.Errorf("refresh-token key of %d bytes is shorter than %d", len(key), MinRefreshTokenKeySize)
+	}
+	return refreshCodec{key: bytes.Clone(key)}, nil
+}
+
+// mac returns the MAC of the token's text up to the dot.
+func (c refreshCodec) mac(prefixAndPayload string) []byte {
+	m := hmac.New(sha256.New, c.key)
+	m.Write([]byte(prefixAndPayload))
+	return m.Sum(nil)
+}
+
+// encode returns the token's text. t must be valid (checkRefreshToken).
+func (c refreshCodec) encode(t refreshToken) (string, error) {
+	if err := checkRefreshToken(t); err != nil {
+		return "", fmt.Errorf("encoding refresh token: %w", err)
+	}
+	scope := strings.Join(t.scopes, " ")
+	iat, exp, fexp := t.issuedAt.Unix(), t.expiry.Unix(), t.familyExpiry.Unix()
+	payload, err := json.Marshal(refreshPayload{
+		Family: &t.family, Generation: &t.generation, ClientID: &t.clientID, Scope: &scope,
+		IssuedAt: &iat, Expiry: &exp, FamilyExpiry: &fexp, SecretVersion: &t.secretVersion,
+	})
+	if err != nil {
+		return "", fmt.Errorf("encoding refresh token: %w", err)
+	}
+	signed := refreshTokenPrefix + b64.EncodeToString(payload)
+	return signed + "." + b64.EncodeToString(c.mac(signed)), nil
+}
+
+// parse authenticates raw and returns its content. It checks the prefix
+// and the size, then the MAC in constant time, and only then decodes the
+// payload, strictly: unknown or missing members, trailing data and any
+// encoding but the one encode produces are refused. Expiry is the
+// caller's to check. Every failure is errRefreshToken (wrapped).
+func (c refreshCodec) parse(raw string) (refreshToken, error) {
+	if len(raw) > maxRefreshTokenSize {
+		return refreshToken{}, fmt.Errorf("%w: too large", errRefreshToken)
+	}
+	rest, ok := strings.CutPrefix(raw, refreshTokenPrefix)
+	if !ok {
+		return refreshToken{}, fmt.Errorf("%w: no %s prefix", errRefreshToken, refreshTokenPrefix)
+	}
+	payloadB64, macB64, ok := strings.Cut(rest, ".")
+	if !ok || payloadB64 == "" {
+		return refreshToken{}, fmt.Errorf("%w: no MAC", errRefreshToken)
+	}
+	gotMAC, err := b64Strict.DecodeString(macB64)
+	if err != nil || len(gotMAC) != sha256.Size {
+		return refreshToken{}, fmt.Errorf("%w: bad MAC encoding", errRefreshToken)
+	}
+	if !hmac.Equal(gotMAC, c.mac(raw[:len(refreshTokenPrefix)+len(payloadB64)])) {
+		return refreshToken{}, fmt.Errorf("%w: MAC does not verify", errRefreshToken)
+	}
+
+	// The MAC is good: the payload is one this server wrote. The checks
+	// below guard against a bug or a leaked key, not against the holder.
+	payload, err := b64Strict.DecodeString(payloadB64)
+	if err != nil {
+		return refreshToken{}, fmt.Errorf("%w: payload encoding", errRefreshToken)
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	var p refreshPayload
+	if err := dec.Decode(&p); err != nil {
+		return refreshToken{}, fmt.Errorf("%w: payload: %v", errRefreshToken, err)
+	}
+	if p.Family == nil || p.Generation == nil || p.ClientID == nil || p.Scope == nil ||
+		p.IssuedAt == nil || p.Expiry == nil || p.FamilyExpiry == nil || p.SecretVersion == nil {
+		return refreshToken{}, fmt.Errorf("%w: payload member missing", errRefreshToken)
+	}
+	// Exactly the bytes encode writes: no trailing data, no other spacing,
+	// order or number syntax.
+	if canonical, err := json.Marshal(p); err != nil || !bytes.Equal(canonical, payload) {
+		return refreshToken{}, fmt.Errorf("%w: payload is not canonical", errRefreshToken)
+	}
+	t := refreshToken{
+		family:        *p.Family,
+		generation:    *p.Generation,
+		clientID:      *p.ClientID,
+		scopes:        strings.Split(*p.Scope, " "),
+		issuedAt:      unixTime(*p.IssuedAt),
+		expiry:        unixTime(*p.Expiry),
+		familyExpiry:  unixTime(*p.FamilyExpiry),
+		secretVersion: *p.SecretVersion,
+	}
+	if err := checkRefreshToken(t); err != nil {
+		return refreshToken{}, fmt.Errorf("%w: %v", errRefreshToken, err)
+	}
+	return t, nil
+}
+
+// maxUnix is the start of year 10000: later times are garbage.
+const maxUnix = 253402300800
+
+func unixTime(sec int64) time.Time {
+	if sec <= 0 || sec >= maxUnix {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
+}
+
+// checkRefreshToken checks what encode writes and parse accepts.
+func checkRefreshToken(t refreshToken) error {
+	switch {
+	case !validFamilyID(t.family):
+		return errors.New("bad family id")
+	case t.generation < 0:
+		return errors.New("negative generation")
+	case t.clientID == "" || len(t.clientID) > maxClientCredentialSize:
+		return errors.New("bad client id")
+	case len(t.scopes) == 0:
+		return errors.New("no scopes")
+	case t.secretVersion == "":
+		return errors.New("no secret version")
+	case t.issuedAt.IsZero() || t.expiry.IsZero() || t.familyExpiry.IsZero():
+		return errors.New("a time is missing or out of range")
+	case t.issuedAt.Unix() >= t.expiry.Unix():
+		return errors.New("expiry not after issue")
+	case t.expiry.Unix() > t.familyExpiry.Unix():
+		return errors.New("expiry after the family's")
+	}
+	for i, s := range t.scopes {
+		if s == "" || strings.ContainsFunc(s, unicode.IsSpace) {
+			return errors.New("empty scope or scope with white space")
+		}
+		if i > 0 && t.scopes[i-1] >= s {
+			return errors.New("scopes not sorted or repeated")
+		}
+	}
+	return nil
+}
+
+// newFamilyID returns a new family id: 128 bits from crypto/rand,
+// base64url.
+func newFamilyID() string {
+	b := make([]byte, familyIDBytes)
+	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
+	return b64.EncodeToString(b)
+}
+
+func validFamilyID(id string) bool {
+	if len(id) != b64.EncodedLen(familyIDBytes) {
+		return false
+	}
+	b, err := b64Strict.DecodeString(id)
+	return err == nil && len(b) == familyIDBytes
+}
+
+// intersectSorted returns the strings in both sorted sets, sorted.
+func intersectSorted(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if _, found := slices.BinarySearch(b, s); found {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package registry
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
+)
+
+func (f *fixture) credential(t *testing.T, tenant string, contexts ...string) (chave.Token, secrets.ClientSecret) {
+	t.Helper()
+	tok, secret, err := f.svc.CreateToken(context.Background(), f.op, chave.Token{DisplayName: "c", Tenant: tenant, Contexts: contexts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok, secret
+}
+
+func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, secret := f.credential(t, "acme", "inventory")
+	exp := f.now.Add(24 * time.Hour)
+	use := func(gen int64) error {
+		_, err := f.svc.UseRefreshToken(ctx, tok.ID, secret.Reveal(), "fam-1", gen, exp)
+		return err
+	}
+	for gen := range int64(3) {
+		if err := use(gen); err != nil {
+			t.Fatalf("generation %d: %v", gen, err)
+		}
+	}
+	// Generation 1 comes back: a replay. The family is revoked, so the
+	// newest generation (3) fails too.
+	if err := use(1); !chave.IsCode(err, chave.InvalidGrant) {
+		t.Fatalf("replay: %v, want InvalidGrant", err)
+	}
+	if err := use(3); !chave.IsCode(err, chave.InvalidGrant) {
+		t.Fatalf("newest generation after a replay: %v, want InvalidGrant", err)
+	}
+	fam, err := f.svc.store.GetRefreshFamily(ctx, "fam-1")
+	if err != nil || fam.RevokeReason != chave.FamilyRevokedOnReuse {
+		t.Fatalf("family after replay = %+v, %v", fam, err)
+	}
+	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, IssuedToken{FamilyID: "fam-1"}); st.Active {
+		t.Fatal("a revoked family checks as active")
+	}
+}
+
+func TestUseRefreshTokenRefusals(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, aSecret := f.credential(t, "acme", "inventory")
+	b, bSecret := f.credential(t, "acme", "inventory")
+	exp := f.now.Add(time.Hour)
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 0, exp); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		id, secret, family string
+		gen                int64
+		exp                time.Time
+		code               chave.Code
+	}{
+		"another client's family": {b.ID, bSecret.Reveal(), "fam-a", 1, exp, chave.InvalidGrant},
+		"wrong secret":            {a.ID, bSecret.Reveal(), "fam-a", 1, exp, chave.Unauthenticated},
+		"expired family":          {a.ID, aSecret.Reveal(), "fam-x", 0, f.now.Add(-time.Second), chave.InvalidGrant},
+		"no family":               {a.ID, aSecret.Reveal(), "", 0, exp, chave.InvalidGrant},
+		"negative generation":     {a.ID, aSecret.Reveal(), "fam-y", -1, exp, chave.InvalidGrant},
+	}
+	for name, c := range cases {
+		if _, err := f.svc.UseRefreshToken(ctx, c.id, c.secret, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
+			t.Errorf("%s: %v, want %s", name, err, c.code)
+		}
+	}
+	// The refused attempts by client b did not disturb a's family.
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 1, exp); err != nil {
+		t.Fatalf("a's next generation after refusals: %v", err)
+	}
+	// A revoked credential refreshes no more.
+	if _, err := f.svc.RevokeToken(ctx, f.op, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
+		t.Fatalf("refresh after credential revocation: %v", err)
+	}
+}
+
+func TestUseRefreshTokenParallel(t *testing.T) {
+	f := newFixture(t)
+	tok, secret := f.credential(t, "acme", "inventory")
+	const n = 16
+	var wg sync.WaitGroup
+	results := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.svc.UseRefreshToken(context.Background(), tok.ID, secret.Reveal(), "fam-p", 0, f.now.Add(time.Hour))
+			results <- err
+		}()
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case !chave.IsCode(err, chave.InvalidGrant):
+			t.Errorf("parallel use failed with %v, want InvalidGrant", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d parallel uses of one refresh token succeeded, want exactly 1", ok)
+	}
+}
+
+func TestRevokeAndCheckIssuedTokens(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, aSecret := f.credential(t, "acme", "inventory")
+	b, bSecret := f.credential(t, "acme", "inventory")
+	exp := f.now.Add(time.Hour)
+
+	check := func(id string, tok IssuedToken) bool {
+		t.Helper()
+		st, err := f.svc.CheckIssuedToken(ctx, id, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Active
+	}
+	if !check(a.ID, IssuedToken{TokenID: "jti-1", FamilyID: "fam-never-used"}) {
+		t.Fatal("a fresh access token of an active credential checks inactive")
+	}
+	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{TokenID: "jti-1", ExpireTime: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if check(a.ID, IssuedToken{TokenID: "jti-1"}) {
+		t.Fatal("a revoked jti checks active")
+	}
+	if !check(a.ID, IssuedToken{TokenID: "jti-2"}) {
+		t.Fatal("revoking one jti affected another")
+	}
+	// Families: b cannot revoke a's family; a can, idempotently.
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 0, exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{FamilyID: "fam-a", ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Fatalf("b revoking a's family: %v", err)
+	}
+	if !check(a.ID, IssuedToken{FamilyID: "fam-a"}) {
+		t.Fatal("b's refused revocation revoked a's family")
+	}
+	for range 2 {
+		if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: "fam-a", ExpireTime: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if check(a.ID, IssuedToken{FamilyID: "fam-a"}) {
+		t.Fatal("a revoked family checks active")
+	}
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
+		t.Fatalf("refresh of a revoked family: %v", err)
+	}
+	// Revoking a never-used family also stops it before its first use.
+	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: "fam-new", ExpireTime: exp}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-new", 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
+		t.Fatalf("first use of a family revoked before use: %v", err)
+	}
+	// Revoking the credential makes every token it issued inactive.
+	if _, err := f.svc.RevokeToken(ctx, f.op, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if check(b.ID, IssuedToken{TokenID: "jti-b"}) {
+		t.Fatal("an access token of a revoked credential checks active")
+	}
+	if check("chave_ci_unknown", IssuedToken{TokenID: "x"}) {
+		t.Fatal("an unknown client's token checks active")
+	}
+}

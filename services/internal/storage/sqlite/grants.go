@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/chave/chave/services/internal/chave"
+)
+
+const familyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
+
+func scanFamily(row scanner) (chave.RefreshFamily, error) {
+	var (
+		f                         chave.RefreshFamily
+		created, expires, revoked sql.NullInt64
+	)
+	if err := row.Scan(&f.ID, &f.ClientID, &f.Generation, &created, &expires, &revoked, &f.RevokeReason); err != nil {
+		return chave.RefreshFamily{}, err
+	}
+	f.CreateTime, f.ExpireTime, f.RevokeTime = decodeTime(created), decodeTime(expires), decodeTime(revoked)
+	return f, nil
+}
+
+func getFamily(ctx context.Context, q querier, id string) (chave.RefreshFamily, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+familyColumns+` FROM refresh_families WHERE id = $1`, id)
+	f, err := scanFamily(row)
+	return f, notFound(err, "refresh family", id)
+}
+
+// GetRefreshFamily returns a family; NotFound if absent.
+func (s *Store) GetRefreshFamily(ctx context.Context, id string) (chave.RefreshFamily, error) {
+	f, err := getFamily(ctx, s.read, id)
+	if err != nil {
+		return chave.RefreshFamily{}, fmt.Errorf("sqlite: get refresh family %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// UpdateRefreshFamily reads (or starts from init) the family, applies
+// update and writes it back, in one IMMEDIATE transaction.
+func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, update func(*chave.RefreshFamily) error) (chave.RefreshFamily, error) {
+	var out chave.RefreshFamily
+	var updateErr error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		f, err := getFamily(ctx, tx, id)
+		exists := err == nil
+		switch {
+		case chave.IsCode(err, chave.NotFound):
+			f = init
+		case err != nil:
+			return err
+		}
+		clientID := f.ClientID
+		if updateErr = update(&f); updateErr != nil {
+			return updateErr
+		}
+		f.ID, f.ClientID = id, clientID
+		args := []any{f.ID, f.ClientID, f.Generation, encodeTime(f.CreateTime), encodeTime(f.ExpireTime), encodeTime(f.RevokeTime), f.RevokeReason}
+		if exists {
+			_, err = tx.ExecContext(ctx, `UPDATE refresh_families SET client_id = $2, generation = $3, create_time = $4,
+				expire_time = $5, revoke_time = $6, revoke_reason = $7 WHERE id = $1`, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO refresh_families (`+familyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`, args...)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = getFamily(ctx, tx, id)
+		return err
+	})
+	if updateErr != nil {
+		return chave.RefreshFamily{}, updateErr
+	}
+	if err != nil {
+		return chave.RefreshFamily{}, fmt.Errorf("sqlite: update refresh family %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// RevokeAccessToken records a revoked access token; a second revocation of
+// the same jti keeps the first record.
+func (s *Store) RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.ClientID, encodeTime(r.ExpireTime), encodeTime(r.RevokeTime))
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke access token %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// IsAccessTokenRevoked reports whether the jti was revoked.
+func (s *Store) IsAccessTokenRevoked(ctx context.Context, id string) (bool, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM revoked_access_tokens WHERE id = $1`, id).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: check access token %s: %w", id, err)
+	}
+	return n > 0, nil
+}
