@@ -133,6 +133,12 @@ func TestRefreshRotationReuseAndRevocation(t *testing.T) {
 	}
 	second := r.json(t)
 	rt2 := second["refresh_token"].(string)
+	if got := e.introspect(id, secret, rt1); len(got) != 1 || got["active"] != false {
+		t.Fatalf("a spent refresh token introspects %v", got)
+	}
+	if got := e.introspect(id, secret, rt2); got["active"] != true {
+		t.Fatalf("the current refresh token introspects %v", got)
+	}
 
 	// Bound to its client.
 	if r := e.refresh(otherID, otherSecret, rt2, ""); r.status != 400 || r.json(t)["error"] != "invalid_grant" {

@@ -29,6 +29,9 @@ type IssuedTokenState struct {
 	Tenant   string
 	Scopes   []string
 	Operator bool
+	// SecretVersion is the credential's; a refresh token from before a
+	// secret rotation carries another.
+	SecretVersion string
 }
 
 // IntrospectToken describes a token to an authenticated client (RFC 7662).
@@ -39,9 +42,8 @@ type IssuedTokenState struct {
 // nothing about tokens that are not its business.
 //
 // A refresh token is active while its MAC verifies, it has not expired,
-// its credential is active and its family is not revoked; the registry
-// does not know which generation is current, so a token already
-// exchanged looks active until its family ends.
+// its credential is active with the secret it was issued under, its family
+// is not revoked and it is the family's current generation.
 func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
 	resp, err := s.introspect(ctx, req)
 	if err != nil {
@@ -77,7 +79,7 @@ func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequ
 		if tok.refresh.expired(now) {
 			return inactive, nil
 		}
-		ref = IssuedToken{FamilyID: tok.refresh.family, ExpireTime: tok.refresh.expiry}
+		ref = IssuedToken{FamilyID: tok.refresh.family, ExpireTime: tok.refresh.expiry, Generation: &tok.refresh.generation}
 	default:
 		return inactive, nil
 	}
@@ -93,7 +95,7 @@ func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequ
 		}
 		return nil, fmt.Errorf("checking issued token: %w", err)
 	}
-	if !state.Active {
+	if !state.Active || (tok.kind == kindRefresh && state.SecretVersion != tok.refresh.secretVersion) {
 		return inactive, nil
 	}
 	tenant := state.Tenant

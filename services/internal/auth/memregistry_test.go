@@ -200,13 +200,23 @@ func (m *memRegistry) CheckIssuedToken(_ context.Context, clientID string, tok a
 	if !ok || m.revoked[clientID] {
 		return auth.IssuedTokenState{}, nil
 	}
-	if f, ok := m.families[tok.FamilyID]; tok.FamilyID != "" && ok && (f.revoked || f.client != clientID) {
-		return auth.IssuedTokenState{}, nil
+	if tok.FamilyID != "" {
+		f, ok := m.families[tok.FamilyID]
+		if ok && (f.revoked || f.client != clientID) {
+			return auth.IssuedTokenState{}, nil
+		}
+		current := int64(0)
+		if ok {
+			current = f.generation
+		}
+		if tok.Generation != nil && *tok.Generation != current {
+			return auth.IssuedTokenState{}, nil
+		}
 	}
 	if _, revoked := m.jtis[tok.TokenID]; tok.TokenID != "" && revoked {
 		return auth.IssuedTokenState{}, nil
 	}
-	return auth.IssuedTokenState{Active: true, Tenant: c.Tenant, Scopes: chave.SortedSet(c.Scopes), Operator: c.Operator}, nil
+	return auth.IssuedTokenState{Active: true, Tenant: c.Tenant, Scopes: chave.SortedSet(c.Scopes), Operator: c.Operator, SecretVersion: c.SecretVersion}, nil
 }
 
 // registryServer serves a memRegistry over gRPC, with the statuses the
@@ -274,9 +284,9 @@ func (r registryServer) RevokeIssuedToken(ctx context.Context, req *registryv1.R
 }
 
 func (r registryServer) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := r.m.CheckIssuedToken(ctx, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId()})
+	st, err := r.m.CheckIssuedToken(ctx, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &registryv1.CheckIssuedTokenResponse{Active: st.Active, Tenant: st.Tenant, Scopes: st.Scopes, Operator: st.Operator}, nil
+	return &registryv1.CheckIssuedTokenResponse{Active: st.Active, Tenant: st.Tenant, Scopes: st.Scopes, Operator: st.Operator, SecretVersion: st.SecretVersion}, nil
 }

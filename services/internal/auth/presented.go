@@ -20,6 +20,9 @@ type IssuedToken struct {
 	// ExpireTime is when the token (or every token of the family) expires
 	// anyway.
 	ExpireTime time.Time
+	// Generation, for a refresh token being checked, is its place in the
+	// family: only the current generation is still good. Nil otherwise.
+	Generation *int64
 }
 
 // tokenKind says what a presented token turned out to be.

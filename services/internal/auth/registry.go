@@ -96,9 +96,10 @@ func (r registryClient) CheckIssuedToken(ctx context.Context, clientID string, t
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{
-		ClientId: clientID,
-		TokenId:  tok.TokenID,
-		FamilyId: tok.FamilyID,
+		ClientId:   clientID,
+		TokenId:    tok.TokenID,
+		FamilyId:   tok.FamilyID,
+		Generation: tok.Generation,
 	})
 	if status.Code(err) == codes.NotFound {
 		return IssuedTokenState{}, nil
@@ -110,10 +111,11 @@ func (r registryClient) CheckIssuedToken(ctx context.Context, clientID string, t
 		return IssuedTokenState{}, nil
 	}
 	return IssuedTokenState{
-		Active:   true,
-		Tenant:   resp.GetTenant(),
-		Scopes:   chave.SortedSet(resp.GetScopes()),
-		Operator: resp.GetOperator(),
+		Active:        true,
+		Tenant:        resp.GetTenant(),
+		Scopes:        chave.SortedSet(resp.GetScopes()),
+		Operator:      resp.GetOperator(),
+		SecretVersion: resp.GetSecretVersion(),
 	}, nil
 }
 

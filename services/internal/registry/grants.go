@@ -14,6 +14,9 @@ type IssuedToken struct {
 	TokenID    string    // the access token's jti
 	FamilyID   string    // the refresh-token family
 	ExpireTime time.Time // when it would expire anyway
+	// Generation, for a refresh token, is its place in the family: only the
+	// family's current generation is still good. Nil for access tokens.
+	Generation *int64
 }
 
 var errInvalidGrant = chave.Errorf(chave.InvalidGrant, "the refresh token is invalid, expired, revoked or already used")
@@ -118,10 +121,12 @@ func (s *Service) CheckIssuedToken(ctx context.Context, clientID string, tok Iss
 	if tok.FamilyID != "" {
 		f, err := s.store.GetRefreshFamily(ctx, tok.FamilyID)
 		switch {
-		case chave.IsCode(err, chave.NotFound): // never used: still good
+		case chave.IsCode(err, chave.NotFound): // never used: generation 0 is current
+			f = chave.RefreshFamily{ClientID: clientID}
 		case err != nil:
 			return IssuedTokenState{}, fmt.Errorf("check issued token: %w", err)
-		case f.Revoked() || f.ClientID != clientID:
+		}
+		if f.Revoked() || f.ClientID != clientID || (tok.Generation != nil && *tok.Generation != f.Generation) {
 			return IssuedTokenState{}, nil
 		}
 	}

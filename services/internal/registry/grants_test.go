@@ -164,6 +164,17 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 	if check(a.ID, IssuedToken{FamilyID: "fam-a"}) {
 		t.Fatal("a revoked family checks active")
 	}
+	// Only the current generation of a family checks active.
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-g", 0, exp); err != nil {
+		t.Fatal(err)
+	}
+	gen := func(g int64) *int64 { return &g }
+	if check(a.ID, IssuedToken{FamilyID: "fam-g", Generation: gen(0)}) || !check(a.ID, IssuedToken{FamilyID: "fam-g", Generation: gen(1)}) {
+		t.Fatal("a spent generation checks active, or the current one inactive")
+	}
+	if !check(a.ID, IssuedToken{FamilyID: "fam-unused", Generation: gen(0)}) || check(a.ID, IssuedToken{FamilyID: "fam-unused", Generation: gen(1)}) {
+		t.Fatal("generations of an unused family check wrongly")
+	}
 	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("refresh of a revoked family: %v", err)
 	}

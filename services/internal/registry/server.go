@@ -275,14 +275,15 @@ func (s *Server) RevokeIssuedToken(ctx context.Context, req *registryv1.RevokeIs
 
 // CheckIssuedToken implements registryv1.RegistryServiceServer.
 func (s *Server) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := s.svc.CheckIssuedToken(ctx, req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId()})
+	st, err := s.svc.CheckIssuedToken(ctx, req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
 	if !st.Active {
 		return &registryv1.CheckIssuedTokenResponse{}, nil
 	}
-	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Client.Tenant, Scopes: st.Client.Scopes, Operator: st.Client.Operator}, nil
+	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Client.Tenant, Scopes: st.Client.Scopes,
+		Operator: st.Client.Operator, SecretVersion: st.Client.SecretVersion}, nil
 }
 
 func clientToProto(c Client) *registryv1.Client {

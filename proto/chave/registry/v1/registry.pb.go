@@ -2235,7 +2235,10 @@ type CheckIssuedTokenRequest struct {
 	// The access token's jti, or empty.
 	TokenId string `protobuf:"bytes,2,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
 	// The refresh-token family, or empty.
-	FamilyId      string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	FamilyId string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	// For a refresh token: its generation; only the family's current one is
+	// still good.
+	Generation    *int64 `protobuf:"varint,4,opt,name=generation,proto3,oneof" json:"generation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2291,6 +2294,13 @@ func (x *CheckIssuedTokenRequest) GetFamilyId() string {
 	return ""
 }
 
+func (x *CheckIssuedTokenRequest) GetGeneration() int64 {
+	if x != nil && x.Generation != nil {
+		return *x.Generation
+	}
+	return 0
+}
+
 // CheckIssuedTokenResponse tells whether the token is still good.
 type CheckIssuedTokenResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2300,7 +2310,9 @@ type CheckIssuedTokenResponse struct {
 	// The credential's current scopes.
 	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// Whether the credential is the operator.
-	Operator      bool `protobuf:"varint,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	Operator bool `protobuf:"varint,4,opt,name=operator,proto3" json:"operator,omitempty"`
+	// The credential's secret version (see Client.secret_version).
+	SecretVersion string `protobuf:"bytes,5,opt,name=secret_version,json=secretVersion,proto3" json:"secret_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2361,6 +2373,13 @@ func (x *CheckIssuedTokenResponse) GetOperator() bool {
 		return x.Operator
 	}
 	return false
+}
+
+func (x *CheckIssuedTokenResponse) GetSecretVersion() string {
+	if x != nil {
+		return x.SecretVersion
+	}
+	return ""
 }
 
 var File_chave_registry_v1_registry_proto protoreflect.FileDescriptor
@@ -2528,16 +2547,21 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\tfamily_id\x18\x04 \x01(\tR\bfamilyId\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\"\x1b\n" +
-	"\x19RevokeIssuedTokenResponse\"n\n" +
+	"\x19RevokeIssuedTokenResponse\"\xa2\x01\n" +
 	"\x17CheckIssuedTokenRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x1b\n" +
-	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\"~\n" +
+	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12#\n" +
+	"\n" +
+	"generation\x18\x04 \x01(\x03H\x00R\n" +
+	"generation\x88\x01\x01B\r\n" +
+	"\v_generation\"\xa5\x01\n" +
 	"\x18CheckIssuedTokenResponse\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x1a\n" +
-	"\boperator\x18\x04 \x01(\bR\boperator*s\n" +
+	"\boperator\x18\x04 \x01(\bR\boperator\x12%\n" +
+	"\x0esecret_version\x18\x05 \x01(\tR\rsecretVersion*s\n" +
 	"\n" +
 	"TokenState\x12\x1b\n" +
 	"\x17TOKEN_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -2710,6 +2734,7 @@ func file_chave_registry_v1_registry_proto_init() {
 		return
 	}
 	file_chave_registry_v1_registry_proto_msgTypes[1].OneofWrappers = []any{}
+	file_chave_registry_v1_registry_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
