@@ -153,6 +153,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	f.fs.BoolVar(&cfg.RedisRequireNoEviction, "redis-require-noeviction", os.Getenv("CHAVE_REDIS_REQUIRE_NOEVICTION") == "true", "refuse to start when Redis's maxmemory-policy is not noeviction (env CHAVE_REDIS_REQUIRE_NOEVICTION)")
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {

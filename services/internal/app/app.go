@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,24 +31,28 @@ import (
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/internal/storage/postgres"
 	"github.com/chave/chave/services/internal/storage/sqlite"
+	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
 )
 
 // Server is the running all-in-one server.
 type Server struct {
-	log      *slog.Logger
-	bg       sync.WaitGroup     // background loops (key reload, rotation)
-	stopBg   context.CancelFunc // ends them
-	store    storage.Store
-	grpc     *grpc.Server
-	http     *http.Server
-	conn     *grpc.ClientConn
-	httpLn   net.Listener
-	grpcLn   net.Listener
-	issuer   string
-	errs     chan error
-	stopOnce sync.Once
+	log         *slog.Logger
+	bg          sync.WaitGroup     // background loops (key reload, rotation, revocation keeper)
+	bgCtx       context.Context    // their context
+	stopBg      context.CancelFunc // ends them
+	revocations revocation.Set
+	store       storage.Store
+	grpc        *grpc.Server
+	http        *http.Server
+	conn        *grpc.ClientConn
+	httpLn      net.Listener
+	grpcLn      net.Listener
+	issuer      string
+	errs        chan error
+	stopOnce    sync.Once
 }
 
 // HTTPAddr is the address the HTTP server listens on.
@@ -64,7 +69,10 @@ func OpenStore(ctx context.Context, db string) (storage.Store, error) {
 	if path, ok := sqlitePath(db); ok {
 		return sqlite.Open(ctx, path)
 	}
-	return nil, fmt.Errorf("--db %s: only sqlite://PATH is supported by this build", redactURL(db))
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return postgres.Open(ctx, db)
+	}
+	return nil, fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redactURL(db))
 }
 
 // NewRegistry builds the registry service over an open store.
@@ -77,10 +85,10 @@ func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRegistry(cfg, store, catalog, keys)
+	return newRegistry(cfg, store, catalog, keys, nil, nil)
 }
 
-func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.Keys) (*registry.Service, error) {
+func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.Keys, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
 	hasher, err := secrets.NewHasher(keys.Hash)
 	if err != nil {
 		return nil, err
@@ -89,7 +97,8 @@ func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys s
 	if err != nil {
 		return nil, err
 	}
-	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger})
+	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger,
+		Revocations: revs, Registerer: reg})
 }
 
 // scopesSupported lists the catalog's contexts and the reserved scopes.
@@ -105,9 +114,6 @@ func scopesSupported(c *chave.Catalog) []string {
 // once both listen. Stop shuts them down.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	cfg.setDefaults()
-	if cfg.Redis != "" {
-		return nil, errors.New("--redis: the Redis revocation set is not in this build yet; leave it empty for the in-process set")
-	}
 	s := &Server{log: cfg.Logger, errs: make(chan error, 2)}
 	defer func() {
 		if err != nil {
@@ -125,10 +131,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newRegistry(cfg, s.store, catalog, secretKeys)
+	if s.revocations, err = openRevocations(ctx, cfg); err != nil {
+		return nil, err
+	}
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg, err := newRegistry(cfg, s.store, catalog, secretKeys, s.revocations, metrics)
 	if err != nil {
 		return nil, err
 	}
+	// Fill the set from the database before serving; if Redis is down the
+	// keeper keeps trying, and verifiers fail closed meanwhile.
+	rebuildCtx, cancelRebuild := context.WithTimeout(ctx, 10*time.Second)
+	if err := reg.RebuildRevocations(rebuildCtx); err != nil {
+		cfg.Logger.Error("revocation set not rebuilt at start; verification fails closed until it is", "err", err)
+	}
+	cancelRebuild()
 	keysPath, err := signingKeysPath(cfg)
 	if err != nil {
 		return nil, err
@@ -184,11 +202,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	healthpb.RegisterHealthServer(s.grpc, healthSrv)
 	reflection.Register(s.grpc)
 
-	metrics := prometheus.NewRegistry()
-	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	edge, err := gateway.New(ctx, gateway.Config{
 		Registry: s.conn, Auth: s.conn, Logger: cfg.Logger, Registerer: metrics,
-		Ready: func(ctx context.Context) error { return s.store.Ping(ctx) },
+		Ready: s.ready,
 	})
 	if err != nil {
 		return nil, err
@@ -204,6 +220,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 	}
 	s.startKeyMaintenance(cfg, keys, keysPath, alg)
+	s.goBackground(func(ctx context.Context) { reg.RunRevocationKeeper(ctx, time.Second) })
 	go func() { s.errs <- s.grpc.Serve(s.grpcLn) }()
 	go func() {
 		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -252,6 +269,9 @@ func (s *Server) Stop(ctx context.Context) {
 		if s.store != nil {
 			s.store.Close()
 		}
+		if s.revocations != nil {
+			s.revocations.Close()
+		}
 	})
 }
 
@@ -259,23 +279,39 @@ func (s *Server) Stop(ctx context.Context) {
 // `chave keys rotate` command, another replica) rotates them, and rotates
 // them on schedule when configured.
 func (s *Server) startKeyMaintenance(cfg Config, keys *signing.KeySet, path string, alg jwa.SignatureAlgorithm) {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopBg = cancel
-	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		keys.Watch(ctx, path, signing.DefaultWatchInterval, cfg.Logger)
-	}()
+	s.goBackground(func(ctx context.Context) { keys.Watch(ctx, path, signing.DefaultWatchInterval, cfg.Logger) })
 	if cfg.SigningKeyRotation <= 0 {
 		return
+	}
+	s.goBackground(func(ctx context.Context) {
+		if err := keys.RunSchedule(ctx, path, cfg.SigningKeyRotation, alg, cfg.SigningKeyPrePublish, cfg.signingKeyRetention(), cfg.Logger); err != nil {
+			cfg.Logger.Error("signing key rotation stopped", "err", err)
+		}
+	})
+}
+
+// goBackground runs loop until Stop.
+func (s *Server) goBackground(loop func(ctx context.Context)) {
+	if s.stopBg == nil {
+		s.bgCtx, s.stopBg = context.WithCancel(context.Background())
 	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		if err := keys.RunSchedule(ctx, path, cfg.SigningKeyRotation, alg, cfg.SigningKeyPrePublish, cfg.signingKeyRetention(), cfg.Logger); err != nil {
-			cfg.Logger.Error("signing key rotation stopped", "err", err)
-		}
+		loop(s.bgCtx)
 	}()
+}
+
+// ready reports whether the dependencies answer: the database and the
+// revocation set (reachable and not lost).
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := s.revocations.Healthy(ctx); err != nil {
+		return fmt.Errorf("revocation set: %w", err)
+	}
+	return nil
 }
 
 func accessTokenVerifier(v *verify.Verifier) registry.AccessTokenVerifier {
@@ -322,4 +358,34 @@ func dialAddr(ln net.Listener) string {
 		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
 	}
 	return addr.String()
+}
+
+// openRevocations opens the revocation set: Redis when configured (after
+// checking it will not evict entries), else an in-process set.
+func openRevocations(ctx context.Context, cfg Config) (revocation.Set, error) {
+	if cfg.Redis == "" {
+		return revocation.NewMemory(time.Now), nil
+	}
+	client, err := revocation.ParseURL(cfg.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	checkCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	policy, err := revocation.CheckEvictionPolicy(checkCtx, client)
+	switch {
+	case err != nil:
+		cfg.Logger.Warn("could not read Redis's maxmemory-policy", "err", err)
+	case policy != "noeviction" && cfg.RedisRequireNoEviction:
+		client.Close()
+		return nil, fmt.Errorf("--redis: maxmemory-policy is %q; the revocation set needs noeviction (or drop --redis-require-noeviction)", policy)
+	case policy != "noeviction":
+		cfg.Logger.Warn("Redis may evict revocation entries: set maxmemory-policy noeviction", "maxmemory-policy", policy)
+	}
+	set, err := revocation.NewRedis(client, revocation.Options{})
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	return set, nil
 }

@@ -25,6 +25,9 @@ type Config struct {
 	GRPCAddr string // default ":9090"
 	DB       string // sqlite://PATH (default sqlite://chave-data/chave.db)
 	Redis    string // empty: in-process revocation set
+	// RedisRequireNoEviction refuses to start when Redis may evict keys
+	// (maxmemory-policy other than noeviction); otherwise it only warns.
+	RedisRequireNoEviction bool
 
 	// Issuer is the exact iss of every token; default "http://" + the HTTP
 	// listen address, an unspecified host read as localhost.

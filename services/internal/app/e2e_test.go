@@ -17,6 +17,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/chave/chave/services/internal/testserver"
 )
 
 const botToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -47,19 +49,49 @@ type e2e struct {
 	logs   *lockedBuffer
 	opID   string
 	opSec  string
+	redis  *testserver.Redis // nil without Redis
 	client *http.Client
 }
 
-func startE2E(t *testing.T) *e2e {
+// deployment is what an end-to-end run talks to.
+type deployment struct {
+	name  string
+	db    func(t *testing.T, dir string) string // a --db URL
+	redis bool                                  // a real redis-server for the revocation set
+}
+
+var deployments = []deployment{
+	{name: "sqlite", db: sqliteURL},
+	{name: "sqlite+redis", db: sqliteURL, redis: true},
+	{name: "postgres+redis", db: func(t *testing.T, _ string) string { return testserver.Postgres(t) }, redis: true},
+}
+
+func sqliteURL(_ *testing.T, dir string) string { return "sqlite://" + filepath.Join(dir, "chave.db") }
+
+// forEachDeployment runs the test against every deployment.
+func forEachDeployment(t *testing.T, test func(t *testing.T, e *e2e)) {
+	for _, d := range deployments {
+		t.Run(d.name, func(t *testing.T) { test(t, startE2E(t, d)) })
+	}
+}
+
+func startE2E(t *testing.T, d deployment) *e2e {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &lockedBuffer{}
 	var stdout bytes.Buffer
-	srv, err := Start(context.Background(), Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(dir, "chave.db"),
+	cfg := Config{
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DB: d.db(t, dir),
+		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"),
 		PrintBootstrapCredential: true, Stdout: &stdout,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	var redis *testserver.Redis
+	if d.redis {
+		redis = testserver.StartRedis(t)
+		cfg.Redis, cfg.RedisRequireNoEviction = redis.URL(), true
+	}
+	srv, err := Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +100,7 @@ func startE2E(t *testing.T) *e2e {
 		defer cancel()
 		srv.Stop(ctx)
 	})
-	e := &e2e{t: t, srv: srv, base: "http://" + srv.HTTPAddr(), dir: dir, logs: logs, client: &http.Client{Timeout: 10 * time.Second}}
+	e := &e2e{t: t, srv: srv, base: "http://" + srv.HTTPAddr(), dir: dir, logs: logs, redis: redis, client: &http.Client{Timeout: 10 * time.Second}}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var cred struct{ ClientID, ClientSecret string }
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &cred); err != nil || cred.ClientID == "" {
@@ -147,8 +179,9 @@ func (e *e2e) accessToken(id, secret string) string {
 	return r.json(e.t)["access_token"].(string)
 }
 
-func TestEndToEnd(t *testing.T) {
-	e := startE2E(t)
+func TestEndToEnd(t *testing.T) { forEachDeployment(t, testEndToEnd) }
+
+func testEndToEnd(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 
 	// Tenants.
@@ -314,8 +347,9 @@ func assertNoSecretsAtRest(t *testing.T, e *e2e, needles ...string) {
 	}
 }
 
-func TestEndToEndBadInput(t *testing.T) {
-	e := startE2E(t)
+func TestEndToEndBadInput(t *testing.T) { forEachDeployment(t, testEndToEndBadInput) }
+
+func testEndToEndBadInput(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	for _, tn := range []map[string]any{
 		{"id": "acme", "displayName": "Acme", "contexts": []string{"inventory", "telegram", "foccohub"}},
@@ -421,7 +455,10 @@ func TestEndToEndBadInput(t *testing.T) {
 }
 
 func TestEndToEndUpdateRotateContexts(t *testing.T) {
-	e := startE2E(t)
+	forEachDeployment(t, testEndToEndUpdateRotateContexts)
+}
+
+func testEndToEndUpdateRotateContexts(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	e.do("POST", "/v1/tenants", op, map[string]any{"id": "acme", "displayName": "Acme", "contexts": []string{"inventory", "commercial"}})
 	c := e.do("POST", "/v1/tokens", op, map[string]any{"displayName": "x", "tenant": "acme", "generalAccess": true}).json(t)

@@ -65,8 +65,9 @@ func (e *e2e) introspect(callerID, callerSecret, token string) map[string]any {
 
 // TestStandardOAuth2Client drives chave with golang.org/x/oauth2, a client
 // written by nobody here.
-func TestStandardOAuth2Client(t *testing.T) {
-	e := startE2E(t)
+func TestStandardOAuth2Client(t *testing.T) { forEachDeployment(t, testStandardOAuth2Client) }
+
+func testStandardOAuth2Client(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, e.client)
@@ -120,7 +121,10 @@ func asRetrieveError(err error, target **oauth2.RetrieveError) bool {
 }
 
 func TestRefreshRotationReuseAndRevocation(t *testing.T) {
-	e := startE2E(t)
+	forEachDeployment(t, testRefreshRotationReuseAndRevocation)
+}
+
+func testRefreshRotationReuseAndRevocation(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 	otherID, otherSecret := e.credential(t, op, map[string]any{"displayName": "other"})
@@ -176,7 +180,10 @@ func TestRefreshRotationReuseAndRevocation(t *testing.T) {
 }
 
 func TestParallelRefreshExactlyOneWins(t *testing.T) {
-	e := startE2E(t)
+	forEachDeployment(t, testParallelRefreshExactlyOneWins)
+}
+
+func testParallelRefreshExactlyOneWins(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 	rt := e.grant(id, secret, "").json(t)["refresh_token"].(string)
@@ -211,7 +218,10 @@ func TestParallelRefreshExactlyOneWins(t *testing.T) {
 }
 
 func TestCredentialRevocationAndRotationCutOffRefresh(t *testing.T) {
-	e := startE2E(t)
+	forEachDeployment(t, testCredentialRevocationAndRotationCutOffRefresh)
+}
+
+func testCredentialRevocationAndRotationCutOffRefresh(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 	g := e.grant(id, secret, "").json(t)
@@ -236,7 +246,10 @@ func TestCredentialRevocationAndRotationCutOffRefresh(t *testing.T) {
 }
 
 func TestRevokeAndIntrospectEndpoints(t *testing.T) {
-	e := startE2E(t)
+	forEachDeployment(t, testRevokeAndIntrospectEndpoints)
+}
+
+func testRevokeAndIntrospectEndpoints(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 	otherID, otherSecret := e.credential(t, op, map[string]any{"displayName": "other"})
@@ -296,8 +309,9 @@ func TestRevokeAndIntrospectEndpoints(t *testing.T) {
 	}
 }
 
-func TestServerMetadata(t *testing.T) {
-	e := startE2E(t)
+func TestServerMetadata(t *testing.T) { forEachDeployment(t, testServerMetadata) }
+
+func testServerMetadata(t *testing.T, e *e2e) {
 	r := e.do("GET", "/.well-known/oauth-authorization-server", "", nil)
 	if r.status != 200 {
 		t.Fatalf("metadata: %d %s", r.status, r.body)

@@ -17,8 +17,9 @@ func (e *e2e) tss(path, body string) response {
 }
 
 // TestTSSEndpoint walks the TSS document's own examples, spelling included.
-func TestTSSEndpoint(t *testing.T) {
-	e := startE2E(t)
+func TestTSSEndpoint(t *testing.T) { forEachDeployment(t, testTSSEndpoint) }
+
+func testTSSEndpoint(t *testing.T, e *e2e) {
 	op := e.accessToken(e.opID, e.opSec)
 	id, secret := e.credential(t, op, nil)
 

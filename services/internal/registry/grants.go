@@ -38,7 +38,7 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyI
 	}
 	var replayed bool
 	init := chave.RefreshFamily{ClientID: clientID, CreateTime: now, ExpireTime: familyExpire}
-	_, err = s.store.UpdateRefreshFamily(ctx, familyID, init, func(f *chave.RefreshFamily) error {
+	fam, err := s.store.UpdateRefreshFamily(ctx, familyID, init, func(f *chave.RefreshFamily) error {
 		replayed = false
 		switch {
 		case f.ClientID != clientID, f.Revoked():
@@ -60,6 +60,9 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyI
 	}
 	if replayed {
 		s.log.WarnContext(ctx, "refresh token replayed; family revoked", "client_id", clientID, "family", familyID, "generation", gen)
+		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+			return Client{}, err
+		}
 		return Client{}, errInvalidGrant
 	}
 	return client, nil
@@ -75,7 +78,7 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 	now := s.clock()
 	if tok.FamilyID != "" {
 		init := chave.RefreshFamily{ClientID: clientID, CreateTime: now, ExpireTime: tok.ExpireTime}
-		_, err := s.store.UpdateRefreshFamily(ctx, tok.FamilyID, init, func(f *chave.RefreshFamily) error {
+		fam, err := s.store.UpdateRefreshFamily(ctx, tok.FamilyID, init, func(f *chave.RefreshFamily) error {
 			if f.ClientID != clientID {
 				return chave.Errorf(chave.PermissionDenied, "the refresh token was issued to another client")
 			}
@@ -88,13 +91,19 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke refresh family: %w", err)
 		}
 		s.log.InfoContext(ctx, "refresh family revoked", "client_id", clientID, "family", tok.FamilyID)
+		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+			return err
+		}
 	}
 	if tok.TokenID != "" {
-		err := s.store.RevokeAccessToken(ctx, chave.RevokedAccessToken{ID: tok.TokenID, ClientID: clientID, ExpireTime: tok.ExpireTime, RevokeTime: now})
-		if err != nil {
+		r := chave.RevokedAccessToken{ID: tok.TokenID, ClientID: clientID, ExpireTime: tok.ExpireTime, RevokeTime: now}
+		if err := s.store.RevokeAccessToken(ctx, r); err != nil {
 			return fmt.Errorf("revoke access token: %w", err)
 		}
 		s.log.InfoContext(ctx, "access token revoked", "client_id", clientID, "jti", tok.TokenID)
+		if err := s.propagate(ctx, accessTokenEntry(r)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -15,9 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/revocation"
 )
 
 // Page sizes for ListTokens.
@@ -38,6 +41,12 @@ type Config struct {
 	Sealer  *secrets.Sealer
 	Clock   func() time.Time // nil: time.Now
 	Logger  *slog.Logger     // nil: slog.Default()
+	// Revocations is the revocation set every verifier consults; the
+	// registry writes it after each revocation commits. Nil: an in-process
+	// set.
+	Revocations revocation.Set
+	// Registerer receives the registry's metrics; nil: none.
+	Registerer prometheus.Registerer
 }
 
 // Service implements the registry's rules.
@@ -48,6 +57,10 @@ type Service struct {
 	sealer  *secrets.Sealer
 	now     func() time.Time
 	log     *slog.Logger
+
+	revocations revocation.Set
+	rebuild     chan struct{} // asks the keeper to rebuild the set
+	metrics     *metrics
 
 	mu      sync.Mutex
 	lastUse map[string]time.Time // client id → last recorded use
@@ -61,10 +74,19 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, catalog: cfg.Catalog, hasher: cfg.Hasher, sealer: cfg.Sealer,
 		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{},
+		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.revocations == nil {
+		s.revocations = revocation.NewMemory(s.now)
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("registry: metrics: %w", err)
+	}
+	s.metrics = m
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -420,6 +442,10 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 	}
 	if changed {
 		s.log.InfoContext(ctx, "token revoked", "token", id, "actor", c.ClientID)
+	}
+	// Also when it was already revoked: a retry repairs a failed write.
+	if err := s.propagate(ctx, credentialEntry(t)); err != nil {
+		return chave.Token{}, err
 	}
 	return s.masked(t), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/storage/sqlite"
+	"github.com/chave/chave/services/revocation"
 )
 
 const botToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -46,6 +47,13 @@ func (s *syncBuffer) String() string {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, func(func() time.Time) revocation.Set { return nil })
+}
+
+// newFixtureWith builds the fixture over the revocation set newSet makes
+// with the fixture's clock (nil: in-process).
+func newFixtureWith(t *testing.T, newSet func(clock func() time.Time) revocation.Set) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	f := &fixture{dbPath: filepath.Join(t.TempDir(), "chave.db"), logs: &syncBuffer{},
 		now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
@@ -58,7 +66,8 @@ func newFixture(t *testing.T) *fixture {
 	sealer, _ := secrets.NewSealer(bytes.Repeat([]byte{2}, 32))
 	f.svc, err = New(Config{
 		Store: store, Catalog: chave.DefaultCatalog(), Hasher: hasher, Sealer: sealer,
-		Clock:  func() time.Time { return f.now },
+		Clock:       func() time.Time { return f.now },
+		Revocations: newSet(func() time.Time { return f.now }),
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

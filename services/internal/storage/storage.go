@@ -67,6 +67,12 @@ type Store interface {
 	// IsAccessTokenRevoked reports whether the jti was revoked.
 	IsAccessTokenRevoked(ctx context.Context, id string) (bool, error)
 
+	// ListRevocations returns every revocation that can still matter at
+	// now: credentials revoked at or after since (older ones can no longer
+	// have live tokens), and access tokens and refresh families revoked
+	// whose expiry is after now. It is what rebuilds a revocation set.
+	ListRevocations(ctx context.Context, since, now time.Time) (Revocations, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -95,4 +101,11 @@ type TokenPage struct {
 	Tokens []chave.Token
 	// More reports whether tokens follow the last one of this page.
 	More bool
+}
+
+// Revocations is the database's view of what a revocation set must hold.
+type Revocations struct {
+	Credentials  []chave.Token // revoked credentials (RevokeTime set)
+	AccessTokens []chave.RevokedAccessToken
+	Families     []chave.RefreshFamily // revoked families
 }

@@ -15,7 +15,11 @@
 //   - UpdateTenant, like UpdateToken, never changes the id or create time;
 //   - ListTokens rejects a Limit below 1 and an unknown State with Invalid;
 //   - TouchToken with a time not after the last use (the zero time
-//     included) changes nothing.
+//     included) changes nothing;
+//   - ListRevocations orders each of its lists by id (bytewise, as Go
+//     compares strings); a revoked access token or family without an
+//     expire time never expires, so it is always listed; a zero since lists
+//     every revoked credential.
 package conformance
 
 import (
@@ -52,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("ListTokens", func(t *testing.T) { runList(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("Grants", func(t *testing.T) { runGrants(t, open) })
+	t.Run("Revocations", func(t *testing.T) { runRevocations(t, open) })
 }
 
 type opener func(t *testing.T) storage.Store

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chave/chave/services/internal/revocation"
+	"github.com/chave/chave/services/revocation"
 )
 
 // Run runs the suite. newSet returns a new, empty and healthy set that uses

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/chave/chave/services/internal/revocation"
-	"github.com/chave/chave/services/internal/revocation/revocationtest"
+	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/revocation/revocationtest"
 	"github.com/chave/chave/services/internal/testserver"
 )
 

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
-	"github.com/chave/chave/services/internal/revocation"
-	"github.com/chave/chave/services/internal/revocation/revocationtest"
+	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/revocation/revocationtest"
 )
 
 func TestMemoryConformance(t *testing.T) {

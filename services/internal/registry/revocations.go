@@ -1,0 +1,137 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/verify"
+)
+
+// accessTokenHorizon is how long after it is issued any access token may
+// still be accepted: the auth service refuses lifetimes over 24 h, and
+// verifiers tolerate verify.MaxLeeway of clock skew at most.
+const accessTokenHorizon = 24*time.Hour + verify.MaxLeeway
+
+// familyFallbackLife bounds a family whose expiry is unknown (revoked before
+// first use by a token that did not say): the longest family lifetime.
+const familyFallbackLife = 367 * 24 * time.Hour
+
+// The revocation-set entries for what the database records. Each lives
+// until no token it revokes can still be accepted.
+func credentialEntry(t chave.Token) revocation.Entry {
+	return revocation.Entry{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: t.RevokeTime.Add(accessTokenHorizon)}
+}
+
+func accessTokenEntry(r chave.RevokedAccessToken) revocation.Entry {
+	until := r.ExpireTime
+	if until.IsZero() {
+		until = r.RevokeTime.Add(accessTokenHorizon)
+	}
+	return revocation.Entry{Kind: revocation.AccessToken, ID: r.ID, At: r.RevokeTime, Until: until.Add(verify.MaxLeeway)}
+}
+
+// familyEntry outlives the family by the horizon: an access token minted
+// by the family's last refresh lives on after the family expires.
+func familyEntry(f chave.RefreshFamily) revocation.Entry {
+	until := f.ExpireTime
+	if until.IsZero() {
+		until = f.RevokeTime.Add(familyFallbackLife)
+	}
+	return revocation.Entry{Kind: revocation.Family, ID: f.ID, At: f.RevokeTime, Until: until.Add(accessTokenHorizon)}
+}
+
+// errNotPropagated answers a revocation that the database recorded but the
+// revocation set did not take: the caller retries (revocations are
+// idempotent), and the keeper repairs the set from the database meanwhile.
+var errNotPropagated = chave.Errorf(chave.Unavailable, "the revocation is recorded but not yet in force everywhere; retry")
+
+// propagate writes revocations to the set after the database committed
+// them. On failure it asks the keeper to rebuild the set from the database
+// and answers Unavailable: a revocation is never reported done before
+// every verifier would refuse the token.
+func (s *Service) propagate(ctx context.Context, entries ...revocation.Entry) error {
+	err := s.revocations.Revoke(ctx, entries...)
+	if err == nil {
+		s.metrics.revoked(entries)
+		return nil
+	}
+	s.log.ErrorContext(ctx, "revocation not propagated to the revocation set", "err", err, "entries", len(entries))
+	s.requestRebuild()
+	return &chave.Error{Code: chave.Unavailable, Message: errNotPropagated.Message, Err: err}
+}
+
+func (s *Service) requestRebuild() {
+	select {
+	case s.rebuild <- struct{}{}:
+	default: // one is already pending
+	}
+}
+
+// RebuildRevocations writes every revocation the database holds that can
+// still matter into the set; the set merges, never forgets early.
+func (s *Service) RebuildRevocations(ctx context.Context) error {
+	now := s.clock()
+	horizon := now.Add(-accessTokenHorizon)
+	revs, err := s.store.ListRevocations(ctx, horizon, horizon)
+	if err != nil {
+		return fmt.Errorf("rebuild revocation set: %w", err)
+	}
+	entries := make([]revocation.Entry, 0, len(revs.Credentials)+len(revs.AccessTokens)+len(revs.Families))
+	for _, t := range revs.Credentials {
+		entries = append(entries, credentialEntry(t))
+	}
+	for _, r := range revs.AccessTokens {
+		entries = append(entries, accessTokenEntry(r))
+	}
+	for _, f := range revs.Families {
+		entries = append(entries, familyEntry(f))
+	}
+	live := entries[:0]
+	for _, e := range entries {
+		if e.Until.After(now) {
+			live = append(live, e)
+		}
+	}
+	if err := s.revocations.Rebuild(ctx, live); err != nil {
+		return fmt.Errorf("rebuild revocation set: %w", err)
+	}
+	s.log.InfoContext(ctx, "revocation set rebuilt from the database", "entries", len(live))
+	return nil
+}
+
+// RunRevocationKeeper keeps the revocation set whole until ctx ends: it
+// rebuilds it from the database when it was lost (Redis flushed, restarted
+// without persistence, failed over to an empty replica) or when a write
+// failed, checking every interval. While the set is lost every verifier
+// fails closed; the keeper is what ends that.
+func (s *Service) RunRevocationKeeper(ctx context.Context, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	pending := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.rebuild:
+			pending = true
+		case <-ticker.C:
+		}
+		err := s.revocations.Healthy(ctx)
+		if err == nil && !pending {
+			continue
+		}
+		if err != nil && !errors.Is(err, revocation.ErrLost) {
+			continue // unreachable: nothing to rebuild into yet
+		}
+		if rerr := s.RebuildRevocations(ctx); rerr != nil {
+			s.log.WarnContext(ctx, "revocation set rebuild failed; retrying", "err", rerr)
+			pending = true
+			continue
+		}
+		pending = false
+	}
+}
