@@ -13,9 +13,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chave/chave/services/internal/testserver"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/revocation/revocationtest"
-	"github.com/chave/chave/services/internal/testserver"
 )
 
 // newRedisSet returns a set on srv, not yet rebuilt, closed with the test.

@@ -4,9 +4,16 @@ import "errors"
 
 // ErrInvalidToken is the sentinel that every rejection of a token matches:
 // errors.Is(err, verify.ErrInvalidToken) tells a resource server to answer
-// 401 invalid_token. Any other error from Verify (for instance the key
-// source being unreachable) is not the token's fault.
+// 401 invalid_token. Any other error from Verify matches ErrUnavailable.
 var ErrInvalidToken = errors.New("invalid access token")
+
+// ErrUnavailable is the sentinel of every Verify error that is not the
+// token's fault: the key source or the revocation check failed or did not
+// answer in time, so the verifier could not decide. The token is refused
+// all the same (verification fails closed); a resource server answers 503
+// or codes.Unavailable, and the client may retry. It never matches
+// ErrInvalidToken.
+var ErrUnavailable = errors.New("token verification unavailable")
 
 // Reason says why a token was rejected. Its values are stable and safe to
 // show to the token's bearer, to log and to count.
@@ -23,6 +30,7 @@ const (
 	ReasonAudience     Reason = "audience"      // aud does not hold the configured audience
 	ReasonExpired      Reason = "expired"       // exp has passed (beyond the leeway)
 	ReasonNotYetValid  Reason = "not_yet_valid" // nbf or iat lies in the future (beyond the leeway)
+	ReasonRevoked      Reason = "revoked"       // the revocation set holds the token, its credential or its refresh family
 )
 
 // Error is a rejected token: errors.Is(err, ErrInvalidToken) holds for it.

@@ -6,8 +6,20 @@
 // looks keys up by kid in the configured KeySource (never from the token's
 // own jwk, jku, x5u or x5c headers), requires the header's alg to be on a
 // pinned allow-list and equal to the key's alg, requires typ at+jwt, rejects
-// any crit header, and checks iss, aud, exp, nbf and iat. Revocation is not
-// checked here: the caller consults the revocation set with Claims.ID.
+// any crit header, and checks iss, aud, exp, nbf and iat. Only then does it
+// ask the configured RevocationChecker, once, whether the token was revoked
+// (package revocation's Checker adapts the shared revocation set: one Redis
+// round trip).
+//
+// Verify has two kinds of failure. A rejected token matches ErrInvalidToken
+// (answer 401, codes.Unauthenticated). A verifier that cannot decide, because
+// the keys or the revocation set cannot be reached in time, matches
+// ErrUnavailable (answer 503, codes.Unavailable): it never lets a token
+// through that it could not check.
+//
+// A resource server fetches chave's published JWK Set with NewRemoteKeys and
+// protects its handlers with HTTPMiddleware, or its gRPC services with
+// UnaryServerInterceptor and StreamServerInterceptor.
 package verify
 
 import (
@@ -39,14 +51,45 @@ const (
 	MaxTokenSize = 16 << 10
 	// MinRSABits is the smallest RSA modulus a key may have.
 	MinRSABits = 2048
+	// DefaultRevocationTimeout bounds a revocation check when
+	// Config.RevocationTimeout is zero.
+	DefaultRevocationTimeout = time.Second
+)
+
+// Outcomes passed to Config.Observe besides the Reason values.
+const (
+	ObserveOK          = "ok"          // the token was accepted
+	ObserveUnavailable = "unavailable" // Verify could not decide: the error matches ErrUnavailable
 )
 
 // KeySource yields the keys that verify tokens. The set must not be
 // modified by the caller. Keys are found by kid; each needs alg and, if
 // present, use "sig". signing.KeySet satisfies it for the all-in-one server;
-// a resource server uses a source that fetches the published JWKS.
+// a resource server uses RemoteKeys, which fetches the published JWKS, and
+// tests NewStaticKeys. Any error from Keys makes Verify fail with
+// ErrUnavailable.
 type KeySource interface {
 	Keys(ctx context.Context) (jwk.Set, error)
+}
+
+// KeyRefresher is a KeySource that can look again when a token names a kid
+// its current set lacks, because the issuer may have published a new key
+// since the set was fetched. Verify calls RefreshKeys only after Keys
+// yielded a set without the kid, and then looks the kid up in the set it
+// returns. Implementations must bound the cost: anyone can send a token
+// with a made-up kid. RemoteKeys refreshes at most once per
+// MissRefreshInterval and otherwise returns the set it holds.
+type KeyRefresher interface {
+	KeySource
+	RefreshKeys(ctx context.Context, kid string) (jwk.Set, error)
+}
+
+// RevocationChecker reports whether a token that passed every other check
+// has been revoked. An error means it cannot tell: Verify then refuses the
+// token with an error matching ErrUnavailable. revocation.Checker adapts a
+// revocation set.
+type RevocationChecker interface {
+	IsRevoked(ctx context.Context, c Claims) (bool, error)
 }
 
 // Config configures a Verifier.
@@ -65,6 +108,22 @@ type Config struct {
 	Leeway time.Duration
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// Revocations is asked, once per Verify and only about tokens that
+	// passed every other check, whether the token was revoked. nil skips
+	// the check: revoked tokens are then accepted until they expire, which
+	// suits only tests and offline tools. Every server that accepts tokens
+	// must set it (revocation.Checker of the shared revocation set).
+	Revocations RevocationChecker
+	// RevocationTimeout bounds a revocation check: zero means
+	// DefaultRevocationTimeout. A check that does not answer in time fails
+	// the verification with ErrUnavailable.
+	RevocationTimeout time.Duration
+	// Observe, if set, is called once per Verify with its outcome:
+	// ObserveOK, the Reason of a rejection as a string, or
+	// ObserveUnavailable. It lets the server count outcomes (a Prometheus
+	// counter by reason, say) without this package depending on a metrics
+	// library. It runs on the request's goroutine and must be fast.
+	Observe func(outcome string)
 }
 
 // Verifier checks access tokens. It is safe for concurrent use.
@@ -75,6 +134,10 @@ type Verifier struct {
 	keys     KeySource
 	leeway   time.Duration
 	now      func() time.Time
+
+	revocations       RevocationChecker
+	revocationTimeout time.Duration
+	observe           func(string)
 }
 
 // New validates the configuration and returns a Verifier.
@@ -99,6 +162,12 @@ func New(cfg Config) (*Verifier, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	switch {
+	case cfg.RevocationTimeout < 0:
+		return nil, fmt.Errorf("verify: config: revocation timeout %v is negative", cfg.RevocationTimeout)
+	case cfg.RevocationTimeout == 0:
+		cfg.RevocationTimeout = DefaultRevocationTimeout
+	}
 	algs := cfg.Algorithms
 	if len(algs) == 0 {
 		algs = []jwa.SignatureAlgorithm{jwa.ES256}
@@ -110,6 +179,10 @@ func New(cfg Config) (*Verifier, error) {
 		keys:     cfg.Keys,
 		leeway:   cfg.Leeway,
 		now:      cfg.Clock,
+
+		revocations:       cfg.Revocations,
+		revocationTimeout: cfg.RevocationTimeout,
+		observe:           cfg.Observe,
 	}
 	for _, alg := range algs {
 		if _, ok := keyTypeFor(alg); !ok {
@@ -152,9 +225,31 @@ type payload struct {
 }
 
 // Verify checks raw (the Bearer token) and returns its claims. A token that
-// fails any check yields an error matching ErrInvalidToken (an *Error with
-// the reason); a failure of the key source is returned wrapped as is.
+// fails any check, or was revoked, yields an error matching ErrInvalidToken
+// (an *Error with the reason). When the key source or the revocation check
+// fails, the error matches ErrUnavailable and wraps their error: the token
+// is refused, but not for its own fault.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
+	c, err := v.verify(ctx, raw)
+	if v.observe != nil {
+		v.observe(outcome(err))
+	}
+	return c, err
+}
+
+// outcome names a Verify result for Config.Observe.
+func outcome(err error) string {
+	if err == nil {
+		return ObserveOK
+	}
+	var ve *Error
+	if errors.As(err, &ve) {
+		return string(ve.Reason)
+	}
+	return ObserveUnavailable
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return Claims{}, invalid(ReasonMalformed, "token too large")
 	}
@@ -202,16 +297,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 	if err != nil {
 		return Claims{}, invalidErr(ReasonMalformed, "signature", err)
 	}
-	set, err := v.keys.Keys(ctx)
+	key, err := v.lookupKey(ctx, hdr.Kid)
 	if err != nil {
-		return Claims{}, fmt.Errorf("verify: getting keys: %w", err)
-	}
-	if set == nil {
-		return Claims{}, invalid(ReasonUnknownKey, "no keys")
-	}
-	key, ok := set.LookupKeyID(hdr.Kid)
-	if !ok {
-		return Claims{}, invalid(ReasonUnknownKey, "no key with the token's kid")
+		return Claims{}, err
 	}
 	rawKey, err := verificationKey(key, alg)
 	if err != nil {
@@ -231,7 +319,61 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 	if err := json.Unmarshal(payloadJSON, &pl); err != nil {
 		return Claims{}, invalidErr(ReasonMalformed, "claims", err)
 	}
-	return v.checkClaims(&pl)
+	claims, err := v.checkClaims(&pl)
+	if err != nil {
+		return Claims{}, err
+	}
+	if err := v.checkRevoked(ctx, claims); err != nil {
+		return Claims{}, err
+	}
+	return claims, nil
+}
+
+// lookupKey finds the key named kid in the key source, asking a
+// KeyRefresher to look again when its set lacks the kid.
+func (v *Verifier) lookupKey(ctx context.Context, kid string) (jwk.Key, error) {
+	set, err := v.keys.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify: getting keys: %w: %w", ErrUnavailable, err)
+	}
+	if set != nil {
+		if key, ok := set.LookupKeyID(kid); ok {
+			return key, nil
+		}
+	}
+	if r, ok := v.keys.(KeyRefresher); ok {
+		set, err = r.RefreshKeys(ctx, kid)
+		if err != nil {
+			return nil, fmt.Errorf("verify: refreshing keys: %w: %w", ErrUnavailable, err)
+		}
+		if set != nil {
+			if key, ok := set.LookupKeyID(kid); ok {
+				return key, nil
+			}
+		}
+	}
+	if set == nil {
+		return nil, invalid(ReasonUnknownKey, "no keys")
+	}
+	return nil, invalid(ReasonUnknownKey, "no key with the token's kid")
+}
+
+// checkRevoked asks the revocation checker, if any, about a token that
+// passed every other check.
+func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
+	if v.revocations == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, v.revocationTimeout)
+	defer cancel()
+	revoked, err := v.revocations.IsRevoked(ctx, c)
+	if err != nil {
+		return fmt.Errorf("verify: revocation check: %w: %w", ErrUnavailable, err)
+	}
+	if revoked {
+		return invalid(ReasonRevoked, "token has been revoked")
+	}
+	return nil
 }
 
 func (v *Verifier) checkClaims(pl *payload) (Claims, error) {

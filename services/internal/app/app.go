@@ -172,7 +172,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	// Every algorithm chave signs with: a rotation may change it at run
 	// time, and Verify still requires the header's alg to be the key's.
-	verifier, err := verify.New(verify.Config{Issuer: s.issuer, Audience: audience, Algorithms: signing.Algorithms(), Keys: keys})
+	verifications := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chave_token_verifications_total",
+		Help: "Access-token verifications by outcome: ok, unavailable, or the reason for refusal.",
+	}, []string{"outcome"})
+	metrics.MustRegister(verifications, revocationSizeGauge(s.revocations))
+	verifier, err := verify.New(verify.Config{
+		Issuer: s.issuer, Audience: audience, Algorithms: signing.Algorithms(), Keys: keys,
+		Revocations: revocation.Checker(s.revocations),
+		Observe:     func(outcome string) { verifications.WithLabelValues(outcome).Inc() },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
@@ -388,4 +397,20 @@ func openRevocations(ctx context.Context, cfg Config) (revocation.Set, error) {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
 	return set, nil
+}
+
+// revocationSizeGauge reports the revocation set's size when scraped.
+func revocationSizeGauge(set revocation.Set) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "chave_revocation_set_entries",
+		Help: "Live entries in the revocation set (-1 when it cannot be read).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := set.Size(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 }

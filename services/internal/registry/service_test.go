@@ -68,7 +68,7 @@ func newFixtureWith(t *testing.T, newSet func(clock func() time.Time) revocation
 		Store: store, Catalog: chave.DefaultCatalog(), Hasher: hasher, Sealer: sealer,
 		Clock:       func() time.Time { return f.now },
 		Revocations: newSet(func() time.Time { return f.now }),
-		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:      slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)

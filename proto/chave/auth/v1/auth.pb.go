@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -690,11 +691,177 @@ func (x *GetServerMetadataResponse) GetSigningAlgValuesSupported() []string {
 	return nil
 }
 
+// VerifyTokenRequest carries the access token to check.
+type VerifyTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyTokenRequest) Reset() {
+	*x = VerifyTokenRequest{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyTokenRequest) ProtoMessage() {}
+
+func (x *VerifyTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyTokenRequest.ProtoReflect.Descriptor instead.
+func (*VerifyTokenRequest) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VerifyTokenRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// VerifyTokenResponse holds the claims of a valid access token.
+type VerifyTokenResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Issuer     string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Subject    string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
+	ClientId   string                 `protobuf:"bytes,3,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Audience   []string               `protobuf:"bytes,4,rep,name=audience,proto3" json:"audience,omitempty"`
+	IssueTime  *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=issue_time,json=issueTime,proto3" json:"issue_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The jti.
+	TokenId string `protobuf:"bytes,7,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
+	// Space-separated scopes, as in the token.
+	Scopes []string `protobuf:"bytes,8,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// The tenantid claim.
+	Tenant string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The refresh-token family the token was minted from (sid), if any.
+	SessionId     string `protobuf:"bytes,10,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyTokenResponse) Reset() {
+	*x = VerifyTokenResponse{}
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyTokenResponse) ProtoMessage() {}
+
+func (x *VerifyTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_auth_v1_auth_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyTokenResponse.ProtoReflect.Descriptor instead.
+func (*VerifyTokenResponse) Descriptor() ([]byte, []int) {
+	return file_chave_auth_v1_auth_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *VerifyTokenResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetAudience() []string {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
+func (x *VerifyTokenResponse) GetIssueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.IssueTime
+	}
+	return nil
+}
+
+func (x *VerifyTokenResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *VerifyTokenResponse) GetTokenId() string {
+	if x != nil {
+		return x.TokenId
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
+func (x *VerifyTokenResponse) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *VerifyTokenResponse) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
 var File_chave_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1cgoogle/api/annotations.proto\"\xaa\x01\n" +
+	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n" +
 	"\fTokenRequest\x12\x1d\n" +
 	"\n" +
 	"grant_type\x18\x01 \x01(\tR\tgrantType\x12\x1b\n" +
@@ -748,11 +915,29 @@ const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"%token_endpoint_auth_methods_supported\x18\x03 \x03(\tR!tokenEndpointAuthMethodsSupported\x12)\n" +
 	"\x10scopes_supported\x18\x04 \x03(\tR\x0fscopesSupported\x12d\n" +
 	"0token_endpoint_auth_signing_alg_values_supported\x18\x05 \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\x12?\n" +
-	"\x1csigning_alg_values_supported\x18\x06 \x03(\tR\x19signingAlgValuesSupported2\xd5\x03\n" +
+	"\x1csigning_alg_values_supported\x18\x06 \x03(\tR\x19signingAlgValuesSupported\"*\n" +
+	"\x12VerifyTokenRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xe2\x02\n" +
+	"\x13VerifyTokenResponse\x12\x16\n" +
+	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x18\n" +
+	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1b\n" +
+	"\tclient_id\x18\x03 \x01(\tR\bclientId\x12\x1a\n" +
+	"\baudience\x18\x04 \x03(\tR\baudience\x129\n" +
+	"\n" +
+	"issue_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tissueTime\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x19\n" +
+	"\btoken_id\x18\a \x01(\tR\atokenId\x12\x16\n" +
+	"\x06scopes\x18\b \x03(\tR\x06scopes\x12\x16\n" +
+	"\x06tenant\x18\t \x01(\tR\x06tenant\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\n" +
+	" \x01(\tR\tsessionId2\xab\x04\n" +
 	"\vAuthService\x12\\\n" +
 	"\x05Token\x12\x1b.chave.auth.v1.TokenRequest\x1a\x1c.chave.auth.v1.TokenResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/oauth2/token\x12T\n" +
 	"\vRevokeToken\x12!.chave.auth.v1.RevokeTokenRequest\x1a\".chave.auth.v1.RevokeTokenResponse\x12`\n" +
-	"\x0fIntrospectToken\x12%.chave.auth.v1.IntrospectTokenRequest\x1a&.chave.auth.v1.IntrospectTokenResponse\x12H\n" +
+	"\x0fIntrospectToken\x12%.chave.auth.v1.IntrospectTokenRequest\x1a&.chave.auth.v1.IntrospectTokenResponse\x12T\n" +
+	"\vVerifyToken\x12!.chave.auth.v1.VerifyTokenRequest\x1a\".chave.auth.v1.VerifyTokenResponse\x12H\n" +
 	"\aGetJwks\x12\x1d.chave.auth.v1.GetJwksRequest\x1a\x1e.chave.auth.v1.GetJwksResponse\x12f\n" +
 	"\x11GetServerMetadata\x12'.chave.auth.v1.GetServerMetadataRequest\x1a(.chave.auth.v1.GetServerMetadataResponseB3Z1github.com/chave/chave/proto/chave/auth/v1;authv1b\x06proto3"
 
@@ -768,7 +953,7 @@ func file_chave_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_chave_auth_v1_auth_proto_rawDescData
 }
 
-var file_chave_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_chave_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_chave_auth_v1_auth_proto_goTypes = []any{
 	(*TokenRequest)(nil),              // 0: chave.auth.v1.TokenRequest
 	(*TokenResponse)(nil),             // 1: chave.auth.v1.TokenResponse
@@ -780,23 +965,30 @@ var file_chave_auth_v1_auth_proto_goTypes = []any{
 	(*IntrospectTokenResponse)(nil),   // 7: chave.auth.v1.IntrospectTokenResponse
 	(*GetServerMetadataRequest)(nil),  // 8: chave.auth.v1.GetServerMetadataRequest
 	(*GetServerMetadataResponse)(nil), // 9: chave.auth.v1.GetServerMetadataResponse
+	(*VerifyTokenRequest)(nil),        // 10: chave.auth.v1.VerifyTokenRequest
+	(*VerifyTokenResponse)(nil),       // 11: chave.auth.v1.VerifyTokenResponse
+	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
 }
 var file_chave_auth_v1_auth_proto_depIdxs = []int32{
-	0, // 0: chave.auth.v1.AuthService.Token:input_type -> chave.auth.v1.TokenRequest
-	4, // 1: chave.auth.v1.AuthService.RevokeToken:input_type -> chave.auth.v1.RevokeTokenRequest
-	6, // 2: chave.auth.v1.AuthService.IntrospectToken:input_type -> chave.auth.v1.IntrospectTokenRequest
-	2, // 3: chave.auth.v1.AuthService.GetJwks:input_type -> chave.auth.v1.GetJwksRequest
-	8, // 4: chave.auth.v1.AuthService.GetServerMetadata:input_type -> chave.auth.v1.GetServerMetadataRequest
-	1, // 5: chave.auth.v1.AuthService.Token:output_type -> chave.auth.v1.TokenResponse
-	5, // 6: chave.auth.v1.AuthService.RevokeToken:output_type -> chave.auth.v1.RevokeTokenResponse
-	7, // 7: chave.auth.v1.AuthService.IntrospectToken:output_type -> chave.auth.v1.IntrospectTokenResponse
-	3, // 8: chave.auth.v1.AuthService.GetJwks:output_type -> chave.auth.v1.GetJwksResponse
-	9, // 9: chave.auth.v1.AuthService.GetServerMetadata:output_type -> chave.auth.v1.GetServerMetadataResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	12, // 0: chave.auth.v1.VerifyTokenResponse.issue_time:type_name -> google.protobuf.Timestamp
+	12, // 1: chave.auth.v1.VerifyTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: chave.auth.v1.AuthService.Token:input_type -> chave.auth.v1.TokenRequest
+	4,  // 3: chave.auth.v1.AuthService.RevokeToken:input_type -> chave.auth.v1.RevokeTokenRequest
+	6,  // 4: chave.auth.v1.AuthService.IntrospectToken:input_type -> chave.auth.v1.IntrospectTokenRequest
+	10, // 5: chave.auth.v1.AuthService.VerifyToken:input_type -> chave.auth.v1.VerifyTokenRequest
+	2,  // 6: chave.auth.v1.AuthService.GetJwks:input_type -> chave.auth.v1.GetJwksRequest
+	8,  // 7: chave.auth.v1.AuthService.GetServerMetadata:input_type -> chave.auth.v1.GetServerMetadataRequest
+	1,  // 8: chave.auth.v1.AuthService.Token:output_type -> chave.auth.v1.TokenResponse
+	5,  // 9: chave.auth.v1.AuthService.RevokeToken:output_type -> chave.auth.v1.RevokeTokenResponse
+	7,  // 10: chave.auth.v1.AuthService.IntrospectToken:output_type -> chave.auth.v1.IntrospectTokenResponse
+	11, // 11: chave.auth.v1.AuthService.VerifyToken:output_type -> chave.auth.v1.VerifyTokenResponse
+	3,  // 12: chave.auth.v1.AuthService.GetJwks:output_type -> chave.auth.v1.GetJwksResponse
+	9,  // 13: chave.auth.v1.AuthService.GetServerMetadata:output_type -> chave.auth.v1.GetServerMetadataResponse
+	8,  // [8:14] is the sub-list for method output_type
+	2,  // [2:8] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_chave_auth_v1_auth_proto_init() }
@@ -810,7 +1002,7 @@ func file_chave_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_auth_v1_auth_proto_rawDesc), len(file_chave_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	AuthService_Token_FullMethodName             = "/chave.auth.v1.AuthService/Token"
 	AuthService_RevokeToken_FullMethodName       = "/chave.auth.v1.AuthService/RevokeToken"
 	AuthService_IntrospectToken_FullMethodName   = "/chave.auth.v1.AuthService/IntrospectToken"
+	AuthService_VerifyToken_FullMethodName       = "/chave.auth.v1.AuthService/VerifyToken"
 	AuthService_GetJwks_FullMethodName           = "/chave.auth.v1.AuthService/GetJwks"
 	AuthService_GetServerMetadata_FullMethodName = "/chave.auth.v1.AuthService/GetServerMetadata"
 )
@@ -44,6 +45,12 @@ type AuthServiceClient interface {
 	// 7662). Over REST the gateway serves POST /oauth2/introspect,
 	// form-encoded as the RFC requires, and calls this method.
 	IntrospectToken(ctx context.Context, in *IntrospectTokenRequest, opts ...grpc.CallOption) (*IntrospectTokenResponse, error)
+	// VerifyToken checks an access token for an internal service: signature
+	// (pinned algorithms), typ at+jwt, issuer, audience, expiry and the
+	// revocation set. A bad or revoked token is UNAUTHENTICATED (the
+	// ErrorInfo reason says why); an unreachable revocation set is
+	// UNAVAILABLE: verification fails closed.
+	VerifyToken(ctx context.Context, in *VerifyTokenRequest, opts ...grpc.CallOption) (*VerifyTokenResponse, error)
 	// GetJwks returns the public signing keys as a JWK Set (RFC 7517).
 	GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error)
 	// GetServerMetadata returns what the RFC 8414 metadata document needs.
@@ -88,6 +95,16 @@ func (c *authServiceClient) IntrospectToken(ctx context.Context, in *IntrospectT
 	return out, nil
 }
 
+func (c *authServiceClient) VerifyToken(ctx context.Context, in *VerifyTokenRequest, opts ...grpc.CallOption) (*VerifyTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyTokenResponse)
+	err := c.cc.Invoke(ctx, AuthService_VerifyToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *authServiceClient) GetJwks(ctx context.Context, in *GetJwksRequest, opts ...grpc.CallOption) (*GetJwksResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetJwksResponse)
@@ -126,6 +143,12 @@ type AuthServiceServer interface {
 	// 7662). Over REST the gateway serves POST /oauth2/introspect,
 	// form-encoded as the RFC requires, and calls this method.
 	IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error)
+	// VerifyToken checks an access token for an internal service: signature
+	// (pinned algorithms), typ at+jwt, issuer, audience, expiry and the
+	// revocation set. A bad or revoked token is UNAUTHENTICATED (the
+	// ErrorInfo reason says why); an unreachable revocation set is
+	// UNAVAILABLE: verification fails closed.
+	VerifyToken(context.Context, *VerifyTokenRequest) (*VerifyTokenResponse, error)
 	// GetJwks returns the public signing keys as a JWK Set (RFC 7517).
 	GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error)
 	// GetServerMetadata returns what the RFC 8414 metadata document needs.
@@ -148,6 +171,9 @@ func (UnimplementedAuthServiceServer) RevokeToken(context.Context, *RevokeTokenR
 }
 func (UnimplementedAuthServiceServer) IntrospectToken(context.Context, *IntrospectTokenRequest) (*IntrospectTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method IntrospectToken not implemented")
+}
+func (UnimplementedAuthServiceServer) VerifyToken(context.Context, *VerifyTokenRequest) (*VerifyTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyToken not implemented")
 }
 func (UnimplementedAuthServiceServer) GetJwks(context.Context, *GetJwksRequest) (*GetJwksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetJwks not implemented")
@@ -230,6 +256,24 @@ func _AuthService_IntrospectToken_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_VerifyToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).VerifyToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_VerifyToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).VerifyToken(ctx, req.(*VerifyTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AuthService_GetJwks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetJwksRequest)
 	if err := dec(in); err != nil {
@@ -284,6 +328,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "IntrospectToken",
 			Handler:    _AuthService_IntrospectToken_Handler,
+		},
+		{
+			MethodName: "VerifyToken",
+			Handler:    _AuthService_VerifyToken_Handler,
 		},
 		{
 			MethodName: "GetJwks",
