@@ -27,6 +27,7 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/observe"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
@@ -201,10 +202,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, fmt.Errorf("auth service: %w", err)
 	}
 
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(
-		recoverUnary(cfg.Logger),
-		registry.AuthInterceptor(reg, accessTokenVerifier(verifier), cfg.Logger),
-	))
+	grpcObs, err := observe.NewGRPC(metrics, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s.grpc = grpc.NewServer(grpcObs.ServerOptions(
+		[]grpc.UnaryServerInterceptor{registry.AuthInterceptor(reg, accessTokenVerifier(verifier), cfg.Logger)}, nil)...)
 	registryv1.RegisterRegistryServiceServer(s.grpc, registry.NewServer(reg, cfg.Logger))
 	authv1.RegisterAuthServiceServer(s.grpc, authSrv)
 	healthSrv := health.NewServer()

@@ -1,0 +1,120 @@
+// Package observe instruments chave's servers: Prometheus metrics and
+// structured logs for every gRPC call, and panic recovery. Each service
+// process builds one GRPC and passes its options to grpc.NewServer.
+package observe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// GRPC holds the gRPC server metrics of one process.
+type GRPC struct {
+	handled  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	log      *slog.Logger
+}
+
+// NewGRPC registers the gRPC server metrics on reg (nil: not exported).
+func NewGRPC(reg prometheus.Registerer, log *slog.Logger) (*GRPC, error) {
+	g := &GRPC{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chave_grpc_server_handled_total",
+			Help: "gRPC calls completed, by service, method and status code.",
+		}, []string{"service", "method", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chave_grpc_server_handling_seconds",
+			Help:    "gRPC call latency, by service and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"service", "method"}),
+		log: log,
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{g.handled, g.duration} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("observe: %w", err)
+			}
+		}
+	}
+	return g, nil
+}
+
+// ServerOptions returns the interceptors (outermost first: recovery, then
+// metrics and logs), chained before the extra ones the caller adds.
+func (g *GRPC) ServerOptions(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{g.unary}, unary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{g.stream}, stream...)...),
+	}
+}
+
+func (g *GRPC) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			g.log.ErrorContext(ctx, "panic in gRPC handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+		g.done(ctx, info.FullMethod, start, err)
+	}()
+	return handler(ctx, req)
+}
+
+func (g *GRPC) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			g.log.ErrorContext(ss.Context(), "panic in gRPC stream handler", "method", info.FullMethod, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = status.Error(codes.Internal, "internal error")
+		}
+		g.done(ss.Context(), info.FullMethod, start, err)
+	}()
+	return handler(srv, ss)
+}
+
+// done records the call and logs it: failures the server caused at Warn,
+// everything else at Debug. Never the request or its metadata beyond the
+// request id.
+func (g *GRPC) done(ctx context.Context, fullMethod string, start time.Time, err error) {
+	service, method := splitMethod(fullMethod)
+	code := status.Code(err)
+	elapsed := time.Since(start)
+	g.handled.WithLabelValues(service, method, code.String()).Inc()
+	g.duration.WithLabelValues(service, method).Observe(elapsed.Seconds())
+	level := slog.LevelDebug
+	switch code {
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable, codes.DeadlineExceeded:
+		level = slog.LevelWarn
+	}
+	g.log.Log(ctx, level, "grpc call", "method", fullMethod, "code", code.String(), "duration", elapsed, "request_id", RequestID(ctx))
+}
+
+// RequestID returns the x-request-id the gateway forwarded, if any.
+func RequestID(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("x-request-id"); len(v) == 1 && len(v[0]) <= 64 {
+		return v[0]
+	}
+	return ""
+}
+
+func splitMethod(full string) (service, method string) {
+	full = strings.TrimPrefix(full, "/")
+	if i := strings.LastIndexByte(full, '/'); i >= 0 {
+		return full[:i], full[i+1:]
+	}
+	return "unknown", full
+}
