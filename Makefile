@@ -4,7 +4,7 @@
 
 SHELL   := /bin/bash
 GO      ?= go
-MODULES := proto services gateway
+MODULES := proto services gateway deploy
 BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
 GOOGLE_PROTOS := annotations http
 RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential
