@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	"github.com/chave/chave/services/verify"
 )
@@ -101,11 +103,15 @@ type Config struct {
 	// Logger receives the server's logs; nil discards them. Secrets and
 	// tokens are never logged.
 	Logger *slog.Logger
+	// Registerer receives the grant metrics; nil: not exported.
+	Registerer prometheus.Registerer
 }
 
 // Server implements authv1.AuthServiceServer.
 type Server struct {
 	authv1.UnimplementedAuthServiceServer
+
+	metrics *grantMetrics
 
 	registry Registry
 	keys     Keys
@@ -162,7 +168,12 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	metrics, err := newGrantMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	return &Server{
+		metrics:  metrics,
 		registry: registry,
 		keys:     keys,
 		verifier: cfg.Verifier,
@@ -184,11 +195,13 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 
 // Token runs the grant named by grant_type.
 func (s *Server) Token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
+	start := time.Now()
 	resp, err := s.token(ctx, req)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		err = s.toStatus(ctx, err)
 	}
-	return resp, nil
+	s.metrics.observe(req.GetGrantType(), start, err)
+	return resp, err
 }
 
 func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
