@@ -9,7 +9,7 @@ BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
 GOOGLE_PROTOS := annotations http
 RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential
 
-.PHONY: all build run test test-short lint generate check-generate tools bench clean
+.PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean
 
 all: build
 
@@ -58,6 +58,42 @@ lint: $(BUF) .build/googleapis
 	$(BUF) lint
 	@test -z "$$(gofmt -l $(MODULES))" || { echo "gofmt needed:"; gofmt -l $(MODULES); exit 1; }
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+
+# Hot paths as Go benchmarks, then the load benchmark: client-credentials
+# grants through the whole REST stack of `chave serve` (SQLite, in-process
+# revocation set), next to a stdlib-only server doing one grant's
+# unavoidable work, both measured by the same client from another process.
+BENCH_TIME ?= 10s
+BENCH_CONCURRENCY ?= 32
+
+bench: bench-go bench-load
+
+bench-go:
+	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 1s \
+		./internal/secrets ./internal/signing ./verify ./internal/auth ./revocation
+
+bench-load: build
+	@$(GO) build -o bin/chave-load github.com/chave/chave/services/cmd/chave-load
+	@set -e; dir=$$(mktemp -d); trap 'kill $$pids 2>/dev/null; rm -rf $$dir' EXIT; \
+	bin/chave serve --db sqlite://$$dir/chave.db --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090 \
+		--log-level warn >$$dir/serve.log 2>&1 & pids="$$!"; \
+	bin/chave-load --serve-floor 127.0.0.1:18081 & pids="$$pids $$!"; \
+	for i in $$(seq 50); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done; \
+	cred=$$(bin/chave bootstrap --db sqlite://$$dir/chave.db); \
+	id=$$(echo "$$cred" | sed -E 's/.*"clientId":"([^"]+)".*/\1/'); \
+	secret=$$(echo "$$cred" | sed -E 's/.*"clientSecret":"([^"]+)".*/\1/'); \
+	echo "== machine: $$(nproc) cores, $$(go version | cut -d' ' -f3)"; \
+	echo "== stdlib floor (parse, SHA-256 compare, one ES256 signature, JSON)"; \
+	bin/chave-load --url http://127.0.0.1:18081 --client-id floor-client --client-secret floor-secret \
+		--duration $(BENCH_TIME) --concurrency $(BENCH_CONCURRENCY) | tee $$dir/floor; \
+	echo "== chave: POST /oauth2/token through the gateway, auth and registry"; \
+	bin/chave-load --url http://127.0.0.1:18080 --client-id "$$id" --client-secret "$$secret" \
+		--duration $(BENCH_TIME) --concurrency $(BENCH_CONCURRENCY) | tee $$dir/chave; \
+	echo "== chave: POST /rest/WSTSSAUTH"; \
+	bin/chave-load --url http://127.0.0.1:18080 --endpoint tss --client-id "$$id" --client-secret "$$secret" \
+		--duration $(BENCH_TIME) --concurrency $(BENCH_CONCURRENCY); \
+	f=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/floor); c=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/chave); \
+	echo "== chave / floor = $$c / $$f = $$(( 100 * c / f ))%"
 
 clean:
 	rm -rf bin .bin .build

@@ -4,6 +4,7 @@
 // POST /oauth2/token (or the TSS endpoint) with keep-alive connections.
 //
 //	chave-load --url http://127.0.0.1:8080 --client-id ID --client-secret S --duration 10s --concurrency 32
+//	chave-load --floor    # the same load against a stdlib-only grant server, for the ratio
 package main
 
 import (
@@ -45,8 +46,22 @@ func run(args []string, out io.Writer) error {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "how long to run before measuring")
 	fs.IntVar(&c.concurrency, "concurrency", 32, "requests in flight")
+	floor := fs.Bool("floor", false, "measure the stdlib-only floor server (started in this process) instead of --url")
+	serveFloor := fs.String("serve-floor", "", "only run the floor server on this address (for a load from another process)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *serveFloor != "" {
+		return runFloorServer(*serveFloor, "floor-client", "floor-secret")
+	}
+	if *floor {
+		c.clientID, c.clientSecret, c.endpoint = "floor-client", "floor-secret", "floor"
+		url, stop, err := floorServer(c.clientID, c.clientSecret)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		c.base = url
 	}
 	if c.clientID == "" || c.clientSecret == "" {
 		return errors.New("--client-id and --client-secret are required")
@@ -68,7 +83,7 @@ func run(args []string, out io.Writer) error {
 
 func requestFactory(c config) (func() *http.Request, error) {
 	switch c.endpoint {
-	case "oauth2":
+	case "oauth2", "floor":
 		body := url.Values{"grant_type": {"client_credentials"}}.Encode()
 		return func() *http.Request {
 			r, _ := http.NewRequest("POST", c.base+"/oauth2/token", strings.NewReader(body))
