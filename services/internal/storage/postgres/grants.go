@@ -5,33 +5,13 @@ import (
 	"fmt"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
-
-const familyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
-
-func scanFamily(row pgx.Row) (chave.RefreshFamily, error) {
-	var (
-		f                         chave.RefreshFamily
-		created, expires, revoked pgtype.Int8
-	)
-	if err := row.Scan(&f.ID, &f.ClientID, &f.Generation, &created, &expires, &revoked, &f.RevokeReason); err != nil {
-		return chave.RefreshFamily{}, err
-	}
-	f.CreateTime, f.ExpireTime, f.RevokeTime = decodeTime(created), decodeTime(expires), decodeTime(revoked)
-	return f, nil
-}
-
-func familyArgs(f chave.RefreshFamily) []any {
-	return []any{f.ID, f.ClientID, f.Generation, encodeTime(f.CreateTime),
-		encodeTime(f.ExpireTime), encodeTime(f.RevokeTime), f.RevokeReason}
-}
 
 // GetRefreshFamily returns a family; NotFound if absent.
 func (s *Store) GetRefreshFamily(ctx context.Context, id string) (chave.RefreshFamily, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+familyColumns+` FROM refresh_families WHERE id = $1`, id)
-	f, err := scanFamily(row)
+	f, err := sqlstore.ScanFamily(s.pool.QueryRow(ctx, sqlstore.SelectFamilySQL, id))
 	if err != nil {
 		return chave.RefreshFamily{}, fmt.Errorf("postgres: get refresh family %s: %w",
 			id, classify(notFound(err, "refresh family", id)))
@@ -53,12 +33,11 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 	var out chave.RefreshFamily
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		init.ID = id
-		if _, err := tx.Exec(ctx, `INSERT INTO refresh_families (`+familyColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`, familyArgs(init)...); err != nil {
+		if _, err := tx.Exec(ctx, sqlstore.InsertFamilySQL+` ON CONFLICT (id) DO NOTHING`,
+			sqlstore.FamilyArgs(init)...); err != nil {
 			return fmt.Errorf("insert from init: %w", err)
 		}
-		f, err := scanFamily(tx.QueryRow(ctx,
-			`SELECT `+familyColumns+` FROM refresh_families WHERE id = $1 FOR UPDATE`, id))
+		f, err := sqlstore.ScanFamily(tx.QueryRow(ctx, sqlstore.SelectFamilySQL+` FOR UPDATE`, id))
 		if err != nil {
 			return err
 		}
@@ -67,10 +46,8 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 			return &closureError{err}
 		}
 		f.ID, f.ClientID = id, clientID
-		out, err = scanFamily(tx.QueryRow(ctx, `UPDATE refresh_families SET client_id = $2, generation = $3,
-			create_time = $4, expire_time = $5, revoke_time = $6, revoke_reason = $7
-			WHERE id = $1
-			RETURNING `+familyColumns, familyArgs(f)...))
+		out, err = sqlstore.ScanFamily(tx.QueryRow(ctx,
+			sqlstore.UpdateFamilySQL+` RETURNING `+sqlstore.FamilyColumns, sqlstore.FamilyArgs(f)...))
 		return err
 	})
 	if err, ok := closureErr(err); ok {
@@ -85,9 +62,7 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 // RevokeAccessToken records a revoked access token; a second revocation of
 // the same jti keeps the first record.
 func (s *Store) RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error {
-	_, err := s.exec(ctx, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-		r.ID, r.ClientID, encodeTime(r.ExpireTime), encodeTime(r.RevokeTime))
+	_, err := s.exec(ctx, sqlstore.RevokeAccessTokenSQL, sqlstore.RevokedAccessTokenArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("postgres: revoke access token %s: %w", r.ID, classify(err))
 	}

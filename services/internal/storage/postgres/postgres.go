@@ -3,7 +3,8 @@
 //
 // Its schema mirrors the SQLite backend's (BIGINT unix-microsecond times,
 // JSON text, BYTEA for byte strings, identifiers collated "C" so that they
-// sort as Go compares strings) and so does its SQL. Transactions run at READ
+// sort as Go compares strings); its SQL and row encodings are package
+// sqlstore's, shared with the SQLite backend. Transactions run at READ
 // COMMITTED; read-modify-write updates lock their row with SELECT … FOR
 // UPDATE, so concurrent updates of one row queue up instead of failing. A
 // transaction PostgreSQL aborts anyway to resolve a conflict (serialization
@@ -19,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -137,6 +139,27 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// queryOn returns the sqlstore.Query that runs statements on q.
+func queryOn(ctx context.Context, q querier) sqlstore.Query {
+	return func(stmt string, args []any, read func(sqlstore.Rows) error) error {
+		rows, err := q.Query(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}
+}
+
+// execOn returns the sqlstore.Exec that runs statements on q, without the
+// retries of Store.exec.
+func execOn(ctx context.Context, q querier) sqlstore.Exec {
+	return func(stmt string, args ...any) error {
+		_, err := q.Exec(ctx, stmt, args...)
+		return err
+	}
 }
 
 var _ storage.Store = (*Store)(nil)

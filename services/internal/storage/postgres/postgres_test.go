@@ -14,6 +14,7 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/internal/storage/conformance"
+	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 	"github.com/chave/chave/services/internal/testserver"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,42 +44,10 @@ func countMigrations(t *testing.T, s *Store) int {
 	return n
 }
 
-func wantMigrations(t *testing.T) int {
-	t.Helper()
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 {
-		t.Fatal("no migrations embedded")
-	}
-	return len(ms)
-}
-
 func TestReopenMigratesOnceAndKeepsData(t *testing.T) {
-	ctx := t.Context()
 	url := testserver.Postgres(t)
-	first := mustOpen(t, url)
-	if err := first.CreateTenant(ctx, chave.Tenant{ID: "acme", DisplayName: "Acme"}); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
-	second := mustOpen(t, url) // while the first is still open
-	if err := second.Close(); err != nil {
-		t.Fatalf("Close second: %v", err)
-	}
-	if err := first.Close(); err != nil {
-		t.Fatalf("Close first: %v", err)
-	}
-
-	s := mustOpen(t, url)
-	defer s.Close()
-	tn, err := s.GetTenant(ctx, "acme")
-	if err != nil || tn.DisplayName != "Acme" {
-		t.Fatalf("GetTenant after reopening: got %+v, %v; want the tenant written before", tn, err)
-	}
-	if got, want := countMigrations(t, s), wantMigrations(t); got != want {
-		t.Errorf("schema_migrations holds %d rows after three opens, want one per migration (%d)", got, want)
-	}
+	sqlstoretest.ReopenMigratesOnceAndKeepsData(t,
+		func(t *testing.T) *Store { return mustOpen(t, url) }, countMigrations, migrations)
 }
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
@@ -106,7 +75,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if got, want := countMigrations(t, stores[0]), wantMigrations(t); got != want {
+	if got, want := countMigrations(t, stores[0]), sqlstoretest.MigrationCount(t, migrations); got != want {
 		t.Errorf("schema_migrations holds %d rows after %d concurrent opens, want %d", got, replicas, want)
 	}
 	if err := stores[replicas-1].CreateTenant(t.Context(), chave.Tenant{ID: "acme"}); err != nil {
@@ -139,26 +108,12 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestCorruptRowIsAnError(t *testing.T) {
-	ctx := t.Context()
 	s := mustOpen(t, testserver.Postgres(t))
 	defer s.Close()
-	tok := chave.Token{ID: "tok", DisplayName: "t", CreateTime: time.Unix(1, 0)}
-	if err := s.CreateToken(ctx, tok, chave.Event{Action: chave.ActionCreate}); err != nil {
-		t.Fatalf("CreateToken: %v", err)
-	}
-	if _, err := s.pool.Exec(ctx, `UPDATE tokens SET parameters = '{not json'`); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.GetToken(ctx, "tok")
-	if err == nil || !chave.IsCode(err, chave.Internal) {
-		t.Errorf("GetToken of a corrupt row: got %v, want an Internal error", err)
-	}
-	if _, err := s.UpdateToken(ctx, "tok", func(*chave.Token) (chave.Event, error) {
-		t.Error("UpdateToken called the closure with a corrupt row")
-		return chave.Event{}, nil
-	}); err == nil {
-		t.Error("UpdateToken of a corrupt row: got no error")
-	}
+	sqlstoretest.CorruptRowIsAnError(t, s, func(stmt string) error {
+		_, err := s.pool.Exec(t.Context(), stmt)
+		return err
+	})
 }
 
 func TestUnstorableTextIsInvalid(t *testing.T) {

@@ -6,25 +6,11 @@ import (
 	"fmt"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 )
 
-const familyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
-
-func scanFamily(row scanner) (chave.RefreshFamily, error) {
-	var (
-		f                         chave.RefreshFamily
-		created, expires, revoked sql.NullInt64
-	)
-	if err := row.Scan(&f.ID, &f.ClientID, &f.Generation, &created, &expires, &revoked, &f.RevokeReason); err != nil {
-		return chave.RefreshFamily{}, err
-	}
-	f.CreateTime, f.ExpireTime, f.RevokeTime = decodeTime(created), decodeTime(expires), decodeTime(revoked)
-	return f, nil
-}
-
 func getFamily(ctx context.Context, q querier, id string) (chave.RefreshFamily, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+familyColumns+` FROM refresh_families WHERE id = $1`, id)
-	f, err := scanFamily(row)
+	f, err := sqlstore.ScanFamily(q.QueryRowContext(ctx, sqlstore.SelectFamilySQL, id))
 	return f, notFound(err, "refresh family", id)
 }
 
@@ -56,14 +42,11 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 			return updateErr
 		}
 		f.ID, f.ClientID = id, clientID
-		args := []any{f.ID, f.ClientID, f.Generation, encodeTime(f.CreateTime), encodeTime(f.ExpireTime), encodeTime(f.RevokeTime), f.RevokeReason}
+		stmt := sqlstore.InsertFamilySQL
 		if exists {
-			_, err = tx.ExecContext(ctx, `UPDATE refresh_families SET client_id = $2, generation = $3, create_time = $4,
-				expire_time = $5, revoke_time = $6, revoke_reason = $7 WHERE id = $1`, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, `INSERT INTO refresh_families (`+familyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`, args...)
+			stmt = sqlstore.UpdateFamilySQL
 		}
-		if err != nil {
+		if _, err = tx.ExecContext(ctx, stmt, sqlstore.FamilyArgs(f)...); err != nil {
 			return err
 		}
 		out, err = getFamily(ctx, tx, id)
@@ -81,9 +64,7 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 // RevokeAccessToken records a revoked access token; a second revocation of
 // the same jti keeps the first record.
 func (s *Store) RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-		r.ID, r.ClientID, encodeTime(r.ExpireTime), encodeTime(r.RevokeTime))
+	_, err := s.write.ExecContext(ctx, sqlstore.RevokeAccessTokenSQL, sqlstore.RevokedAccessTokenArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: revoke access token %s: %w", r.ID, err)
 	}

@@ -5,9 +5,9 @@
 // write pool whose transactions begin IMMEDIATE (so a read-modify-write
 // transaction holds the write lock from its first read and never fails with
 // SQLITE_BUSY on upgrade), and a read pool for queries, which in WAL mode
-// run alongside the writer. The SQL sticks to what PostgreSQL also accepts
-// ($N placeholders, row-value comparisons, BIGINT unix-microsecond times,
-// JSON text) so that a pgx backend can share it.
+// run alongside the writer. The SQL and the row encodings are package
+// sqlstore's, shared with the PostgreSQL backend; this package holds the
+// connections, transactions, error mapping and schema files.
 package sqlite
 
 import (
@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -136,9 +137,24 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// scanner is what *sql.Row and *sql.Rows have in common.
-type scanner interface {
-	Scan(dest ...any) error
+// queryOn returns the sqlstore.Query that runs statements on q.
+func queryOn(ctx context.Context, q querier) sqlstore.Query {
+	return func(stmt string, args []any, read func(sqlstore.Rows) error) error {
+		rows, err := q.QueryContext(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}
+}
+
+// execOn returns the sqlstore.Exec that runs statements on q.
+func execOn(ctx context.Context, q querier) sqlstore.Exec {
+	return func(stmt string, args ...any) error {
+		_, err := q.ExecContext(ctx, stmt, args...)
+		return err
+	}
 }
 
 var _ storage.Store = (*Store)(nil)

@@ -4,11 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/internal/storage/conformance"
+	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 )
 
 func TestConformance(t *testing.T) {
@@ -31,37 +30,16 @@ func mustOpen(t *testing.T, path string) *Store {
 }
 
 func TestReopenMigratesOnceAndKeepsData(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "chave.db")
-	first := mustOpen(t, path)
-	if err := first.CreateTenant(ctx, chave.Tenant{ID: "acme", DisplayName: "Acme"}); err != nil {
-		t.Fatalf("CreateTenant: %v", err)
-	}
-	second := mustOpen(t, path) // while the first is still open
-	if err := second.Close(); err != nil {
-		t.Fatalf("Close second: %v", err)
-	}
-	if err := first.Close(); err != nil {
-		t.Fatalf("Close first: %v", err)
-	}
-
-	s := mustOpen(t, path)
-	defer s.Close()
-	tn, err := s.GetTenant(ctx, "acme")
-	if err != nil || tn.DisplayName != "Acme" {
-		t.Fatalf("GetTenant after reopening: got %+v, %v; want the tenant written before", tn, err)
-	}
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
-		t.Fatalf("count schema_migrations: %v", err)
-	}
-	if n != len(ms) || n == 0 {
-		t.Errorf("schema_migrations holds %d rows after three opens, want one per migration (%d)", n, len(ms))
-	}
+	sqlstoretest.ReopenMigratesOnceAndKeepsData(t,
+		func(t *testing.T) *Store { return mustOpen(t, path) },
+		func(t *testing.T, s *Store) int {
+			var n int
+			if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+				t.Fatalf("count schema_migrations: %v", err)
+			}
+			return n
+		}, migrations)
 }
 
 func TestPragmas(t *testing.T) {
@@ -94,24 +72,10 @@ func TestPragmas(t *testing.T) {
 }
 
 func TestCorruptRowIsAnError(t *testing.T) {
-	ctx := t.Context()
 	s := mustOpen(t, filepath.Join(t.TempDir(), "chave.db"))
 	defer s.Close()
-	tok := chave.Token{ID: "tok", DisplayName: "t", CreateTime: time.Unix(1, 0)}
-	if err := s.CreateToken(ctx, tok, chave.Event{Action: chave.ActionCreate}); err != nil {
-		t.Fatalf("CreateToken: %v", err)
-	}
-	if _, err := s.write.ExecContext(ctx, `UPDATE tokens SET parameters = '{not json'`); err != nil {
-		t.Fatal(err)
-	}
-	_, err := s.GetToken(ctx, "tok")
-	if err == nil || !chave.IsCode(err, chave.Internal) {
-		t.Errorf("GetToken of a corrupt row: got %v, want an Internal error", err)
-	}
-	if _, err := s.UpdateToken(ctx, "tok", func(*chave.Token) (chave.Event, error) {
-		t.Error("UpdateToken called the closure with a corrupt row")
-		return chave.Event{}, nil
-	}); err == nil {
-		t.Error("UpdateToken of a corrupt row: got no error")
-	}
+	sqlstoretest.CorruptRowIsAnError(t, s, func(stmt string) error {
+		_, err := s.write.ExecContext(t.Context(), stmt)
+		return err
+	})
 }

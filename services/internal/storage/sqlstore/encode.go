@@ -1,22 +1,20 @@
-package sqlite
+package sqlstore
 
 import (
 	"database/sql"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Column encodings, shared by every table:
-//   - times: unix microseconds UTC, NULL for the zero time;
+//   - times: unix microseconds UTC in a BIGINT, NULL for the zero time,
+//     carried as sql.NullInt64, which database/sql and pgx both bind and
+//     scan;
 //   - string lists: a JSON array, "[]" when empty; read back as nil;
 //   - parameters: a JSON object, "{}" when empty; read back as nil;
-//   - byte strings: a BLOB, NULL when empty; read back as nil.
+//   - byte strings: a BLOB or BYTEA, NULL when empty; read back as nil.
 
 func encodeTime(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
@@ -75,40 +73,4 @@ func encodeBytes(b []byte) []byte {
 		return nil
 	}
 	return b
-}
-
-// isUniqueViolation reports whether err is a primary-key or unique
-// constraint failure.
-func isUniqueViolation(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
-		return true
-	}
-	return false
-}
-
-// notFound maps sql.ErrNoRows to a chave NotFound error naming the resource,
-// and returns any other error unchanged.
-func notFound(err error, kind, id string) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return chave.Errorf(chave.NotFound, "%s %q not found", kind, id)
-	}
-	return err
-}
-
-// conflict maps a unique violation to a chave Conflict error that keeps the
-// driver error as its cause, and returns any other error unchanged.
-func conflict(err error, kind, id string) error {
-	if isUniqueViolation(err) {
-		return &chave.Error{
-			Code:    chave.Conflict,
-			Message: fmt.Sprintf("%s %q already exists", kind, id),
-			Err:     err,
-		}
-	}
-	return err
 }

@@ -1,82 +1,14 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 )
-
-// Column encodings, shared by every table (the same as SQLite's):
-//   - times: unix microseconds UTC, NULL for the zero time;
-//   - string lists: a JSON array, "[]" when empty; read back as nil;
-//   - parameters: a JSON object, "{}" when empty; read back as nil;
-//   - byte strings: BYTEA, NULL when empty; read back as nil.
-
-func encodeTime(t time.Time) pgtype.Int8 {
-	if t.IsZero() {
-		return pgtype.Int8{}
-	}
-	return pgtype.Int8{Int64: t.UnixMicro(), Valid: true}
-}
-
-func decodeTime(n pgtype.Int8) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(n.Int64).UTC()
-}
-
-func encodeStrings(s []string) (string, error) {
-	if len(s) == 0 {
-		return "[]", nil
-	}
-	b, err := json.Marshal(s)
-	return string(b), err
-}
-
-func decodeStrings(text string) ([]string, error) {
-	var s []string
-	if err := json.Unmarshal([]byte(text), &s); err != nil {
-		return nil, err
-	}
-	if len(s) == 0 {
-		return nil, nil
-	}
-	return s, nil
-}
-
-func encodeParameters(p chave.Parameters) (string, error) {
-	if len(p) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(p)
-	return string(b), err
-}
-
-func decodeParameters(text string) (chave.Parameters, error) {
-	var p chave.Parameters
-	if err := json.Unmarshal([]byte(text), &p); err != nil {
-		return nil, err
-	}
-	if len(p) == 0 {
-		return nil, nil
-	}
-	return p, nil
-}
-
-func encodeBytes(b []byte) []byte {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
 
 // SQLSTATEs given a chave code (besides the conflict aborts in retry.go).
 const (
@@ -94,7 +26,7 @@ const (
 // resource, and returns any other error unchanged.
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return chave.Errorf(chave.NotFound, "%s %q not found", kind, id)
+		return sqlstore.NotFound(kind, id)
 	}
 	return err
 }
@@ -104,11 +36,7 @@ func notFound(err error, kind, id string) error {
 func conflict(err error, kind, id string) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == uniqueViolation {
-		return &chave.Error{
-			Code:    chave.Conflict,
-			Message: fmt.Sprintf("%s %q already exists", kind, id),
-			Err:     err,
-		}
+		return sqlstore.Conflict(kind, id, err)
 	}
 	return err
 }

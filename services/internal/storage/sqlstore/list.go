@@ -1,8 +1,6 @@
-package sqlite
+package sqlstore
 
 import (
-	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -10,32 +8,32 @@ import (
 	"github.com/chave/chave/services/internal/storage"
 )
 
-// ListTokens returns one page of tokens, newest first (by create time, then
-// id, both descending), after f.After when set.
-func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.TokenPage, error) {
-	query, args, err := listQuery(f)
+// ListTokens returns one page of tokens through q, newest first (by create
+// time, then id, both descending), after f.After when set. An invalid
+// filter (a page size below 1, an unknown state) is an Invalid error.
+func ListTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
+	stmt, args, err := listQuery(f)
 	if err != nil {
-		return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: %w", err)
+		return storage.TokenPage{}, err
 	}
-	rows, err := s.read.QueryContext(ctx, query, args...)
-	if err != nil {
-		return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: %w", err)
-	}
-	defer rows.Close()
 	var page storage.TokenPage
-	for rows.Next() {
-		if len(page.Tokens) == f.Limit {
-			page.More = true
-			break
+	err = q(stmt, args, func(rows Rows) error {
+		for rows.Next() {
+			if len(page.Tokens) == f.Limit {
+				// The row past the page, asked for only to learn this.
+				page.More = true
+				continue
+			}
+			t, err := ScanToken(rows)
+			if err != nil {
+				return err
+			}
+			page.Tokens = append(page.Tokens, t)
 		}
-		t, err := scanToken(rows)
-		if err != nil {
-			return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: %w", err)
-		}
-		page.Tokens = append(page.Tokens, t)
-	}
-	if err := rows.Err(); err != nil {
-		return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: %w", err)
+		return rows.Err()
+	})
+	if err != nil {
+		return storage.TokenPage{}, err
 	}
 	return page, nil
 }
@@ -56,7 +54,7 @@ func listQuery(f storage.TokenFilter) (string, []any, error) {
 	if f.After != nil {
 		b.add("(create_time, id) < (" + b.arg(f.After.CreateTime.UnixMicro()) + ", " + b.arg(f.After.ID) + ")")
 	}
-	query := `SELECT ` + tokenColumns + ` FROM tokens` + b.where() +
+	query := `SELECT ` + TokenColumns + ` FROM tokens` + b.where() +
 		` ORDER BY create_time DESC, id DESC LIMIT ` + b.arg(f.Limit+1)
 	return query, b.args, nil
 }
@@ -84,13 +82,16 @@ type whereBuilder struct {
 	args  []any
 }
 
+// arg adds v to the arguments and returns its placeholder.
 func (b *whereBuilder) arg(v any) string {
 	b.args = append(b.args, v)
 	return "$" + strconv.Itoa(len(b.args))
 }
 
+// add adds a condition.
 func (b *whereBuilder) add(cond string) { b.conds = append(b.conds, "("+cond+")") }
 
+// where returns the WHERE clause of the conditions, empty without any.
 func (b *whereBuilder) where() string {
 	if len(b.conds) == 0 {
 		return ""

@@ -1,0 +1,85 @@
+package sqlstore
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Migration is one schema change, named by its file (without ".sql").
+type Migration struct {
+	Version string
+	SQL     string
+}
+
+// LoadMigrations returns the files migrations/*.sql of fsys (a backend's
+// embedded schema) in the order of their names.
+func LoadMigrations(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]Migration, 0, len(names))
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		out = append(out, Migration{Version: version, SQL: string(data)})
+	}
+	return out, nil
+}
+
+// Migrate brings a schema up to date within the caller's transaction,
+// through its exec and query: it creates the bookkeeping table
+// schema_migrations with createTable (a CREATE TABLE IF NOT EXISTS of
+// columns version and apply_time), then applies each of ms it does not
+// record yet, in order, and records it. Running it again applies nothing.
+// The caller begins and commits the transaction and holds whatever keeps
+// concurrent migrations apart.
+func Migrate(ms []Migration, createTable string, exec Exec, query Query) error {
+	if err := exec(createTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := appliedVersions(query)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		// Without arguments, exec runs every statement of the file (pgx then
+		// uses the simple protocol).
+		if err := exec(m.SQL); err != nil {
+			return fmt.Errorf("apply %s: %w", m.Version, err)
+		}
+		if err := exec(`INSERT INTO schema_migrations (version, apply_time) VALUES ($1, $2)`,
+			m.Version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record %s: %w", m.Version, err)
+		}
+	}
+	return nil
+}
+
+// appliedVersions returns the versions schema_migrations records.
+func appliedVersions(query Query) (map[string]bool, error) {
+	versions, err := queryAll(query, func(row Scanner) (string, error) {
+		var v string
+		err := row.Scan(&v)
+		return v, err
+	}, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, err
+	}
+	applied := make(map[string]bool, len(versions))
+	for _, v := range versions {
+		applied[v] = true
+	}
+	return applied, nil
+}

@@ -1,0 +1,86 @@
+// Package sqlstoretest holds the tests the SQL storage backends run beyond
+// the conformance suite, on what they share through sqlstore: migration
+// bookkeeping and the decoding of stored rows. Each backend calls them from
+// its own tests with a way to open a store and to reach its database.
+package sqlstoretest
+
+import (
+	"io/fs"
+	"testing"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
+)
+
+// MigrationCount returns how many migrations the backend embeds in
+// migrations (its migrations/*.sql), failing t if there are none.
+func MigrationCount(t *testing.T, migrations fs.FS) int {
+	t.Helper()
+	ms, err := sqlstore.LoadMigrations(migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no migrations embedded")
+	}
+	return len(ms)
+}
+
+// ReopenMigratesOnceAndKeepsData opens one database three times, the
+// second while the first is still open, and checks that a tenant written
+// through the first store survives and that schema_migrations records each
+// of migrations once. open opens a store on that database; applied counts
+// the rows of schema_migrations through a store.
+func ReopenMigratesOnceAndKeepsData[S storage.Store](t *testing.T, open func(*testing.T) S, applied func(*testing.T, S) int, migrations fs.FS) {
+	t.Helper()
+	ctx := t.Context()
+	first := open(t)
+	if err := first.CreateTenant(ctx, chave.Tenant{ID: "acme", DisplayName: "Acme"}); err != nil {
+		t.Fatalf("CreateTenant: %v", err)
+	}
+	second := open(t) // while the first is still open
+	if err := second.Close(); err != nil {
+		t.Fatalf("Close second: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatalf("Close first: %v", err)
+	}
+
+	s := open(t)
+	defer s.Close()
+	tn, err := s.GetTenant(ctx, "acme")
+	if err != nil || tn.DisplayName != "Acme" {
+		t.Fatalf("GetTenant after reopening: got %+v, %v; want the tenant written before", tn, err)
+	}
+	if got, want := applied(t, s), MigrationCount(t, migrations); got != want {
+		t.Errorf("schema_migrations holds %d rows after three opens, want one per migration (%d)", got, want)
+	}
+}
+
+// CorruptRowIsAnError stores a token in s, has exec (a statement run on s's
+// database) break the JSON of its parameters, and checks that reading the
+// token is an Internal error and that updating it fails without calling the
+// closure.
+func CorruptRowIsAnError(t *testing.T, s storage.Store, exec func(stmt string) error) {
+	t.Helper()
+	ctx := t.Context()
+	tok := chave.Token{ID: "tok", DisplayName: "t", CreateTime: time.Unix(1, 0)}
+	if err := s.CreateToken(ctx, tok, chave.Event{Action: chave.ActionCreate}); err != nil {
+		t.Fatalf("CreateToken: %v", err)
+	}
+	if err := exec(`UPDATE tokens SET parameters = '{not json'`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetToken(ctx, "tok")
+	if err == nil || !chave.IsCode(err, chave.Internal) {
+		t.Errorf("GetToken of a corrupt row: got %v, want an Internal error", err)
+	}
+	if _, err := s.UpdateToken(ctx, "tok", func(*chave.Token) (chave.Event, error) {
+		t.Error("UpdateToken called the closure with a corrupt row")
+		return chave.Event{}, nil
+	}); err == nil {
+		t.Error("UpdateToken of a corrupt row: got no error")
+	}
+}
