@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -39,6 +40,10 @@ var secretKeys = map[string][]string{
 	"chave-redis":        {"url"},
 	"chave-keys":         {"hash-key", "encryption-key", "refresh-token-key"},
 	"chave-signing-keys": {"signing-keys.json"},
+	// components/mtls: each workload's certificate, as cert-manager writes it.
+	"chave-registry-tls": {"tls.crt", "tls.key", "ca.crt"},
+	"chave-auth-tls":     {"tls.crt", "tls.key", "ca.crt"},
+	"chave-gateway-tls":  {"tls.crt", "tls.key", "ca.crt"},
 }
 
 // expectation is what an overlay promises beyond the common policy.
@@ -101,17 +106,79 @@ func TestRender(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			t.Parallel()
 			r := render(t, dir)
-			checkCommon(t, r)
-			checkDeployments(t, r)
-			checkJobs(t, r)
-			checkServices(t, r)
-			checkNetworkPolicies(t, r)
+			checkAll(t, r)
 			if e, ok := expectations[dir]; ok {
 				checkOverlay(t, r, e)
 			} else if strings.HasPrefix(dir, "overlays/") {
 				t.Errorf("no expectations for %s: add it to the expectations table", dir)
 			}
 		})
+	}
+}
+
+func checkAll(t *testing.T, r *rendered) {
+	t.Helper()
+	checkCommon(t, r)
+	checkDeployments(t, r)
+	checkJobs(t, r)
+	checkServices(t, r)
+	checkNetworkPolicies(t, r)
+}
+
+// tlsSettings are the TLS settings each service reads with components/mtls:
+// the registry's listener, the auth service's listener and client, the
+// gateway's client.
+var tlsSettings = map[string][]string{
+	"registry": {"CHAVE_TLS_CERT", "CHAVE_TLS_KEY", "CHAVE_TLS_CLIENT_CA"},
+	"auth":     {"CHAVE_TLS_CERT", "CHAVE_TLS_KEY", "CHAVE_TLS_CLIENT_CA", "CHAVE_TLS_CA", "CHAVE_TLS_CLIENT_CERT", "CHAVE_TLS_CLIENT_KEY"},
+	"gateway":  {"CHAVE_TLS_CA", "CHAVE_TLS_CLIENT_CERT", "CHAVE_TLS_CLIENT_KEY"},
+}
+
+// TestMTLSComponent renders the prod overlay with components/mtls, as an
+// overlay that includes it would, and checks it like any overlay, plus the
+// TLS settings of every service.
+func TestMTLSComponent(t *testing.T) {
+	prod, err := filepath.Abs("overlays/prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtls, err := filepath.Abs("components/mtls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// kustomize refuses absolute paths: name them from dir.
+	if prod, err = filepath.Rel(dir, prod); err != nil {
+		t.Fatal(err)
+	}
+	if mtls, err = filepath.Rel(dir, mtls); err != nil {
+		t.Fatal(err)
+	}
+	k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\ncomponents:\n  - %s\n", prod, mtls)
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := render(t, dir)
+	checkAll(t, r)
+	checkOverlay(t, r, expectations["overlays/prod"])
+	for _, d := range r.deployments {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			for _, name := range tlsSettings[c.Args[0]] {
+				if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == name }) {
+					t.Errorf("Deployment %s: %s is not set", d.Name, name)
+				}
+			}
+			if c.Args[0] != "gateway" && c.ReadinessProbe.GRPC != nil {
+				t.Errorf("Deployment %s: a kubelet gRPC probe cannot speak TLS", d.Name)
+			}
+		}
+	}
+	for _, s := range r.services {
+		for _, p := range s.Spec.Ports {
+			if p.AppProtocol != nil && *p.AppProtocol == "kubernetes.io/h2c" {
+				t.Errorf("Service %s port %s: announced as cleartext HTTP/2 (h2c) while it speaks TLS", s.Name, p.Name)
+			}
+		}
 	}
 }
 
@@ -288,8 +355,17 @@ func checkDeployments(t *testing.T, r *rendered) {
 			subcommands[sub] = true
 			switch sub {
 			case "registry", "auth":
-				if c.ReadinessProbe.GRPC == nil || c.LivenessProbe.GRPC == nil {
-					t.Errorf("%s: the %s service is probed with grpc.health.v1 (grpc probes)", where, sub)
+				// Readiness: grpc.health.v1 (which follows the service's
+				// dependencies), or GET /readyz on the metrics port when
+				// the gRPC port speaks TLS (kubelet gRPC probes cannot).
+				// Liveness: GET /healthz on the metrics port, never the
+				// dependencies, or an outage of the database would restart
+				// every pod.
+				if g := c.ReadinessProbe.HTTPGet; c.ReadinessProbe.GRPC == nil && (g == nil || g.Path != "/readyz" || g.Port.String() != "metrics") {
+					t.Errorf("%s: the %s service's readiness is a grpc.health.v1 probe, or GET /readyz on port metrics", where, sub)
+				}
+				if g := c.LivenessProbe.HTTPGet; g == nil || g.Path != "/healthz" || g.Port.String() != "metrics" {
+					t.Errorf("%s: the %s service's liveness probe must be GET /healthz on port metrics", where, sub)
 				}
 			case "gateway":
 				if g := c.ReadinessProbe.HTTPGet; g == nil || g.Path != "/readyz" {
@@ -302,6 +378,7 @@ func checkDeployments(t *testing.T, r *rendered) {
 				t.Errorf("%s: unknown subcommand %q", where, sub)
 			}
 			checkPeerAddresses(t, r, where, c.Args)
+			checkJWKSURL(t, r, where, c)
 		}
 
 		var pdbs, hpas []string
@@ -434,7 +511,7 @@ func checkPodSpec(t *testing.T, r *rendered, where string, spec corev1.PodSpec) 
 		// A file named in the environment is mounted from a volume that
 		// provides it.
 		for _, e := range c.Env {
-			if e.Name != "CHAVE_CATALOG" && e.Name != "CHAVE_SIGNING_KEYS_FILE" {
+			if e.Name != "CHAVE_CATALOG" && e.Name != "CHAVE_SIGNING_KEYS_FILE" && !strings.HasPrefix(e.Name, "CHAVE_TLS_") {
 				continue
 			}
 			if !fileProvided(r, volumes, c.VolumeMounts, e.Value) {
@@ -637,6 +714,35 @@ func checkTopologySpread(t *testing.T, where string, tmpl corev1.PodTemplateSpec
 	}
 }
 
+// checkJWKSURL requires a CHAVE_JWKS_URL on a cluster-local host to name a
+// rendered Service and one of its ports.
+func checkJWKSURL(t *testing.T, r *rendered, where string, c corev1.Container) {
+	t.Helper()
+	for _, e := range c.Env {
+		if e.Name != "CHAVE_JWKS_URL" {
+			continue
+		}
+		u, err := url.Parse(e.Value)
+		if err != nil || u.Host == "" {
+			t.Errorf("%s: CHAVE_JWKS_URL %q is not an absolute URL", where, e.Value)
+			continue
+		}
+		if strings.Contains(u.Hostname(), ".") {
+			continue // a public URL
+		}
+		port, _ := strconv.Atoi(u.Port())
+		if !serviceHasPort(r, u.Hostname(), port) {
+			t.Errorf("%s: CHAVE_JWKS_URL %s names no rendered Service port", where, e.Value)
+		}
+	}
+}
+
+func serviceHasPort(r *rendered, name string, port int) bool {
+	return slices.ContainsFunc(r.services, func(s *corev1.Service) bool {
+		return s.Name == name && slices.ContainsFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == int32(port) })
+	})
+}
+
 // checkPeerAddresses requires --registry and --auth to name a rendered
 // Service and one of its ports.
 func checkPeerAddresses(t *testing.T, r *rendered, where string, args []string) {
@@ -652,10 +758,7 @@ func checkPeerAddresses(t *testing.T, r *rendered, where string, args []string) 
 			t.Errorf("%s: %s is not host:port", where, a)
 			continue
 		}
-		found := slices.ContainsFunc(r.services, func(s *corev1.Service) bool {
-			return s.Name == host && slices.ContainsFunc(s.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == int32(port) })
-		})
-		if !found {
+		if !serviceHasPort(r, host, port) {
 			t.Errorf("%s: %s names no rendered Service port", where, a)
 		}
 	}
@@ -771,55 +874,80 @@ func checkNetworkPolicies(t *testing.T, r *rendered) {
 		}
 	}
 
-	// Who may reach the registry's and the auth service's gRPC port.
+	// Who may reach whom: the gRPC ports, and the gateway's HTTP port from
+	// the registry (the JWKS that verifies Bearer tokens).
 	pods := map[string]map[string]string{}
 	for _, d := range r.deployments {
 		pods[d.Spec.Template.Labels["app.kubernetes.io/component"]] = d.Spec.Template.Labels
 	}
 	for _, tc := range []struct {
 		to   string
+		port int32
 		from []string
 		not  []string
 	}{
-		{to: "registry", from: []string{"auth", "gateway"}},
-		{to: "auth", from: []string{"gateway"}, not: []string{"registry"}},
+		{to: "registry", port: 9090, from: []string{"auth", "gateway"}},
+		{to: "auth", port: 9090, from: []string{"gateway"}, not: []string{"registry"}},
+		{to: "gateway", port: 8080, from: []string{"registry"}},
 	} {
 		for _, from := range tc.from {
-			if !podIngressAllowed(r, pods[from], pods[tc.to], 9090) {
-				t.Errorf("NetworkPolicy: %s cannot reach %s:9090", from, tc.to)
+			if !podFlowAllowed(r, pods[from], pods[tc.to], tc.port) {
+				t.Errorf("NetworkPolicy: %s cannot reach %s:%d", from, tc.to, tc.port)
 			}
 		}
 		for _, from := range tc.not {
-			if podIngressAllowed(r, pods[from], pods[tc.to], 9090) {
-				t.Errorf("NetworkPolicy: %s can reach %s:9090, and should not", from, tc.to)
+			if podFlowAllowed(r, pods[from], pods[tc.to], tc.port) {
+				t.Errorf("NetworkPolicy: %s can reach %s:%d, and should not", from, tc.to, tc.port)
 			}
 		}
 	}
 }
 
-// podIngressAllowed reports whether a pod in the same namespace with labels
-// from may open port on a pod with labels to, by the ingress rules alone.
-func podIngressAllowed(r *rendered, from, to map[string]string, port int32) bool {
+// podFlowAllowed reports whether a pod labelled from may open port on a pod
+// labelled to, both in the namespace: a policy selecting from allows the
+// egress and a policy selecting to the ingress (behind the default deny).
+func podFlowAllowed(r *rendered, from, to map[string]string, port int32) bool {
+	return podRuleAllows(r, from, to, port, true) && podRuleAllows(r, to, from, port, false)
+}
+
+// podRuleAllows reports whether a policy selecting pods labelled subject has
+// an egress (or ingress) rule admitting port to (or from) a pod labelled
+// peer in the same namespace.
+func podRuleAllows(r *rendered, subject, peer map[string]string, port int32, egress bool) bool {
+	type rule struct {
+		ports []networkingv1.NetworkPolicyPort
+		peers []networkingv1.NetworkPolicyPeer
+	}
 	for _, np := range r.netpols {
 		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
-		if err != nil || !sel.Matches(labels.Set(to)) {
+		if err != nil || !sel.Matches(labels.Set(subject)) {
 			continue
 		}
-		for _, rule := range np.Spec.Ingress {
-			portOK := len(rule.Ports) == 0 || slices.ContainsFunc(rule.Ports, func(p networkingv1.NetworkPolicyPort) bool {
+		var rules []rule
+		if egress {
+			for _, e := range np.Spec.Egress {
+				rules = append(rules, rule{e.Ports, e.To})
+			}
+		} else {
+			for _, i := range np.Spec.Ingress {
+				rules = append(rules, rule{i.Ports, i.From})
+			}
+		}
+		for _, ru := range rules {
+			portOK := len(ru.ports) == 0 || slices.ContainsFunc(ru.ports, func(p networkingv1.NetworkPolicyPort) bool {
 				return p.Port == nil || (p.Port.Type == intstr.Int && p.Port.IntVal == port)
 			})
 			if !portOK {
 				continue
 			}
-			if len(rule.From) == 0 {
+			if len(ru.peers) == 0 {
 				return true
 			}
-			for _, peer := range rule.From {
-				if peer.NamespaceSelector != nil || peer.IPBlock != nil || peer.PodSelector == nil {
+			for _, p := range ru.peers {
+				if p.NamespaceSelector != nil || p.IPBlock != nil || p.PodSelector == nil {
 					continue
 				}
-				if s, err := metav1.LabelSelectorAsSelector(peer.PodSelector); err == nil && s.Matches(labels.Set(from)) {
+				if s, err := metav1.LabelSelectorAsSelector(p.PodSelector); err == nil && s.Matches(labels.Set(peer)) {
 					return true
 				}
 			}

@@ -72,14 +72,10 @@ func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	var alg string
 	var prePublish, retention time.Duration
 	f.string(&alg, "signing-algorithm", "ES256", "algorithm of the new key: ES256, EdDSA, RS256 or HS512")
-	if err := f.duration(&prePublish, "pre-publish", signing.DefaultPrePublish,
-		"how long the new key is published before it signs (more than the verifiers' JWKS cache time)"); err != nil {
-		return err
-	}
-	if err := f.duration(&retention, "retention", signing.DefaultRetention,
-		"how long a retired key stays published (at least the access-token lifetime plus the verifiers' leeway)"); err != nil {
-		return err
-	}
+	f.duration(&prePublish, "pre-publish", signing.DefaultPrePublish,
+		"how long the new key is published before it signs (more than the verifiers' JWKS cache time)")
+	f.duration(&retention, "retention", signing.DefaultRetention,
+		"how long a retired key stays published (at least the access-token lifetime plus the verifiers' leeway)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -91,7 +87,7 @@ func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	// lock.
 	before, err := signing.Load(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w (chave serve creates the key file at its first start)", err)
+		return fmt.Errorf("%w (chave serve and chave auth create the key file at their first start)", err)
 	}
 	if err != nil {
 		return err
@@ -105,7 +101,7 @@ func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "new signing key %s (%s): published now, signs from %s; key %s retires then\n",
 		key.ID(), key.Algorithm(), key.Activates().Format(time.RFC3339), prev.ID())
 	if key.Algorithm() != prev.Algorithm() {
-		fmt.Fprintf(stderr, "note: the algorithm changed from %s to %s: set --signing-algorithm (CHAVE_SIGNING_ALGORITHM) of chave serve to %s before its next start, and let verifiers accept both\n",
+		fmt.Fprintf(stderr, "note: the algorithm changed from %s to %s: set --signing-algorithm (CHAVE_SIGNING_ALGORITHM) of chave serve or chave auth to %s before its next start, and let verifiers accept both\n",
 			prev.Algorithm(), key.Algorithm(), key.Algorithm())
 	}
 	if key.Algorithm() == jwa.HS512 {

@@ -1,39 +1,67 @@
-// Package app wires chave's parts into running servers. Only cmd/chave and
-// the end-to-end tests use it; no other package imports it.
+// Package app wires chave's parts into running servers: the all-in-one
+// server (Start) and each service apart (StartRegistry, StartAuth,
+// StartGateway, and Migrate), all composed of the same parts: the
+// registry's (registry.go), the auth service's (auth.go), the gateway's
+// (gateway.go), listeners, connections, health and shutdown (listen.go),
+// TLS between the services (tls.go) and the configuration (config.go).
+// Only cmd/chave and the end-to-end tests use it; no other package
+// imports it.
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/observe"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/verify"
 )
 
-// Config is the all-in-one server's configuration. Zero values get the
-// defaults of SPEC §5.
+// Config configures the all-in-one server and the services apart; each
+// reads the settings it uses. Zero values get the defaults of SPEC §5.
 type Config struct {
 	HTTPAddr string // default ":8080"
 	GRPCAddr string // default ":9090"
-	DB       string // sqlite://PATH (default sqlite://chave-data/chave.db)
-	Redis    string // empty: in-process revocation set
+	// MetricsAddr is where a service apart serves /metrics, /healthz and
+	// /readyz (default ":9100"); the all-in-one server serves /metrics on
+	// HTTPAddr.
+	MetricsAddr string
+	DB          string // sqlite://PATH or postgres://URL (default sqlite://chave-data/chave.db)
+	Redis       string // empty: in-process revocation set
 	// RedisRequireNoEviction refuses to start when Redis may evict keys
 	// (maxmemory-policy other than noeviction); otherwise it only warns.
 	RedisRequireNoEviction bool
 
 	// Issuer is the exact iss of every token; default "http://" + the HTTP
-	// listen address, an unspecified host read as localhost.
+	// listen address, an unspecified host read as localhost (the services
+	// apart: http://localhost:8080, what `chave serve` has by default).
 	Issuer string
 	// Audience is the aud of every token; default the issuer.
 	Audience string
+	// JWKSURL is where the registry apart fetches the public signing keys
+	// that verify Bearer tokens; default Issuer + "/.well-known/jwks.json".
+	JWKSURL string
+
+	// RegistryAddr is the registry's gRPC address (host:port) that the auth
+	// service and the gateway dial; AuthAddr the auth service's, that the
+	// gateway dials.
+	RegistryAddr, AuthAddr string
+	// TLS secures gRPC between the services apart; zero: plaintext.
+	TLS TLSConfig
 
 	// CatalogFile replaces the shipped context catalog.
 	CatalogFile string
@@ -42,11 +70,14 @@ type Config struct {
 	SigningKeysFile string
 	// SigningAlgorithm: ES256 (default), EdDSA, RS256 or HS512.
 	SigningAlgorithm string
-	// SecretsFile holds the hashing and encryption keys when HashKey and
-	// EncryptionKey are not given; default beside the SQLite database.
+	// SecretsFile holds the hashing, encryption and refresh-token keys
+	// when HashKey, EncryptionKey and RefreshTokenKey are not given;
+	// default beside the SQLite database (the auth service apart:
+	// chave-data/secrets.json).
 	SecretsFile string
-	// HashKey and EncryptionKey (base64) protect credentials at rest;
-	// RefreshTokenKey (base64) authenticates refresh tokens.
+	// HashKey and EncryptionKey (base64) protect credentials at rest: the
+	// registry's; RefreshTokenKey (base64) authenticates refresh tokens:
+	// the auth service's.
 	HashKey, EncryptionKey, RefreshTokenKey string
 
 	// RefreshTokenLifetime bounds each refresh token (default 24h);
@@ -61,6 +92,10 @@ type Config struct {
 	// for the access-token lifetime plus the verifiers' leeway.
 	SigningKeyRotation, SigningKeyPrePublish time.Duration
 
+	// Tracing exports OpenTelemetry spans when its OTLPEndpoint is set;
+	// its Service is set per command (chave-registry, …).
+	Tracing observe.TracingConfig
+
 	// PrintBootstrapCredential creates and prints an operator credential
 	// when the database holds none (a development convenience).
 	PrintBootstrapCredential bool
@@ -69,15 +104,40 @@ type Config struct {
 	Stdout io.Writer    // where the bootstrap credential goes; default os.Stdout
 }
 
-func (c *Config) setDefaults() {
+// role is the server a Config starts.
+type role int
+
+const (
+	roleServe    role = iota // the all-in-one server
+	roleRegistry             // chave registry
+	roleAuth                 // chave auth
+	roleGateway              // chave gateway
+	roleMigrate              // chave migrate
+)
+
+func (r role) String() string {
+	return [...]string{"serve", "registry", "auth", "gateway", "migrate"}[r]
+}
+
+// defaultDataDir holds the embedded defaults' files.
+const defaultDataDir = "chave-data"
+
+// defaultSplitIssuer is the issuer of the services apart when none is
+// configured: the one `chave serve` has on its default address.
+const defaultSplitIssuer = "http://localhost:8080"
+
+func (c *Config) setDefaults(r role) {
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":8080"
 	}
 	if c.GRPCAddr == "" {
 		c.GRPCAddr = ":9090"
 	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = ":9100"
+	}
 	if c.DB == "" {
-		c.DB = "sqlite://chave-data/chave.db"
+		c.DB = "sqlite://" + filepath.Join(defaultDataDir, "chave.db")
 	}
 	if c.SigningAlgorithm == "" {
 		c.SigningAlgorithm = "ES256"
@@ -94,6 +154,152 @@ func (c *Config) setDefaults() {
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
+	switch r {
+	case roleRegistry, roleAuth:
+		if c.Issuer == "" {
+			c.Issuer = defaultSplitIssuer
+		}
+		if c.Audience == "" {
+			c.Audience = c.Issuer
+		}
+	}
+	switch r {
+	case roleRegistry:
+		if c.JWKSURL == "" {
+			c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
+		}
+	case roleAuth:
+		// No database to sit beside: the same files as the all-in-one
+		// server on its default database.
+		if c.SigningKeysFile == "" {
+			c.SigningKeysFile = filepath.Join(defaultDataDir, "signing-keys.json")
+		}
+		if c.SecretsFile == "" {
+			c.SecretsFile = filepath.Join(defaultDataDir, "secrets.json")
+		}
+	}
+}
+
+// validate checks the settings r uses, before anything is opened, and
+// names each one that is wrong.
+func (c *Config) validate(r role) error {
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch r {
+	case roleServe:
+		check(checkListenAddr("--http-addr", c.HTTPAddr))
+		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
+		check(checkDB(c.DB))
+		check(c.checkTokens())
+	case roleRegistry:
+		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
+		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
+		check(checkDB(c.DB))
+		check(checkURL("--jwks-url", c.JWKSURL))
+		check(c.TLS.validateServer())
+	case roleAuth:
+		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
+		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
+		check(checkDialAddr("--registry", c.RegistryAddr))
+		check(c.checkTokens())
+		check(c.TLS.validateServer())
+		check(c.TLS.validateClient())
+	case roleGateway:
+		check(checkListenAddr("--http-addr", c.HTTPAddr))
+		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
+		check(checkDialAddr("--registry", c.RegistryAddr))
+		check(checkDialAddr("--auth", c.AuthAddr))
+		check(c.TLS.validateClient())
+	case roleMigrate:
+		check(checkDB(c.DB))
+	}
+	if r != roleMigrate && (c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1) {
+		check(fmt.Errorf("--trace-sample-ratio: %v is outside [0, 1]", c.Tracing.SampleRatio))
+	}
+	switch r {
+	case roleServe, roleRegistry, roleAuth:
+		if c.Issuer != "" {
+			check(checkURL("--issuer", c.Issuer))
+		}
+		if c.Audience != "" && strings.TrimSpace(c.Audience) != c.Audience {
+			check(fmt.Errorf("--audience: %q has surrounding spaces", c.Audience))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkTokens checks the settings of the tokens the auth service signs.
+func (c *Config) checkTokens() error {
+	var errs []error
+	if !slices.Contains(signing.Algorithms(), jwa.SignatureAlgorithm(c.SigningAlgorithm)) {
+		errs = append(errs, fmt.Errorf("--signing-algorithm: %q is not one of ES256, EdDSA, RS256, HS512", c.SigningAlgorithm))
+	}
+	inRange := func(name string, d, lo, hi time.Duration) {
+		if d != 0 && (d < lo || d > hi) {
+			errs = append(errs, fmt.Errorf("%s: %v is outside [%v, %v]", name, d, lo, hi))
+		}
+	}
+	inRange("--access-token-lifetime", c.AccessTokenLifetime, time.Second, auth.MaxAccessTokenLifetime)
+	inRange("--refresh-family-lifetime", c.RefreshFamilyLifetime, time.Second, auth.MaxRefreshFamilyLifetime)
+	family := c.RefreshFamilyLifetime
+	if family == 0 {
+		family = auth.DefaultRefreshFamilyLifetime
+	}
+	inRange("--refresh-token-lifetime", c.RefreshTokenLifetime, time.Second, family)
+	if c.SigningKeyRotation < 0 {
+		errs = append(errs, fmt.Errorf("--signing-key-rotation: %v is negative", c.SigningKeyRotation))
+	}
+	if c.SigningKeyPrePublish < 0 {
+		errs = append(errs, fmt.Errorf("--signing-key-pre-publish: %v is negative", c.SigningKeyPrePublish))
+	}
+	return errors.Join(errs...)
+}
+
+// checkListenAddr requires host:port (host may be empty: every interface).
+func checkListenAddr(flagName, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: want [host]:port, got %q", flagName, addr)
+	}
+	return nil
+}
+
+// checkDialAddr requires host:port, or a gRPC target with a scheme
+// (dns:///host:port).
+func checkDialAddr(flagName, addr string) error {
+	if addr == "" {
+		return fmt.Errorf("%s: required (host:port of the service)", flagName)
+	}
+	if strings.Contains(addr, "://") {
+		return nil
+	}
+	if host, _, err := net.SplitHostPort(addr); err != nil || host == "" {
+		return fmt.Errorf("%s: want host:port, got %q", flagName, addr)
+	}
+	return nil
+}
+
+// checkDB requires a URL OpenStore opens.
+func checkDB(db string) error {
+	if _, ok := sqlitePath(db); ok {
+		return nil
+	}
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return nil
+	}
+	return fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redactURL(db))
+}
+
+// checkURL requires an absolute http or https URL.
+func checkURL(flagName, s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%s: want an absolute http(s) URL without query or fragment, got %q", flagName, s)
+	}
+	return nil
 }
 
 // signingKeyRetention keeps a retired key published until every access
@@ -137,32 +343,67 @@ func loadCatalog(path string) (*chave.Catalog, error) {
 	return c, nil
 }
 
-// loadKeys returns the hashing and encryption keys: from the configuration
-// when given, else from (or newly into) a key file beside the database.
-func loadKeys(cfg Config) (secrets.Keys, error) {
+// keyUse says which server keys a process needs.
+type keyUse int
+
+const (
+	useStorageKeys keyUse = 1 << iota // hashing and encryption keys: the registry
+	useRefreshKey                     // the refresh-token key: the auth service
+)
+
+// loadKeys returns the server keys use needs: from the configuration
+// (CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY, CHAVE_REFRESH_TOKEN_KEY) when any
+// is given, else from (or newly into) the secrets file, by default beside
+// the SQLite database.
+func loadKeys(cfg Config, use keyUse) (secrets.Keys, error) {
 	if cfg.HashKey != "" || cfg.EncryptionKey != "" || cfg.RefreshTokenKey != "" {
-		var k secrets.Keys
-		var err error
+		return keysFromConfig(cfg, use)
+	}
+	path := cfg.SecretsFile
+	if path == "" {
+		dbPath, ok := sqlitePath(cfg.DB)
+		if !ok {
+			return secrets.Keys{}, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
+		}
+		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
+	}
+	k, err := secrets.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return secrets.Keys{}, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
+	}
+	return k, nil
+}
+
+// keyNames are the environment variables of the keys use needs.
+func keyNames(use keyUse) []string {
+	var names []string
+	if use&useStorageKeys != 0 {
+		names = append(names, "CHAVE_HASH_KEY", "CHAVE_ENCRYPTION_KEY")
+	}
+	if use&useRefreshKey != 0 {
+		names = append(names, "CHAVE_REFRESH_TOKEN_KEY")
+	}
+	return names
+}
+
+// keysFromConfig decodes the keys use needs and ignores the others.
+func keysFromConfig(cfg Config, use keyUse) (secrets.Keys, error) {
+	var k secrets.Keys
+	var err error
+	if use&useStorageKeys != 0 {
 		if k.Hash, err = secrets.DecodeKey(cfg.HashKey); err != nil || len(k.Hash) < secrets.MinKeyLen {
 			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
 		}
 		if k.Encryption, err = secrets.DecodeKey(cfg.EncryptionKey); err != nil || len(k.Encryption) != 32 {
 			return secrets.Keys{}, fmt.Errorf("CHAVE_ENCRYPTION_KEY must be base64 of 32 bytes")
 		}
+	}
+	if use&useRefreshKey != 0 {
 		if k.RefreshToken, err = secrets.DecodeKey(cfg.RefreshTokenKey); err != nil || len(k.RefreshToken) < secrets.MinKeyLen {
 			return secrets.Keys{}, fmt.Errorf("CHAVE_REFRESH_TOKEN_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
 		}
-		return k, nil
 	}
-	path := cfg.SecretsFile
-	if path == "" {
-		dbPath, ok := sqlitePath(cfg.DB)
-		if !ok {
-			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY and CHAVE_REFRESH_TOKEN_KEY (or --secrets-file) are required with --db %s", redactURL(cfg.DB))
-		}
-		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
-	}
-	return secrets.LoadOrCreateKeyFile(path)
+	return k, nil
 }
 
 func signingKeysPath(cfg Config) (string, error) {

@@ -11,34 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	josejwt "github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/chave/chave/services/internal/app/apptest"
 	"github.com/chave/chave/services/internal/testserver"
 )
 
 const botToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // e2e is a running all-in-one server and an HTTP client for it.
 type e2e struct {
@@ -46,7 +29,7 @@ type e2e struct {
 	srv    *Server
 	base   string
 	dir    string
-	logs   *lockedBuffer
+	logs   *apptest.Buffer
 	opID   string
 	opSec  string
 	redis  *testserver.Redis // nil without Redis
@@ -78,7 +61,7 @@ func forEachDeployment(t *testing.T, test func(t *testing.T, e *e2e)) {
 func startE2E(t *testing.T, d deployment) *e2e {
 	t.Helper()
 	dir := t.TempDir()
-	logs := &lockedBuffer{}
+	logs := &apptest.Buffer{}
 	var stdout bytes.Buffer
 	cfg := Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DB: d.db(t, dir),

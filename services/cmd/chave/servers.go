@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/chave/chave/services/internal/app"
+)
+
+// shutdownTimeout bounds the drain of in-flight requests on SIGTERM
+// (deploy/ gives the pods 30 s).
+const shutdownTimeout = 20 * time.Second
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var level slog.Level
+	f := newFlags("serve", stderr)
+	f.string(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
+	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
+	dbFlag(f, &cfg)
+	catalogFlag(f, &cfg)
+	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
+	redisFlags(f, &cfg)
+	tokenFlags(f, &cfg, "", "http:// + the HTTP address")
+	signingFlags(f, &cfg, "signing-keys.json beside the SQLite file")
+	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
+	tracingFlags(f, &cfg)
+	f.logLevel(&level)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	return runServer(ctx, "", cfg, level, stdout, stderr, app.Start)
+}
+
+func registryCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var level slog.Level
+	f := newFlags("registry", stderr)
+	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
+	metricsFlag(f, &cfg)
+	dbFlag(f, &cfg)
+	catalogFlag(f, &cfg)
+	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
+	redisFlags(f, &cfg)
+	tokenFlags(f, &cfg, "http://localhost:8080", "")
+	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
+	tlsServerFlags(f, &cfg.TLS)
+	tracingFlags(f, &cfg)
+	f.logLevel(&level)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	return runServer(ctx, "registry", cfg, level, stdout, stderr, app.StartRegistry)
+}
+
+func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var level slog.Level
+	f := newFlags("auth", stderr)
+	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
+	metricsFlag(f, &cfg)
+	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
+	catalogFlag(f, &cfg)
+	secretsFlags(f, &cfg, "chave-data/secrets.json")
+	redisFlags(f, &cfg)
+	tokenFlags(f, &cfg, "http://localhost:8080", "")
+	signingFlags(f, &cfg, "chave-data/signing-keys.json")
+	tlsServerFlags(f, &cfg.TLS)
+	tlsClientFlags(f, &cfg.TLS)
+	tracingFlags(f, &cfg)
+	f.logLevel(&level)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	return runServer(ctx, "auth", cfg, level, stdout, stderr, app.StartAuth)
+}
+
+func gatewayCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	var level slog.Level
+	f := newFlags("gateway", stderr)
+	f.string(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
+	metricsFlag(f, &cfg)
+	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
+	f.string(&cfg.AuthAddr, "auth", "", "the auth service's gRPC address, host:port (required)")
+	tlsClientFlags(f, &cfg.TLS)
+	tracingFlags(f, &cfg)
+	f.logLevel(&level)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	return runServer(ctx, "gateway", cfg, level, stdout, stderr, app.StartGateway)
+}
+
+func migrate(ctx context.Context, args []string, _, stderr io.Writer) error {
+	var cfg app.Config
+	var level slog.Level
+	f := newFlags("migrate", stderr)
+	dbFlag(f, &cfg)
+	f.logLevel(&level)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg.Logger = newLogger(stderr, level)
+	if err := app.Migrate(ctx, cfg); err != nil {
+		return err
+	}
+	cfg.Logger.Info("database migrated")
+	return nil
+}
+
+func bootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
+	f := newFlags("bootstrap", stderr)
+	dbFlag(f, &cfg)
+	catalogFlag(f, &cfg)
+	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg.Logger = newLogger(stderr, slog.LevelWarn)
+	store, err := app.OpenStore(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	reg, err := app.NewRegistry(cfg, store)
+	if err != nil {
+		return err
+	}
+	id, secret, err := reg.Bootstrap(ctx)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(map[string]string{"clientId": id, "clientSecret": secret.Reveal()})
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// runServer starts a server, prints where it listens, and runs it until
+// ctx ends (SIGINT, SIGTERM) or it fails; then it drains in-flight
+// requests for at most shutdownTimeout.
+func runServer(ctx context.Context, name string, cfg app.Config, level slog.Level, stdout, stderr io.Writer,
+	start func(context.Context, app.Config) (*app.Server, error)) error {
+	cfg.Logger = newLogger(stderr, level)
+	cfg.Stdout = stdout
+	srv, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	var where []string
+	for _, a := range []struct{ what, addr string }{
+		{"HTTP", srv.HTTPAddr()}, {"gRPC", srv.GRPCAddr()}, {"metrics", srv.MetricsAddr()}, {"issuer", srv.Issuer()},
+	} {
+		if a.addr != "" {
+			where = append(where, a.what+" "+a.addr)
+		}
+	}
+	fmt.Fprintf(stdout, "%s listening: %s\n", strings.TrimSpace("chave "+name), strings.Join(where, ", "))
+	select {
+	case <-ctx.Done():
+	case err = <-srv.Err():
+	}
+	cfg.Logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	srv.Stop(shutdown)
+	return err
+}
+
+// Settings shared by several commands.
+
+func dbFlag(f *flags, cfg *app.Config) {
+	f.string(&cfg.DB, "db", "sqlite://chave-data/chave.db", "database: sqlite://PATH or postgres://URL")
+}
+
+func catalogFlag(f *flags, cfg *app.Config) {
+	f.string(&cfg.CatalogFile, "catalog", "", "context catalog file (default: the shipped catalog)")
+}
+
+// secretsFlags binds --secrets-file and reads the keys that replace it
+// from the environment only, never from the command line.
+func secretsFlags(f *flags, cfg *app.Config, defaultFile string) {
+	f.string(&cfg.SecretsFile, "secrets-file", "", "file of the hashing, encryption and refresh-token keys, used when CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY and CHAVE_REFRESH_TOKEN_KEY are unset (default: "+defaultFile+")")
+	cfg.HashKey = os.Getenv("CHAVE_HASH_KEY")
+	cfg.EncryptionKey = os.Getenv("CHAVE_ENCRYPTION_KEY")
+	cfg.RefreshTokenKey = os.Getenv("CHAVE_REFRESH_TOKEN_KEY")
+}
+
+func redisFlags(f *flags, cfg *app.Config) {
+	f.string(&cfg.Redis, "redis", "", "revocation set: redis://URL or rediss://URL (empty: in-process)")
+	f.bool(&cfg.RedisRequireNoEviction, "redis-require-noeviction", false, "refuse to start when Redis's maxmemory-policy is not noeviction")
+}
+
+// tokenFlags binds the issuer and audience of the tokens signed or
+// accepted.
+func tokenFlags(f *flags, cfg *app.Config, issuerDefault, issuerHelp string) {
+	help := "iss of every token"
+	if issuerHelp != "" {
+		help += " (default " + issuerHelp + ")"
+	}
+	f.string(&cfg.Issuer, "issuer", issuerDefault, help)
+	f.string(&cfg.Audience, "audience", "", "aud of every token (default: the issuer)")
+}
+
+// signingFlags binds the settings of the signing keys and the tokens'
+// lifetimes.
+func signingFlags(f *flags, cfg *app.Config, defaultKeysFile string) {
+	f.string(&cfg.SigningAlgorithm, "signing-algorithm", "ES256", "ES256, EdDSA, RS256 or HS512")
+	f.string(&cfg.SigningKeysFile, "signing-keys-file", "", "private signing keys, created with a fresh key if absent (default: "+defaultKeysFile+")")
+	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "access token lifetime")
+	f.duration(&cfg.RefreshTokenLifetime, "refresh-token-lifetime", 24*time.Hour, "refresh token lifetime")
+	f.duration(&cfg.RefreshFamilyLifetime, "refresh-family-lifetime", 30*24*time.Hour, "absolute lifetime of a chain of refresh tokens")
+	f.duration(&cfg.SigningKeyRotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by `chave keys rotate`)")
+	f.duration(&cfg.SigningKeyPrePublish, "signing-key-pre-publish", 10*time.Minute, "publish a new signing key this long before it signs")
+}
+
+// tracingFlags bind OpenTelemetry tracing, off unless an endpoint is set.
+func tracingFlags(f *flags, cfg *app.Config) {
+	f.string(&cfg.Tracing.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector (host:port) that receives traces (empty: tracing off)")
+	f.bool(&cfg.Tracing.Insecure, "otlp-insecure", false, "send traces to the collector without TLS (a collector on localhost or in the pod)")
+	f.float(&cfg.Tracing.SampleRatio, "trace-sample-ratio", 0.1, "fraction of new traces sampled (parent-based)")
+}
+
+func metricsFlag(f *flags, cfg *app.Config) {
+	f.string(&cfg.MetricsAddr, "metrics-addr", ":9100", "listen address of /metrics and /healthz")
+}
+
+// tlsServerFlags bind the TLS of the gRPC listener.
+func tlsServerFlags(f *flags, t *app.TLSConfig) {
+	f.string(&t.CertFile, "tls-cert", "", "PEM certificate (chain) of the gRPC listener, with --tls-key; unset: plaintext gRPC, for loopback, development or a service mesh")
+	f.string(&t.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	f.string(&t.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: require every gRPC client to present a certificate it issued (mutual TLS)")
+}
+
+// tlsClientFlags bind the TLS of the connections to the other services.
+func tlsClientFlags(f *flags, t *app.TLSConfig) {
+	f.string(&t.CAFile, "tls-ca", "", "PEM CA bundle that verifies the services dialled (with only --tls-client-cert: the system roots; all unset: plaintext)")
+	f.string(&t.ClientCertFile, "tls-client-cert", "", "PEM client certificate presented to the services dialled, with --tls-client-key (mutual TLS)")
+	f.string(&t.ClientKeyFile, "tls-client-key", "", "PEM private key of --tls-client-cert")
+}

@@ -1,0 +1,148 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/prometheus/client_golang/prometheus"
+
+	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/verify"
+)
+
+// registryRevocationTimeout bounds a revocation check that asks the
+// registry (an auth service without a shared revocation set).
+const registryRevocationTimeout = 3 * time.Second
+
+// StartAuth starts `chave auth`: the auth service's gRPC service, signing
+// with the keys of cfg.SigningKeysFile (reloaded when the file changes,
+// rotated on schedule when configured), reaching credentials only through
+// the registry's gRPC API (cfg.RegistryAddr), and the metrics listener.
+//
+// It checks revocations in the shared revocation set when cfg.Redis is
+// set; without one it asks the registry about each token it verifies (one
+// call per verification), since an in-process set would never hear of the
+// registry's revocations.
+func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
+	return start(&cfg, roleAuth, func(s *Server) error {
+		creds, err := cfg.TLS.serverCredentials()
+		if err != nil {
+			return err
+		}
+		metrics := newMetrics()
+		catalog, err := loadCatalog(cfg.CatalogFile)
+		if err != nil {
+			return err
+		}
+		keys, err := loadKeys(cfg, useRefreshKey)
+		if err != nil {
+			return err
+		}
+		conn, err := s.dial("--registry", cfg.RegistryAddr, cfg.TLS)
+		if err != nil {
+			return err
+		}
+		reg := auth.NewRegistryClient(registryv1.NewRegistryServiceClient(conn))
+		signingKeys, err := s.openSigningKeys(cfg, cfg.SigningKeysFile)
+		if err != nil {
+			return err
+		}
+		if signingKeys.Active().Algorithm() == jwa.HS512 {
+			cfg.Logger.Warn("HS512 keys are never published: the registry and other resource servers cannot verify these tokens from the JWKS")
+		}
+		vcfg := verify.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: signingKeys}
+		var ready func(context.Context) error
+		if cfg.Redis != "" {
+			set, err := s.openRevocations(ctx, cfg, metrics)
+			if err != nil {
+				return err
+			}
+			vcfg.Revocations, ready = revocation.Checker(set), set.Healthy
+		} else {
+			vcfg.Revocations, vcfg.RevocationTimeout = registryRevocations{reg}, registryRevocationTimeout
+		}
+		verifier, err := newVerifier(vcfg, metrics)
+		if err != nil {
+			return err
+		}
+		s.issuer = cfg.Issuer
+		authSrv, err := newAuthServer(cfg, catalog, keys.RefreshToken, verifier, reg, signingKeys, metrics)
+		if err != nil {
+			return err
+		}
+		if err := s.listenGRPC(cfg, metrics, creds); err != nil {
+			return err
+		}
+		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
+		s.watchHealth(ready, authv1.AuthService_ServiceDesc.ServiceName)
+		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
+	})
+}
+
+// newAuthServer builds the auth service of cfg.Issuer and cfg.Audience.
+func newAuthServer(cfg Config, catalog *chave.Catalog, refreshKey []byte, verifier *verify.Verifier, reg auth.Registry, keys *signing.KeySet, metrics prometheus.Registerer) (*auth.Server, error) {
+	srv, err := auth.NewServer(auth.Config{
+		Issuer: cfg.Issuer, Audience: cfg.Audience, Logger: cfg.Logger, Verifier: verifier,
+		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenKey: refreshKey,
+		RefreshTokenLifetime: cfg.RefreshTokenLifetime, RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
+		ScopesSupported: scopesSupported(catalog), Registerer: metrics,
+	}, reg, keys)
+	if err != nil {
+		return nil, fmt.Errorf("auth service: %w", err)
+	}
+	return srv, nil
+}
+
+// scopesSupported lists the catalog's contexts and the reserved scopes.
+func scopesSupported(c *chave.Catalog) []string {
+	out := []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
+	for _, ctx := range c.Contexts() {
+		out = append(out, ctx.ID)
+	}
+	return out
+}
+
+// openSigningKeys loads the signing keys from path (creating the file with
+// a fresh key when it does not exist), then reloads them when another
+// process (`chave keys rotate`, another replica, a replaced Kubernetes
+// Secret) changes the file, and rotates them on schedule when configured.
+func (s *Server) openSigningKeys(cfg Config, path string) (*signing.KeySet, error) {
+	alg := jwa.SignatureAlgorithm(cfg.SigningAlgorithm)
+	keys, err := signing.LoadOrCreate(path, alg, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("--signing-keys-file: %w", err)
+	}
+	s.goBackground(func(ctx context.Context) { keys.Watch(ctx, path, signing.DefaultWatchInterval, cfg.Logger) })
+	if cfg.SigningKeyRotation > 0 {
+		s.goBackground(func(ctx context.Context) {
+			if err := keys.RunSchedule(ctx, path, cfg.SigningKeyRotation, alg, cfg.SigningKeyPrePublish, cfg.signingKeyRetention(), cfg.Logger); err != nil {
+				cfg.Logger.Error("signing key rotation stopped", "err", err)
+			}
+		})
+	}
+	return keys, nil
+}
+
+// registryRevocations is the revocation check of an auth service that
+// shares no revocation set: it asks the registry, which reads its
+// database, whether the token's credential is still active and neither its
+// refresh family nor its jti was revoked. An unreachable registry fails
+// the verification closed.
+type registryRevocations struct {
+	registry auth.IssuedTokenChecker
+}
+
+func (r registryRevocations) IsRevoked(ctx context.Context, c verify.Claims) (bool, error) {
+	st, err := r.registry.CheckIssuedToken(ctx, c.ClientID, auth.IssuedToken{TokenID: c.ID, FamilyID: c.SessionID, ExpireTime: c.Expiry})
+	if err != nil {
+		return false, err
+	}
+	return !st.Active, nil
+}

@@ -1,0 +1,401 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/chave/chave/services/internal/observe"
+)
+
+// Server is a running chave process: the all-in-one server or one of the
+// services apart. It owns its listeners, its outgoing connections, its
+// background loops and what they use; Stop ends them all.
+type Server struct {
+	log    *slog.Logger
+	bg     sync.WaitGroup     // background loops (key reload, rotation, revocation keeper, health)
+	bgCtx  context.Context    // their context
+	stopBg context.CancelFunc // ends them
+
+	grpc      *grpc.Server
+	health    *health.Server
+	grpcLn    net.Listener
+	http      *http.Server // the gateway (all-in-one and gateway)
+	httpLn    net.Listener
+	metrics   *http.Server // /metrics and /healthz of a service apart
+	metricsLn net.Listener
+	conns     []*grpc.ClientConn // to the other services, or to itself
+	closers   []io.Closer        // the store, the revocation set: closed last
+	tracing   *observe.Tracing   // flushed after the servers stopped
+
+	issuer   string
+	errs     chan error
+	stopOnce sync.Once
+}
+
+func newServer(log *slog.Logger) *Server {
+	s := &Server{log: log, errs: make(chan error, 3), tracing: &observe.Tracing{}}
+	s.bgCtx, s.stopBg = context.WithCancel(context.Background())
+	return s
+}
+
+// HTTPAddr is the address the gateway listens on; empty without one.
+func (s *Server) HTTPAddr() string { return lnAddr(s.httpLn) }
+
+// GRPCAddr is the address the gRPC server listens on; empty without one.
+func (s *Server) GRPCAddr() string { return lnAddr(s.grpcLn) }
+
+// MetricsAddr is the address of the metrics listener; empty without one
+// (the all-in-one server serves /metrics on its HTTP address).
+func (s *Server) MetricsAddr() string { return lnAddr(s.metricsLn) }
+
+// Issuer is the iss of the tokens this server signs or accepts; empty for
+// the gateway.
+func (s *Server) Issuer() string { return s.issuer }
+
+func lnAddr(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
+// Err receives the first error of a server that stopped on its own.
+func (s *Server) Err() <-chan error { return s.errs }
+
+// Stop drains in-flight requests (until ctx ends) and closes everything:
+// health turns NOT_SERVING first, so that load balancers stop sending new
+// calls, then the HTTP and gRPC servers finish the calls they hold.
+func (s *Server) Stop(ctx context.Context) {
+	s.stopOnce.Do(func() {
+		if s.health != nil {
+			s.health.Shutdown()
+		}
+		s.stopBg()
+		s.bg.Wait()
+		for _, srv := range []*http.Server{s.http, s.metrics} {
+			if srv != nil {
+				if err := srv.Shutdown(ctx); err != nil {
+					srv.Close()
+				}
+			}
+		}
+		if s.grpc != nil {
+			done := make(chan struct{})
+			go func() { s.grpc.GracefulStop(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				s.grpc.Stop()
+			}
+		}
+		for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.metricsLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+		for _, c := range s.conns {
+			c.Close()
+		}
+		for i := len(s.closers) - 1; i >= 0; i-- {
+			s.closers[i].Close()
+		}
+		if err := s.tracing.Shutdown(ctx); err != nil {
+			s.log.Warn("spans not flushed", "err", err)
+		}
+	})
+}
+
+// goBackground runs loop until Stop.
+func (s *Server) goBackground(loop func(ctx context.Context)) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		loop(s.bgCtx)
+	}()
+}
+
+// listen opens a TCP listener; errors name the flag.
+func listen(flagName, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	return ln, nil
+}
+
+// newMetrics returns the process's metrics registry, with the Go runtime
+// and process collectors.
+func newMetrics() *prometheus.Registry {
+	m := prometheus.NewRegistry()
+	m.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Keepalive between chave's services: clients ping an idle connection so a
+// peer that vanished (a killed pod, a dropped route) is noticed, and
+// servers accept those pings. Servers also end connections after a while,
+// so that clients spread over replicas that were added since they
+// connected.
+const (
+	clientKeepaliveTime    = 30 * time.Second
+	clientKeepaliveTimeout = 10 * time.Second
+	serverMinPingInterval  = 15 * time.Second
+	maxConnectionAge       = 5 * time.Minute
+	maxConnectionAgeGrace  = 30 * time.Second
+	// redialMaxDelay caps the wait between two attempts to reconnect, so
+	// that a restarted service is used again within seconds.
+	redialMaxDelay = 3 * time.Second
+)
+
+// start validates cfg for r, then runs build on a new Server and starts
+// serving once build has wired everything; if build fails, what it opened
+// is closed again.
+func start(cfg *Config, r role, build func(s *Server) error) (*Server, error) {
+	cfg.setDefaults(r)
+	if err := cfg.validate(r); err != nil {
+		return nil, err
+	}
+	cfg.Tracing.Service = "chave-" + r.String()
+	tracing, err := observe.NewTracing(context.Background(), cfg.Tracing)
+	if err != nil {
+		return nil, fmt.Errorf("--otlp-endpoint: %w", err)
+	}
+	s := newServer(cfg.Logger)
+	s.tracing = tracing
+	if err := build(s); err != nil {
+		s.Stop(context.Background())
+		return nil, err
+	}
+	s.serve()
+	attrs := []any{"command", r.String()}
+	for _, a := range []struct{ k, v string }{{"http", s.HTTPAddr()}, {"grpc", s.GRPCAddr()}, {"metrics", s.MetricsAddr()}, {"issuer", s.issuer}} {
+		if a.v != "" {
+			attrs = append(attrs, a.k, a.v)
+		}
+	}
+	if r == roleServe || r == roleRegistry {
+		attrs = append(attrs, "db", redactURL(cfg.DB))
+	}
+	cfg.Logger.Info("chave serving", attrs...)
+	return s, nil
+}
+
+// listenGRPC opens the gRPC listener (cfg.GRPCAddr) and its server, with
+// chave's observability (recovery, metrics, logs) outermost, then the
+// extra interceptors, and the standard health and reflection services.
+func (s *Server) listenGRPC(cfg Config, metrics prometheus.Registerer, creds credentials.TransportCredentials, unary ...grpc.UnaryServerInterceptor) error {
+	var err error
+	if s.grpcLn, err = listen("--grpc-addr", cfg.GRPCAddr); err != nil {
+		return err
+	}
+	obs, err := observe.NewGRPC(metrics, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	opts := append(obs.ServerOptions(unary, nil), s.tracing.ServerOptions()...)
+	opts = append(opts,
+		grpc.Creds(creds),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: serverMinPingInterval, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: maxConnectionAge, MaxConnectionAgeGrace: maxConnectionAgeGrace}),
+	)
+	s.grpc = grpc.NewServer(opts...)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return nil
+}
+
+// dial returns a connection to another chave service. It connects lazily
+// and reconnects on its own; calls made while the service is unreachable
+// fail at once with codes.Unavailable.
+func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn, error) {
+	creds, err := tlsCfg.clientCredentials()
+	if err != nil {
+		return nil, err
+	}
+	opts := append(s.tracing.DialOptions(),
+		grpc.WithTransportCredentials(creds),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientKeepaliveTime, Timeout: clientKeepaliveTimeout}),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: redialMaxDelay},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	)
+	conn, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
+	}
+	s.conns = append(s.conns, conn)
+	return conn, nil
+}
+
+// Readiness of a service's dependencies, as its gRPC health reports it.
+const (
+	healthInterval = 2 * time.Second
+	healthTimeout  = 2 * time.Second
+)
+
+// watchHealth reports the services as SERVING while ready answers nil and
+// NOT_SERVING otherwise, checking now and then every healthInterval until
+// Stop; ready nil means always SERVING. "" (the whole server) follows the
+// same status.
+func (s *Server) watchHealth(ready func(context.Context) error, services ...string) {
+	services = append([]string{""}, services...)
+	last := healthpb.HealthCheckResponse_UNKNOWN
+	check := func(ctx context.Context) {
+		status := healthpb.HealthCheckResponse_SERVING
+		var err error
+		if ready != nil {
+			readyCtx, cancel := context.WithTimeout(ctx, healthTimeout)
+			err = ready(readyCtx)
+			cancel()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return // stopping
+			}
+			status = healthpb.HealthCheckResponse_NOT_SERVING
+		}
+		if status == last {
+			return
+		}
+		if err != nil {
+			s.log.Warn("not ready: health NOT_SERVING", "err", err)
+		} else if last != healthpb.HealthCheckResponse_UNKNOWN {
+			s.log.Info("ready again: health SERVING")
+		}
+		last = status
+		for _, svc := range services {
+			s.health.SetServingStatus(svc, status)
+		}
+	}
+	check(s.bgCtx)
+	if ready == nil {
+		return
+	}
+	s.goBackground(func(ctx context.Context) {
+		t := time.NewTicker(healthInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				check(ctx)
+			}
+		}
+	})
+}
+
+// serve starts the servers' loops; call it last, once everything is wired.
+func (s *Server) serve() {
+	if s.grpc != nil {
+		go func() {
+			if err := s.grpc.Serve(s.grpcLn); err != nil {
+				s.errs <- fmt.Errorf("gRPC: %w", err)
+			}
+		}()
+	}
+	for _, hs := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{s.http, s.httpLn}, {s.metrics, s.metricsLn}} {
+		if hs.srv == nil {
+			continue
+		}
+		go func() {
+			if err := hs.srv.Serve(hs.ln); !errors.Is(err, http.ErrServerClosed) {
+				s.errs <- fmt.Errorf("HTTP: %w", err)
+			}
+		}()
+	}
+}
+
+// newHTTPServer returns an HTTP server with chave's timeouts.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+}
+
+// listenMetrics opens the metrics listener of a service apart: /metrics
+// for Prometheus, /healthz, which answers 200 while the process lives (a
+// liveness probe), and /readyz, which answers 200 while ready does (a
+// readiness probe that works whatever the gRPC port's TLS); ready nil
+// means the gRPC health status.
+func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready func(context.Context) error) error {
+	ln, err := listen("--metrics-addr", addr)
+	if err != nil {
+		return err
+	}
+	s.metricsLn = ln
+	if ready == nil {
+		ready = s.servingStatus
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte("ok")) // the client is gone; nothing to do
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	s.metrics = newHTTPServer(mux)
+	return nil
+}
+
+// servingStatus reports the status watchHealth last set.
+func (s *Server) servingStatus(ctx context.Context) error {
+	resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return err
+	}
+	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("health: %s", st)
+	}
+	return nil
+}
+
+// hostPortFor keeps the configured host but takes the port the listener
+// actually got (":0" in tests).
+func hostPortFor(configured string, ln net.Listener) string {
+	host, _, err := net.SplitHostPort(configured)
+	if err != nil {
+		return configured
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, port)
+}
+
+// dialAddr is a loopback address for the listener.
+func dialAddr(ln net.Listener) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	if addr.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
+	}
+	return addr.String()
+}
