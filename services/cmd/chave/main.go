@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +37,15 @@ Every flag can also be set in the environment as CHAVE_<FLAG> (--grpc-addr:
 CHAVE_GRPC_ADDR). Run "chave <command> --help" for a command's flags.
 `
 
+// defaultGCPercent trades memory for CPU: chave's live heap is small (tens
+// of MB) and a grant allocates briefly, so collecting less often measurably
+// raises throughput (about a fifth in `make bench`). GOGC overrides it.
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

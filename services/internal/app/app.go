@@ -23,8 +23,9 @@ import (
 // servers and returns once both listen. Stop shuts them down.
 //
 // The auth service and the gateway reach the registry over gRPC, through
-// the server's own listener and interceptors like any other caller, so
-// that authentication always runs; /metrics is served on the HTTP address.
+// the server's own interceptors like any other caller (over an in-memory
+// listener), so that authentication always runs; /metrics is served on the
+// HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return start(&cfg, roleServe, func(s *Server) error {
 		metrics := newMetrics()
@@ -67,7 +68,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, cfg.Logger)); err != nil {
 			return err
 		}
-		self, err := s.dial("own gRPC listener", "passthrough:///"+dialAddr(s.grpcLn), TLSConfig{})
+		self, err := s.dialSelf()
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -49,6 +50,7 @@ func BenchmarkClientCredentialsThroughREST(b *testing.B) {
 				once.Do(func() { b.Error(err) })
 				return
 			}
+			io.Copy(io.Discard, resp.Body) // so the connection is reused
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				once.Do(func() { b.Errorf("status %d", resp.StatusCode) })

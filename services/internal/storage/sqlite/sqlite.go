@@ -35,6 +35,10 @@ const busyTimeoutMillis = 10000
 type Store struct {
 	write *sql.DB // one connection; transactions begin IMMEDIATE
 	read  *sql.DB // queries only; may be write itself (in-memory databases)
+
+	// The reads of every grant, prepared once: compiling the SQL cost more
+	// than running it.
+	getToken, getTenant *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path and applies the
@@ -59,7 +63,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if path == ":memory:" {
-		return &Store{write: write, read: write}, nil
+		return newStore(ctx, write, write)
 	}
 	read, err := sql.Open(driverName, path+"?"+readParams().Encode())
 	if err != nil {
@@ -67,7 +71,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &Store{write: write, read: read}, nil
+	return newStore(ctx, write, read)
+}
+
+func newStore(ctx context.Context, write, read *sql.DB) (*Store, error) {
+	s := &Store{write: write, read: read}
+	var err error
+	if s.getToken, err = read.PrepareContext(ctx, sqlstore.SelectTokenSQL); err == nil {
+		s.getTenant, err = read.PrepareContext(ctx, sqlstore.SelectTenantSQL)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return s, nil
 }
 
 func writeParams() url.Values {
@@ -104,6 +121,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases both connection pools.
 func (s *Store) Close() error {
 	var errs []error
+	for _, st := range []*sql.Stmt{s.getToken, s.getTenant} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if s.read != s.write {
 		errs = append(errs, s.read.Close())
 	}

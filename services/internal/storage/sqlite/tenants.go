@@ -23,8 +23,8 @@ func (s *Store) CreateTenant(ctx context.Context, t chave.Tenant) error {
 
 // GetTenant returns a tenant; NotFound if absent.
 func (s *Store) GetTenant(ctx context.Context, id string) (chave.Tenant, error) {
-	t, err := getTenant(ctx, s.read, id)
-	if err != nil {
+	t, err := sqlstore.ScanTenant(s.getTenant.QueryRowContext(ctx, id))
+	if err = notFound(err, "tenant", id); err != nil {
 		return chave.Tenant{}, fmt.Errorf("sqlite: get tenant %s: %w", id, err)
 	}
 	return t, nil

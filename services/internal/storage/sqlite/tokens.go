@@ -36,8 +36,8 @@ func (s *Store) CreateToken(ctx context.Context, t chave.Token, ev chave.Event) 
 
 // GetToken returns a token; NotFound if absent.
 func (s *Store) GetToken(ctx context.Context, id string) (chave.Token, error) {
-	t, err := getToken(ctx, s.read, id)
-	if err != nil {
+	t, err := sqlstore.ScanToken(s.getToken.QueryRowContext(ctx, id))
+	if err = notFound(err, "token", id); err != nil {
 		return chave.Token{}, fmt.Errorf("sqlite: get token %s: %w", id, err)
 	}
 	return t, nil
