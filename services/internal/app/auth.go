@@ -140,7 +140,7 @@ type registryRevocations struct {
 }
 
 func (r registryRevocations) IsRevoked(ctx context.Context, c verify.Claims) (bool, error) {
-	st, err := r.registry.CheckIssuedToken(ctx, c.ClientID, auth.IssuedToken{TokenID: c.ID, FamilyID: c.SessionID, ExpireTime: c.Expiry})
+	st, err := r.registry.CheckIssuedToken(ctx, auth.ClientCredentials{}, c.ClientID, auth.IssuedToken{TokenID: c.ID, FamilyID: c.SessionID, ExpireTime: c.Expiry})
 	if err != nil {
 		return false, err
 	}

@@ -18,7 +18,10 @@ type IssuedTokenChecker interface {
 	// credential (clientID) active, its family and its jti not revoked.
 	// Signature and expiry are the caller's to check. An unknown client is
 	// not active; an unreachable backend fails with chave.Unavailable.
-	CheckIssuedToken(ctx context.Context, clientID string, tok IssuedToken) (IssuedTokenState, error)
+	// The caller (the client introspecting) authenticates with its id and
+	// secret (a failure is chave.Unauthenticated); a zero caller learns only
+	// Active.
+	CheckIssuedToken(ctx context.Context, caller ClientCredentials, clientID string, tok IssuedToken) (IssuedTokenState, error)
 }
 
 // IssuedTokenState is what the registry knows of an issued token.
@@ -85,7 +88,7 @@ func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequ
 	}
 
 	owner := tok.clientID()
-	state, err := s.registry.CheckIssuedToken(ctx, owner, ref)
+	state, err := s.registry.CheckIssuedToken(ctx, ClientCredentials{ID: req.GetClientId(), Secret: req.GetClientSecret()}, owner, ref)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr

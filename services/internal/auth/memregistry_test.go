@@ -189,7 +189,10 @@ func (m *memRegistry) RevokeIssuedToken(_ context.Context, clientID, secret stri
 	return nil
 }
 
-func (m *memRegistry) CheckIssuedToken(_ context.Context, clientID string, tok auth.IssuedToken) (auth.IssuedTokenState, error) {
+func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (auth.IssuedTokenState, error) {
+	if _, err := m.AuthenticateClient(ctx, caller.ID, caller.Secret); err != nil {
+		return auth.IssuedTokenState{}, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.checks = append(m.checks, tok)
@@ -284,7 +287,7 @@ func (r registryServer) RevokeIssuedToken(ctx context.Context, req *registryv1.R
 }
 
 func (r registryServer) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := r.m.CheckIssuedToken(ctx, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
+	st, err := r.m.CheckIssuedToken(ctx, auth.ClientCredentials{ID: req.GetCallerClientId(), Secret: req.GetCallerClientSecret()}, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -12,6 +12,14 @@ import (
 
 // IssuedToken names a token the auth service issued, for the registry:
 // an access token by its jti, or a refresh-token family.
+// ClientCredentials are a client's id and secret.
+type ClientCredentials struct {
+	ID, Secret string
+}
+
+// String never shows the secret.
+func (c ClientCredentials) String() string { return c.ID + ":[REDACTED]" }
+
 type IssuedToken struct {
 	// TokenID is the access token's jti, or empty.
 	TokenID string

@@ -92,10 +92,11 @@ func (r registryClient) RevokeIssuedToken(ctx context.Context, clientID, secret 
 	return nil
 }
 
-func (r registryClient) CheckIssuedToken(ctx context.Context, clientID string, tok IssuedToken) (IssuedTokenState, error) {
+func (r registryClient) CheckIssuedToken(ctx context.Context, caller ClientCredentials, clientID string, tok IssuedToken) (IssuedTokenState, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{
+		CallerClientId: caller.ID, CallerClientSecret: caller.Secret,
 		ClientId:   clientID,
 		TokenId:    tok.TokenID,
 		FamilyId:   tok.FamilyID,

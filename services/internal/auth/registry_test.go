@@ -319,14 +319,14 @@ func TestRegistryCheckIssuedToken(t *testing.T) {
 		Active: true, Tenant: "acme", Scopes: []string{"labels", "commercial"}, Operator: true,
 	}}
 	r := auth.NewRegistryClient(dialRegistry(t, reg))
-	got, err := r.CheckIssuedToken(context.Background(), "client-1", auth.IssuedToken{TokenID: "jti-1", FamilyID: "fam-1"})
+	got, err := r.CheckIssuedToken(context.Background(), auth.ClientCredentials{ID: "caller", Secret: secret}, "client-1", auth.IssuedToken{TokenID: "jti-1", FamilyID: "fam-1"})
 	if err != nil {
 		t.Fatalf("CheckIssuedToken: %v", err)
 	}
 	if !got.Active || got.Tenant != "acme" || !slices.Equal(got.Scopes, []string{"commercial", "labels"}) || !got.Operator {
 		t.Errorf("state = %+v", got)
 	}
-	want := &registryv1.CheckIssuedTokenRequest{ClientId: "client-1", TokenId: "jti-1", FamilyId: "fam-1"}
+	want := &registryv1.CheckIssuedTokenRequest{ClientId: "client-1", TokenId: "jti-1", FamilyId: "fam-1", CallerClientId: "caller", CallerClientSecret: secret}
 	if !proto.Equal(reg.got, want) {
 		t.Errorf("registry got %v, want %v", reg.got, want)
 	}
@@ -335,11 +335,11 @@ func TestRegistryCheckIssuedToken(t *testing.T) {
 	}
 
 	reg.checkResp = &registryv1.CheckIssuedTokenResponse{Active: false, Tenant: "acme"}
-	if got, err := r.CheckIssuedToken(context.Background(), "client-1", auth.IssuedToken{TokenID: "jti-1"}); err != nil || got.Active || got.Tenant != "" {
+	if got, err := r.CheckIssuedToken(context.Background(), auth.ClientCredentials{ID: "caller", Secret: secret}, "client-1", auth.IssuedToken{TokenID: "jti-1"}); err != nil || got.Active || got.Tenant != "" {
 		t.Errorf("inactive: %+v, %v; want a zero state", got, err)
 	}
 	reg.err = status.Error(codes.NotFound, "no such client")
-	if got, err := r.CheckIssuedToken(context.Background(), "client-1", auth.IssuedToken{TokenID: "jti-1"}); err != nil || got.Active {
+	if got, err := r.CheckIssuedToken(context.Background(), auth.ClientCredentials{ID: "caller", Secret: secret}, "client-1", auth.IssuedToken{TokenID: "jti-1"}); err != nil || got.Active {
 		t.Errorf("not found: %+v, %v; want inactive", got, err)
 	}
 	for _, tt := range []struct {
@@ -350,7 +350,7 @@ func TestRegistryCheckIssuedToken(t *testing.T) {
 		{status.Error(codes.Internal, "bug"), chave.Internal},
 	} {
 		reg.err = tt.err
-		if _, err := r.CheckIssuedToken(context.Background(), "client-1", auth.IssuedToken{TokenID: "jti-1"}); chave.ErrorCode(err) != tt.want {
+		if _, err := r.CheckIssuedToken(context.Background(), auth.ClientCredentials{ID: "caller", Secret: secret}, "client-1", auth.IssuedToken{TokenID: "jti-1"}); chave.ErrorCode(err) != tt.want {
 			t.Errorf("registry %v: error %v, want code %q", tt.err, err, tt.want)
 		}
 	}

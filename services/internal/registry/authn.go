@@ -19,8 +19,8 @@ import (
 // audience) and returns its client id and scopes.
 type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string, scopes []string, err error)
 
-// publicMethods need no Bearer token: they serve the auth service, and the
-// client secret (or, for CheckIssuedToken, the token itself) is their proof.
+// publicMethods need no Bearer token: they serve the auth service, and a
+// client secret is their proof.
 var publicMethods = []string{
 	registryv1.RegistryService_AuthenticateClient_FullMethodName,
 	registryv1.RegistryService_UseRefreshToken_FullMethodName,

@@ -116,8 +116,17 @@ type IssuedTokenState struct {
 
 // CheckIssuedToken reports whether an issued token is still good as far as
 // the database knows: its credential active, its family and its jti not
-// revoked. Signature and expiry are the caller's to check.
-func (s *Service) CheckIssuedToken(ctx context.Context, clientID string, tok IssuedToken) (IssuedTokenState, error) {
+// revoked. Signature and expiry are the caller's to check. An anonymous
+// caller (empty callerID and callerSecret) learns only whether the token is
+// active; an authenticated one (the client introspecting) also what the
+// credential is.
+func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, clientID string, tok IssuedToken) (IssuedTokenState, error) {
+	anonymous := callerID == "" && callerSecret == ""
+	if !anonymous {
+		if _, err := s.AuthenticateClient(ctx, callerID, callerSecret); err != nil {
+			return IssuedTokenState{}, err
+		}
+	}
 	t, err := s.store.GetToken(ctx, clientID)
 	if chave.IsCode(err, chave.NotFound) {
 		return IssuedTokenState{}, nil
@@ -147,6 +156,9 @@ func (s *Service) CheckIssuedToken(ctx context.Context, clientID string, tok Iss
 		if revoked {
 			return IssuedTokenState{}, nil
 		}
+	}
+	if anonymous {
+		return IssuedTokenState{Active: true}, nil // nothing about the credential
 	}
 	client, err := s.clientOf(ctx, t)
 	if err != nil {

@@ -45,7 +45,7 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	if err != nil || fam.RevokeReason != chave.FamilyRevokedOnReuse {
 		t.Fatalf("family after replay = %+v, %v", fam, err)
 	}
-	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, IssuedToken{FamilyID: "fam-1"}); st.Active {
+	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, secret.Reveal(), tok.ID, IssuedToken{FamilyID: "fam-1"}); st.Active {
 		t.Fatal("a revoked family checks as active")
 	}
 }
@@ -128,7 +128,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 
 	check := func(id string, tok IssuedToken) bool {
 		t.Helper()
-		st, err := f.svc.CheckIssuedToken(ctx, id, tok)
+		st, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), id, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,5 +194,22 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 	}
 	if check("chave_ci_unknown", IssuedToken{TokenID: "x"}) {
 		t.Fatal("an unknown client's token checks active")
+	}
+}
+
+func TestCheckIssuedTokenAnonymousLearnsOnlyActive(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, aSecret := f.credential(t, "acme", "inventory")
+	st, err := f.svc.CheckIssuedToken(ctx, "", "", a.ID, IssuedToken{TokenID: "jti"})
+	if err != nil || !st.Active || st.Client.Tenant != "" || st.Client.Scopes != nil {
+		t.Fatalf("anonymous check = %+v, %v; want only active", st, err)
+	}
+	st, err = f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), a.ID, IssuedToken{TokenID: "jti"})
+	if err != nil || st.Client.Tenant != "acme" {
+		t.Fatalf("authenticated check = %+v, %v", st, err)
+	}
+	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, "wrong", a.ID, IssuedToken{TokenID: "jti"}); !chave.IsCode(err, chave.Unauthenticated) {
+		t.Fatalf("wrong caller secret: %v", err)
 	}
 }

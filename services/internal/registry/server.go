@@ -275,7 +275,7 @@ func (s *Server) RevokeIssuedToken(ctx context.Context, req *registryv1.RevokeIs
 
 // CheckIssuedToken implements registryv1.RegistryServiceServer.
 func (s *Server) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := s.svc.CheckIssuedToken(ctx, req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
+	st, err := s.svc.CheckIssuedToken(ctx, req.GetCallerClientId(), req.GetCallerClientSecret(), req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}

@@ -2228,19 +2228,27 @@ func (*RevokeIssuedTokenResponse) Descriptor() ([]byte, []int) {
 	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
-// CheckIssuedTokenRequest names an issued token.
+// CheckIssuedTokenRequest names an issued token, on behalf of an
+// authenticated caller (the client introspecting it).
 type CheckIssuedTokenRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The credential the token was issued to.
+	ClientId string `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	// The access token's jti, or empty.
 	TokenId string `protobuf:"bytes,2,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
 	// The refresh-token family, or empty.
 	FamilyId string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
 	// For a refresh token: its generation; only the family's current one is
 	// still good.
-	Generation    *int64 `protobuf:"varint,4,opt,name=generation,proto3,oneof" json:"generation,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Generation *int64 `protobuf:"varint,4,opt,name=generation,proto3,oneof" json:"generation,omitempty"`
+	// The caller's credentials (the client introspecting). Without them the
+	// answer holds only `active`; with them, the credential's tenant, scopes
+	// and secret version too (who may see which token is the auth service's
+	// rule). Wrong ones are UNAUTHENTICATED.
+	CallerClientId     string `protobuf:"bytes,5,opt,name=caller_client_id,json=callerClientId,proto3" json:"caller_client_id,omitempty"`
+	CallerClientSecret string `protobuf:"bytes,6,opt,name=caller_client_secret,json=callerClientSecret,proto3" json:"caller_client_secret,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *CheckIssuedTokenRequest) Reset() {
@@ -2299,6 +2307,20 @@ func (x *CheckIssuedTokenRequest) GetGeneration() int64 {
 		return *x.Generation
 	}
 	return 0
+}
+
+func (x *CheckIssuedTokenRequest) GetCallerClientId() string {
+	if x != nil {
+		return x.CallerClientId
+	}
+	return ""
+}
+
+func (x *CheckIssuedTokenRequest) GetCallerClientSecret() string {
+	if x != nil {
+		return x.CallerClientSecret
+	}
+	return ""
 }
 
 // CheckIssuedTokenResponse tells whether the token is still good.
@@ -2547,14 +2569,16 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\tfamily_id\x18\x04 \x01(\tR\bfamilyId\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\"\x1b\n" +
-	"\x19RevokeIssuedTokenResponse\"\xa2\x01\n" +
+	"\x19RevokeIssuedTokenResponse\"\xfe\x01\n" +
 	"\x17CheckIssuedTokenRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x1b\n" +
 	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12#\n" +
 	"\n" +
 	"generation\x18\x04 \x01(\x03H\x00R\n" +
-	"generation\x88\x01\x01B\r\n" +
+	"generation\x88\x01\x01\x12(\n" +
+	"\x10caller_client_id\x18\x05 \x01(\tR\x0ecallerClientId\x120\n" +
+	"\x14caller_client_secret\x18\x06 \x01(\tR\x12callerClientSecretB\r\n" +
 	"\v_generation\"\xa5\x01\n" +
 	"\x18CheckIssuedTokenResponse\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x16\n" +

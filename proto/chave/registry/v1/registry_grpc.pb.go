@@ -93,7 +93,8 @@ type RegistryServiceClient interface {
 	RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error)
 	// CheckIssuedToken reports whether an issued token is still good as far
 	// as the database knows: its credential active, its family and its jti
-	// not revoked. For the auth service; no REST mapping.
+	// not revoked. The caller authenticates with its client credentials. For
+	// the auth service; no REST mapping.
 	CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error)
 }
 
@@ -321,7 +322,8 @@ type RegistryServiceServer interface {
 	RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error)
 	// CheckIssuedToken reports whether an issued token is still good as far
 	// as the database knows: its credential active, its family and its jti
-	// not revoked. For the auth service; no REST mapping.
+	// not revoked. The caller authenticates with its client credentials. For
+	// the auth service; no REST mapping.
 	CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
