@@ -219,7 +219,7 @@ func signingFlags(f *flags, cfg *app.Config, defaultKeysFile string) {
 	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "access token lifetime")
 	f.duration(&cfg.RefreshTokenLifetime, "refresh-token-lifetime", 24*time.Hour, "refresh token lifetime")
 	f.duration(&cfg.RefreshFamilyLifetime, "refresh-family-lifetime", 30*24*time.Hour, "absolute lifetime of a chain of refresh tokens")
-	f.duration(&cfg.SigningKeyRotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by `chave keys rotate`)")
+	f.duration(&cfg.SigningKeyRotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by the chave keys rotate command)")
 	f.duration(&cfg.SigningKeyPrePublish, "signing-key-pre-publish", 10*time.Minute, "publish a new signing key this long before it signs")
 }
 
