@@ -56,7 +56,7 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.CreateTokenResponse{Token: tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
+	return &registryv1.CreateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
 
 // GetToken implements registryv1.RegistryServiceServer.
@@ -69,7 +69,7 @@ func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) 
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.GetTokenResponse{Token: tokenToProto(t)}, nil
+	return &registryv1.GetTokenResponse{Token: s.tokenToProto(t)}, nil
 }
 
 // ListTokens implements registryv1.RegistryServiceServer.
@@ -90,7 +90,7 @@ func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensReque
 	}
 	resp := &registryv1.ListTokensResponse{NextPageToken: next, Tokens: make([]*registryv1.Token, len(tokens))}
 	for i, t := range tokens {
-		resp.Tokens[i] = tokenToProto(t)
+		resp.Tokens[i] = s.tokenToProto(t)
 	}
 	return resp, nil
 }
@@ -117,7 +117,7 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.UpdateTokenResponse{Token: tokenToProto(t)}, nil
+	return &registryv1.UpdateTokenResponse{Token: s.tokenToProto(t)}, nil
 }
 
 // RevokeToken implements registryv1.RegistryServiceServer.
@@ -130,7 +130,7 @@ func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.RevokeTokenResponse{Token: tokenToProto(t)}, nil
+	return &registryv1.RevokeTokenResponse{Token: s.tokenToProto(t)}, nil
 }
 
 // RotateToken implements registryv1.RegistryServiceServer.
@@ -143,7 +143,7 @@ func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
-	return &registryv1.RotateTokenResponse{Token: tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
+	return &registryv1.RotateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
 
 // ListTokenEvents implements registryv1.RegistryServiceServer.
@@ -336,10 +336,10 @@ func stateFromProto(st registryv1.TokenState) (chave.State, error) {
 	return 0, chave.InvalidField("state", "unknown state %d", st)
 }
 
-func tokenToProto(t chave.Token) *registryv1.Token {
+func (s *Server) tokenToProto(t chave.Token) *registryv1.Token {
 	return &registryv1.Token{
 		Id: t.ID, DisplayName: t.DisplayName, Description: t.Description, Tenant: t.Tenant,
-		State: stateToProto(t.State(time.Now())), GeneralAccess: t.GeneralAccess, Contexts: t.Contexts,
+		State: stateToProto(t.State(s.svc.clock())), GeneralAccess: t.GeneralAccess, Contexts: t.Contexts,
 		Parameters: parametersToProto(t.Parameters), CreateTime: timeToProto(t.CreateTime),
 		ExpireTime: timeToProto(t.ExpireTime), RevokeTime: timeToProto(t.RevokeTime),
 		LastUseTime: timeToProto(t.LastUseTime), Creator: t.Creator, Revoker: t.Revoker,
