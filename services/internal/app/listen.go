@@ -17,12 +17,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chave/chave/services/internal/observe"
 )
@@ -39,8 +37,8 @@ type Server struct {
 	grpc      *grpc.Server
 	health    *health.Server
 	grpcLn    net.Listener
-	memLn     *bufconn.Listener // the all-in-one server's own calls to itself
-	http      *http.Server      // the gateway (all-in-one and gateway)
+	unary     []grpc.UnaryServerInterceptor // every unary interceptor of grpc, outermost first
+	http      *http.Server                  // the gateway (all-in-one and gateway)
 	httpLn    net.Listener
 	metrics   *http.Server // /metrics and /healthz of a service apart
 	metricsLn net.Listener
@@ -213,6 +211,7 @@ func (s *Server) listenGRPC(cfg Config, metrics prometheus.Registerer, creds cre
 	if err != nil {
 		return err
 	}
+	s.unary = append([]grpc.UnaryServerInterceptor{obs.UnaryInterceptor()}, unary...)
 	opts := append(obs.ServerOptions(unary, nil), s.tracing.ServerOptions()...)
 	opts = append(opts,
 		grpc.Creds(creds),
@@ -245,24 +244,6 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
-	}
-	s.conns = append(s.conns, conn)
-	return conn, nil
-}
-
-// dialSelf connects the all-in-one server to its own gRPC server through an
-// in-memory listener: the calls run every interceptor, exactly as over the
-// network, without loopback sockets (a grant crosses two gRPC hops, and the
-// syscalls were a quarter of its cost).
-func (s *Server) dialSelf() (*grpc.ClientConn, error) {
-	s.memLn = bufconn.Listen(1 << 20)
-	opts := append(s.tracing.DialOptions(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.memLn.DialContext(ctx) }),
-	)
-	conn, err := grpc.NewClient("passthrough:///chave-self", opts...)
-	if err != nil {
-		return nil, fmt.Errorf("dial own gRPC server: %w", err)
 	}
 	s.conns = append(s.conns, conn)
 	return conn, nil
@@ -328,16 +309,9 @@ func (s *Server) watchHealth(ready func(context.Context) error, services ...stri
 
 // serve starts the servers' loops; call it last, once everything is wired.
 func (s *Server) serve() {
-	var grpcLns []net.Listener
 	if s.grpc != nil {
-		grpcLns = append(grpcLns, s.grpcLn)
-		if s.memLn != nil {
-			grpcLns = append(grpcLns, s.memLn)
-		}
-	}
-	for _, ln := range grpcLns {
 		go func() {
-			if err := s.grpc.Serve(ln); err != nil {
+			if err := s.grpc.Serve(s.grpcLn); err != nil {
 				s.errs <- fmt.Errorf("gRPC: %w", err)
 			}
 		}()

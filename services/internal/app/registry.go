@@ -112,7 +112,7 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.listenGRPC(cfg, metrics, creds, reg.interceptor(verifier, cfg.Logger)); err != nil {
 			return err
 		}
-		reg.register(s, cfg.Logger)
+		reg.register(s.grpc, cfg.Logger)
 		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName)
 		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
 	})
@@ -162,8 +162,8 @@ func (p *registryPart) interceptor(verifier *verify.Verifier, log *slog.Logger) 
 }
 
 // register serves the registry on the server's gRPC listener.
-func (p *registryPart) register(s *Server, log *slog.Logger) {
-	registryv1.RegisterRegistryServiceServer(s.grpc, registry.NewServer(p.svc, log))
+func (p *registryPart) register(r grpc.ServiceRegistrar, log *slog.Logger) {
+	registryv1.RegisterRegistryServiceServer(r, registry.NewServer(p.svc, log))
 }
 
 // ready reports whether the registry's dependencies answer: the database
