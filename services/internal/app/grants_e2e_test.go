@@ -104,12 +104,22 @@ func testStandardOAuth2Client(t *testing.T, e *e2e) {
 		t.Fatalf("refreshed claims: %v", claims)
 	}
 	// A wrong secret: the library surfaces RFC 6749's invalid_client.
-	bad := clientcredentials.Config{ClientID: id, ClientSecret: secret[:len(secret)-1] + "x", TokenURL: e.base + "/oauth2/token"}
+	bad := clientcredentials.Config{ClientID: id, ClientSecret: wrongSecret(secret), TokenURL: e.base + "/oauth2/token"}
 	_, err = bad.Token(ctx)
 	var re *oauth2.RetrieveError
 	if err == nil || !asRetrieveError(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
 		t.Fatalf("wrong secret: %v", err)
 	}
+}
+
+// wrongSecret changes the secret's last character, so that it is surely
+// another, well-formed-looking secret.
+func wrongSecret(secret string) string {
+	last := "x"
+	if strings.HasSuffix(secret, last) {
+		last = "y"
+	}
+	return secret[:len(secret)-1] + last
 }
 
 func asRetrieveError(err error, target **oauth2.RetrieveError) bool {
