@@ -64,7 +64,10 @@ func TestJWKSCacheExpiry(t *testing.T) {
 	now = now.Add(2 * time.Minute) // refresh fails: the old document comes with the error
 	auth.jwksErr = status.Error(codes.Unavailable, "down")
 	get(`{"keys":[2]}`, true, 3)
+	// The stale document is served without another fetch for a while.
+	get(`{"keys":[2]}`, false, 3)
 
+	now = now.Add(wellKnownRetry)
 	auth.jwksErr = nil
 	auth.jwks = []byte(`not json`)
 	get(`{"keys":[2]}`, true, 4)

@@ -27,8 +27,7 @@ func TestMetadataDocument(t *testing.T) {
 			GrantTypesSupported:               []string{"client_credentials", "refresh_token"},
 			TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "private_key_jwt", "client_secret_post"},
 			ScopesSupported:                   []string{"inventory", "labels"},
-			TokenEndpointAuthSigningAlgValuesSupported: []string{"ES256"},
-			SigningAlgValuesSupported:                  []string{"ES256", "EdDSA"},
+			SigningAlgValuesSupported:         []string{"ES256", "EdDSA"},
 		}
 	})
 	for i := range 2 {
@@ -93,7 +92,7 @@ func TestMetadataIssuerAndDefaults(t *testing.T) {
 				!reflect.DeepEqual(got["token_endpoint_auth_methods_supported"], []any{"client_secret_basic", "client_secret_post"}) {
 				t.Errorf("defaults wrong: %s", body)
 			}
-			for _, k := range []string{"scopes_supported", "token_endpoint_auth_signing_alg_values_supported", "chave_access_token_signing_alg_values_supported"} {
+			for _, k := range []string{"scopes_supported", "chave_access_token_signing_alg_values_supported"} {
 				if _, ok := got[k]; ok {
 					t.Errorf("%s present in %s", k, body)
 				}

@@ -160,7 +160,7 @@ func (o *oauthEndpoints) logCause(ctx context.Context, level slog.Level, msg str
 
 // writeError answers err as RFC 6749 §5.2 says.
 func (o *oauthEndpoints) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	o.writeErrorAs(w, r, err, func(oe *oauthError) any {
+	o.writeErrorAs(w, r, err, true, func(oe *oauthError) any {
 		return struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description,omitempty"`
@@ -170,14 +170,17 @@ func (o *oauthEndpoints) writeError(w http.ResponseWriter, r *http.Request, err 
 
 // writeErrorAs answers err with the body that shape builds; an error that is
 // not an *oauthError becomes server_error.
-func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, err error, shape func(*oauthError) any) {
+// challenge adds a Basic challenge to a 401: the form endpoints' clients
+// may use HTTP Basic, TSS clients send credentials in the body and must not
+// be prompted for a password.
+func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, err error, challenge bool, shape func(*oauthError) any) {
 	var oe *oauthError
 	if !errors.As(err, &oe) {
 		o.logCause(r.Context(), slog.LevelError, err.Error())
 		oe = newOAuthError(errServerError, "internal error")
 	}
 	setNoStore(w.Header())
-	if oe.httpStatus == http.StatusUnauthorized {
+	if oe.httpStatus == http.StatusUnauthorized && challenge {
 		// RFC 6749 §5.2: required when the client used the Authorization
 		// header; harmless otherwise.
 		w.Header().Set("WWW-Authenticate", `Basic realm="chave"`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"google.golang.org/grpc/metadata"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -93,6 +94,8 @@ func observe(next http.Handler, metrics *httpMetrics, log *slog.Logger) http.Han
 
 		label := &routeLabel{pattern: unmatchedRoute}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		// The services log it too (the REST mux forwards the header itself).
+		ctx = metadata.AppendToOutgoingContext(ctx, "x-request-id", id)
 		ctx = context.WithValue(ctx, routeKey{}, label)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))

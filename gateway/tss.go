@@ -52,7 +52,7 @@ type tssTokenResponse struct {
 // writeTSSError answers err with the status /oauth2/token would use and a
 // {"code", "message"} body, code being the OAuth error code.
 func (o *oauthEndpoints) writeTSSError(w http.ResponseWriter, r *http.Request, err error) {
-	o.writeErrorAs(w, r, err, func(oe *oauthError) any {
+	o.writeErrorAs(w, r, err, false, func(oe *oauthError) any {
 		msg := errorDescription(oe.description)
 		if msg == "" {
 			msg = oe.code

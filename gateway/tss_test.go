@@ -61,6 +61,9 @@ func checkTSSError(t *testing.T, resp *http.Response, body []byte, wantStatus in
 	if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)
 	}
+	if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+		t.Errorf("WWW-Authenticate = %q: TSS clients send credentials in the body, never Basic", got)
+	}
 }
 
 const tssSuccessBody = `{"accesstoken":"at.jwt","expiresIn":1800,"refreshToken":"rt.2","tokenType":"Bearer"}`

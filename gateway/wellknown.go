@@ -18,6 +18,9 @@ const (
 	wellKnownTTL = 60 * time.Second
 	// wellKnownFetchTimeout bounds one call to the auth service.
 	wellKnownFetchTimeout = 5 * time.Second
+	// wellKnownRetry is how long a stale document is served after a failed
+	// refresh before the next try.
+	wellKnownRetry = 5 * time.Second
 )
 
 // docCache keeps a document built from the auth service for a short while.
@@ -49,6 +52,11 @@ func (c *docCache) get(ctx context.Context) ([]byte, error) {
 	defer cancel()
 	doc, err := c.fetch(ctx)
 	if err != nil {
+		if c.doc != nil {
+			// Serve the stale document for a while rather than queue every
+			// request behind another fetch from an auth service in trouble.
+			c.expires = c.now().Add(wellKnownRetry)
+		}
 		return c.doc, err
 	}
 	c.doc, c.expires = doc, c.now().Add(c.ttl)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/revocation/revocationtest"
 )
@@ -84,44 +83,6 @@ func TestMemoryClose(t *testing.T) {
 	e := revocation.Entry{Kind: revocation.AccessToken, ID: "j", At: time.Now(), Until: time.Now().Add(time.Hour)}
 	if err := m.Revoke(ctx, e); !errors.Is(err, revocation.ErrUnavailable) {
 		t.Errorf("Revoke after Close: %v, want ErrUnavailable", err)
-	}
-}
-
-func TestEntriesFromDomain(t *testing.T) {
-	t.Parallel()
-	t0 := time.Date(2025, time.March, 14, 15, 9, 26, 0, time.UTC)
-	tests := []struct {
-		name string
-		got  revocation.Entry
-		want revocation.Entry
-	}{
-		{
-			"credential",
-			revocation.CredentialRevoked(chave.Token{ID: "c1", RevokeTime: t0}, 24*time.Hour),
-			revocation.Entry{Kind: revocation.Credential, ID: "c1", At: t0, Until: t0.Add(24 * time.Hour)},
-		},
-		{
-			"access token",
-			revocation.AccessTokenRevoked(chave.RevokedAccessToken{ID: "j1", ClientID: "c1", RevokeTime: t0, ExpireTime: t0.Add(time.Minute)}),
-			revocation.Entry{Kind: revocation.AccessToken, ID: "j1", At: t0, Until: t0.Add(time.Minute)},
-		},
-		{
-			"family",
-			revocation.FamilyRevoked(chave.RefreshFamily{ID: "f1", ClientID: "c1", RevokeTime: t0, ExpireTime: t0.Add(time.Hour)}),
-			revocation.Entry{Kind: revocation.Family, ID: "f1", At: t0, Until: t0.Add(time.Hour)},
-		},
-	}
-	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("%s: got %+v, want %+v", tt.name, tt.got, tt.want)
-		}
-		if err := tt.got.Validate(); err != nil {
-			t.Errorf("%s: Validate: %v", tt.name, err)
-		}
-	}
-	// A credential that was never revoked yields no valid entry.
-	if err := revocation.CredentialRevoked(chave.Token{ID: "c1"}, time.Hour).Validate(); err == nil {
-		t.Error("entry of an unrevoked credential validated")
 	}
 }
 

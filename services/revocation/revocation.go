@@ -39,8 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/chave/chave/services/internal/chave"
 )
 
 // Kind is the kind of thing an entry revokes.
@@ -100,22 +98,6 @@ var (
 	minTime = time.Unix(0, 0)
 	maxTime = time.Date(2200, time.January, 1, 0, 0, 0, 0, time.UTC)
 )
-
-// CredentialRevoked returns the entry for a revoked credential. keep is the
-// longest lifetime of any token it may have issued (access and refresh).
-func CredentialRevoked(t chave.Token, keep time.Duration) Entry {
-	return Entry{Kind: Credential, ID: t.ID, At: t.RevokeTime, Until: t.RevokeTime.Add(keep)}
-}
-
-// AccessTokenRevoked returns the entry for a revoked access token.
-func AccessTokenRevoked(r chave.RevokedAccessToken) Entry {
-	return Entry{Kind: AccessToken, ID: r.ID, At: r.RevokeTime, Until: r.ExpireTime}
-}
-
-// FamilyRevoked returns the entry for a revoked refresh-token family.
-func FamilyRevoked(f chave.RefreshFamily) Entry {
-	return Entry{Kind: Family, ID: f.ID, At: f.RevokeTime, Until: f.ExpireTime}
-}
 
 // Query describes an access token to check. Empty fields are not looked up.
 type Query struct {

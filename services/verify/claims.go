@@ -23,7 +23,7 @@ type Claims struct {
 	// ID (jti) identifies the token; revocation lists refer to it.
 	ID string
 	// Scopes (scope, space-separated on the wire) are the context ids the
-	// token reaches, sorted.
+	// token reaches, in the token's order (chave signs them sorted).
 	Scopes []string
 	// TenantID (tenantid) is the tenant (company) the credential belongs
 	// to. The claim name is the one TSS clients read.

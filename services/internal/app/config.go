@@ -321,7 +321,7 @@ func defaultIssuer(httpAddr string) string {
 	if err != nil {
 		return "http://" + httpAddr
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port)

@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/chave/chave/services/internal/secrets"
 )
 
 // credential creates a tenant (once) and a credential with the contexts.
@@ -104,7 +106,7 @@ func testStandardOAuth2Client(t *testing.T, e *e2e) {
 		t.Fatalf("refreshed claims: %v", claims)
 	}
 	// A wrong secret: the library surfaces RFC 6749's invalid_client.
-	bad := clientcredentials.Config{ClientID: id, ClientSecret: wrongSecret(secret), TokenURL: e.base + "/oauth2/token"}
+	bad := clientcredentials.Config{ClientID: id, ClientSecret: wrongSecret(t), TokenURL: e.base + "/oauth2/token"}
 	_, err = bad.Token(ctx)
 	var re *oauth2.RetrieveError
 	if err == nil || !asRetrieveError(err, &re) || re.ErrorCode != "invalid_client" || re.Response.StatusCode != 401 {
@@ -112,14 +114,15 @@ func testStandardOAuth2Client(t *testing.T, e *e2e) {
 	}
 }
 
-// wrongSecret changes the secret's last character, so that it is surely
-// another, well-formed-looking secret.
-func wrongSecret(secret string) string {
-	last := "x"
-	if strings.HasSuffix(secret, last) {
-		last = "y"
+// wrongSecret returns another well-formed secret, so that the refusal comes
+// from the keyed-hash comparison, not from the format check before it.
+func wrongSecret(t *testing.T) string {
+	t.Helper()
+	s, err := secrets.NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return secret[:len(secret)-1] + last
+	return s.Reveal()
 }
 
 func asRetrieveError(err error, target **oauth2.RetrieveError) bool {

@@ -19,7 +19,7 @@ func testOAuthErrors(t *testing.T, e *e2e) {
 	cc := url.Values{"grant_type": {"client_credentials"}}
 
 	unknown := e.form("/oauth2/token", cc, "chave_ci_0000000000000000000000", secret)
-	wrong := e.form("/oauth2/token", cc, id, wrongSecret(secret))
+	wrong := e.form("/oauth2/token", cc, id, wrongSecret(t))
 	for name, r := range map[string]response{"unknown client": unknown, "wrong secret": wrong} {
 		if r.status != 401 || r.json(t)["error"] != "invalid_client" || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Basic") {
 			t.Errorf("%s: %d %v %s", name, r.status, r.header, r.body)

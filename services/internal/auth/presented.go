@@ -10,8 +10,6 @@ import (
 	"github.com/chave/chave/services/verify"
 )
 
-// IssuedToken names a token the auth service issued, for the registry:
-// an access token by its jti, or a refresh-token family.
 // ClientCredentials are a client's id and secret.
 type ClientCredentials struct {
 	ID, Secret string
@@ -20,6 +18,8 @@ type ClientCredentials struct {
 // String never shows the secret.
 func (c ClientCredentials) String() string { return c.ID + ":[REDACTED]" }
 
+// IssuedToken names a token the auth service issued, for the registry:
+// an access token by its jti, or a refresh-token family.
 type IssuedToken struct {
 	// TokenID is the access token's jti, or empty.
 	TokenID string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -97,15 +96,11 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		return nil, newOAuthError(ErrUnauthorizedClient, "the credential may not use refresh tokens")
 	}
 
-	current := client.Scopes
-	if !slices.IsSorted(current) {
-		current = chave.SortedSet(current)
-	}
-	kept := intersectSorted(rt.scopes, current)
+	kept := intersectSorted(rt.scopes, client.Scopes)
 	if len(kept) == 0 {
 		return nil, errInvalidGrant(errors.New("the credential no longer reaches any of the refresh token's scopes"))
 	}
-	scopes := intersectSorted(requested, current)
+	scopes := intersectSorted(requested, client.Scopes)
 	if len(scopes) == 0 {
 		return nil, newOAuthError(ErrInvalidScope, "the requested scope exceeds the credential's access")
 	}

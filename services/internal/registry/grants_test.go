@@ -213,3 +213,40 @@ func TestCheckIssuedTokenAnonymousLearnsOnlyActive(t *testing.T) {
 		t.Fatalf("wrong caller secret: %v", err)
 	}
 }
+
+// A grant records the credential's last use at most once a minute, so that
+// grants stay reads.
+func TestLastUseRecordedOncePerMinute(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, secret := f.credential(t, "acme", "inventory")
+	lastUse := func() time.Time {
+		t.Helper()
+		got, err := f.svc.GetToken(ctx, f.op, tok.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.LastUseTime
+	}
+	if !lastUse().IsZero() {
+		t.Fatal("a fresh credential has a last use")
+	}
+	first := f.now
+	if _, err := f.svc.AuthenticateClient(ctx, tok.ID, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(30 * time.Second)
+	if _, err := f.svc.AuthenticateClient(ctx, tok.ID, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUse(); !got.Equal(first) {
+		t.Fatalf("last use after two grants 30 s apart = %v, want the first, %v", got, first)
+	}
+	f.now = f.now.Add(31 * time.Second)
+	if _, err := f.svc.AuthenticateClient(ctx, tok.ID, secret.Reveal()); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastUse(); !got.Equal(f.now) {
+		t.Fatalf("last use a minute later = %v, want %v", got, f.now)
+	}
+}

@@ -407,12 +407,12 @@ func (s *Service) applyTokenPatch(t *chave.Token, patch chave.Token, fields []st
 func (s *Service) keepUnchangedSecrets(current, next chave.Parameters) chave.Parameters {
 	out := next.Clone()
 	for ctxID, values := range out {
-		ctx, _ := s.catalog.Lookup(ctxID)
 		for name, v := range values {
-			if spec, ok := ctx.Parameter(name); ok && spec.Secret {
-				if old, ok := current[ctxID][name]; ok && v == maskSecret(old) {
-					values[name] = old
-				}
+			if !s.isSecret(ctxID, name) {
+				continue
+			}
+			if old, ok := current[ctxID][name]; ok && v == maskSecret(old) {
+				values[name] = old
 			}
 		}
 	}
@@ -424,9 +424,12 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 	if _, err := s.visibleToken(ctx, c, id); err != nil {
 		return chave.Token{}, err
 	}
-	changed := false
+	var changed bool
+	var already chave.Token // the token as found, when it was revoked before
 	t, err := s.store.UpdateToken(ctx, id, func(t *chave.Token) (chave.Event, error) {
+		changed = false // the closure may run again when a backend retries
 		if !t.RevokeTime.IsZero() {
+			already = *t
 			return chave.Event{}, errUnchanged
 		}
 		now := s.clock()
@@ -435,7 +438,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 		return chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionRevoke, Fields: []string{"state", "revokeTime"}}, nil
 	})
 	if err == errUnchanged {
-		t, err = s.store.GetToken(ctx, id)
+		t, err = already, nil
 	}
 	if err != nil {
 		return chave.Token{}, fmt.Errorf("revoke token: %w", err)
@@ -562,6 +565,11 @@ func (s *Service) recordUse(ctx context.Context, id string, now time.Time) {
 	}
 	if err := s.store.TouchToken(ctx, id, now); err != nil {
 		s.log.WarnContext(ctx, "recording last use failed", "token", id, "err", err)
+		s.mu.Lock()
+		if s.lastUse[id].Equal(now) {
+			delete(s.lastUse, id) // the next use tries again
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -601,7 +609,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, secrets.ClientSecret, 
 		Contexts: []string{chave.ScopeRegistryAdmin}, SecretHash: s.hasher.Hash(secret),
 		CreateTime: now, Creator: "bootstrap",
 	}
-	ev := chave.Event{TokenID: id, Time: now, Actor: "bootstrap", Action: chave.ActionCreate, Fields: []string{"displayName", "contexts"}}
+	ev := chave.Event{TokenID: id, Time: now, Actor: "bootstrap", Action: chave.ActionCreate, Fields: tokenFieldsSet(t)}
 	if err := s.store.CreateToken(ctx, t, ev); err != nil {
 		return "", secrets.ClientSecret{}, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -655,7 +663,10 @@ func normaliseMask(mask []string, allowed map[string]string) ([]string, error) {
 }
 
 func tokenFieldsSet(t chave.Token) []string {
-	f := []string{"displayName", "tenant"}
+	f := []string{"displayName"}
+	if t.Tenant != "" {
+		f = append(f, "tenant")
+	}
 	if t.Description != "" {
 		f = append(f, "description")
 	}
@@ -670,6 +681,9 @@ func tokenFieldsSet(t chave.Token) []string {
 	}
 	if !t.ExpireTime.IsZero() {
 		f = append(f, "expireTime")
+	}
+	if t.IssueRefreshTokens {
+		f = append(f, "issueRefreshTokens")
 	}
 	return f
 }

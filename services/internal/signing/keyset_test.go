@@ -161,9 +161,11 @@ func TestSignKeepsGivenJTIAndAudienceList(t *testing.T) {
 	if fmt.Sprint(claims["aud"]) != "[a b]" {
 		t.Errorf("aud = %v, want [a b]", claims["aud"])
 	}
-	for _, absent := range []string{"scope", "tenantid"} {
-		if _, ok := claims[absent]; ok {
-			t.Errorf("claim %s present, want it omitted when empty", absent)
+	// SPEC §2.3 lists both claims: present even when empty (an operator
+	// token has no tenant; a credential may reach no context).
+	for _, empty := range []string{"scope", "tenantid"} {
+		if v, ok := claims[empty]; !ok || v != "" {
+			t.Errorf("claim %s = %v (present %v), want an empty string", empty, v, ok)
 		}
 	}
 }

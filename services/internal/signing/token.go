@@ -28,8 +28,8 @@ type wireClaims struct {
 	Iat      int64  `json:"iat"`
 	Jti      string `json:"jti"`
 	ClientID string `json:"client_id"`
-	Scope    string `json:"scope,omitempty"`
-	TenantID string `json:"tenantid,omitempty"`
+	Scope    string `json:"scope"` // SPEC §2.3: always present, even when empty
+	TenantID string `json:"tenantid"`
 	Sid      string `json:"sid,omitempty"` // the refresh-token family, if any
 }
 

@@ -607,12 +607,11 @@ func (*GetServerMetadataRequest) Descriptor() ([]byte, []int) {
 // GetServerMetadataResponse holds the parts of RFC 8414 metadata the auth
 // service knows; the gateway adds the endpoint URLs from the issuer.
 type GetServerMetadataResponse struct {
-	state                                      protoimpl.MessageState `protogen:"open.v1"`
-	Issuer                                     string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
-	GrantTypesSupported                        []string               `protobuf:"bytes,2,rep,name=grant_types_supported,json=grantTypesSupported,proto3" json:"grant_types_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported          []string               `protobuf:"bytes,3,rep,name=token_endpoint_auth_methods_supported,json=tokenEndpointAuthMethodsSupported,proto3" json:"token_endpoint_auth_methods_supported,omitempty"`
-	ScopesSupported                            []string               `protobuf:"bytes,4,rep,name=scopes_supported,json=scopesSupported,proto3" json:"scopes_supported,omitempty"`
-	TokenEndpointAuthSigningAlgValuesSupported []string               `protobuf:"bytes,5,rep,name=token_endpoint_auth_signing_alg_values_supported,json=tokenEndpointAuthSigningAlgValuesSupported,proto3" json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
+	state                             protoimpl.MessageState `protogen:"open.v1"`
+	Issuer                            string                 `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	GrantTypesSupported               []string               `protobuf:"bytes,2,rep,name=grant_types_supported,json=grantTypesSupported,proto3" json:"grant_types_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported []string               `protobuf:"bytes,3,rep,name=token_endpoint_auth_methods_supported,json=tokenEndpointAuthMethodsSupported,proto3" json:"token_endpoint_auth_methods_supported,omitempty"`
+	ScopesSupported                   []string               `protobuf:"bytes,4,rep,name=scopes_supported,json=scopesSupported,proto3" json:"scopes_supported,omitempty"`
 	// The algorithms access tokens are signed with.
 	SigningAlgValuesSupported []string `protobuf:"bytes,6,rep,name=signing_alg_values_supported,json=signingAlgValuesSupported,proto3" json:"signing_alg_values_supported,omitempty"`
 	unknownFields             protoimpl.UnknownFields
@@ -673,13 +672,6 @@ func (x *GetServerMetadataResponse) GetTokenEndpointAuthMethodsSupported() []str
 func (x *GetServerMetadataResponse) GetScopesSupported() []string {
 	if x != nil {
 		return x.ScopesSupported
-	}
-	return nil
-}
-
-func (x *GetServerMetadataResponse) GetTokenEndpointAuthSigningAlgValuesSupported() []string {
-	if x != nil {
-		return x.TokenEndpointAuthSigningAlgValuesSupported
 	}
 	return nil
 }
@@ -747,7 +739,7 @@ type VerifyTokenResponse struct {
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The jti.
 	TokenId string `protobuf:"bytes,7,opt,name=token_id,json=tokenId,proto3" json:"token_id,omitempty"`
-	// Space-separated scopes, as in the token.
+	// The scopes of the token's scope claim.
 	Scopes []string `protobuf:"bytes,8,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// The tenantid claim.
 	Tenant string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
@@ -908,14 +900,13 @@ const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\x03aud\x18\n" +
 	" \x03(\tR\x03aud\x12\x10\n" +
 	"\x03jti\x18\v \x01(\tR\x03jti\"\x1a\n" +
-	"\x18GetServerMetadataRequest\"\x8b\x03\n" +
+	"\x18GetServerMetadataRequest\"\xdd\x02\n" +
 	"\x19GetServerMetadataResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x122\n" +
 	"\x15grant_types_supported\x18\x02 \x03(\tR\x13grantTypesSupported\x12P\n" +
 	"%token_endpoint_auth_methods_supported\x18\x03 \x03(\tR!tokenEndpointAuthMethodsSupported\x12)\n" +
-	"\x10scopes_supported\x18\x04 \x03(\tR\x0fscopesSupported\x12d\n" +
-	"0token_endpoint_auth_signing_alg_values_supported\x18\x05 \x03(\tR*tokenEndpointAuthSigningAlgValuesSupported\x12?\n" +
-	"\x1csigning_alg_values_supported\x18\x06 \x03(\tR\x19signingAlgValuesSupported\"*\n" +
+	"\x10scopes_supported\x18\x04 \x03(\tR\x0fscopesSupported\x12?\n" +
+	"\x1csigning_alg_values_supported\x18\x06 \x03(\tR\x19signingAlgValuesSupportedJ\x04\b\x05\x10\x06R0token_endpoint_auth_signing_alg_values_supported\"*\n" +
 	"\x12VerifyTokenRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\xe2\x02\n" +
 	"\x13VerifyTokenResponse\x12\x16\n" +

@@ -44,9 +44,11 @@ const (
 // RegistryService keeps API credentials (tokens), the tenants they belong to,
 // and the catalog of contexts (scopes) a token may reach.
 //
-// Every method except AuthenticateClient requires a Bearer access token
-// carrying the registry.admin scope (own tenant only) or the operator
-// credential (every tenant).
+// Every method with a REST mapping requires a Bearer access token carrying
+// the registry.admin scope (own tenant only) or the operator credential
+// (every tenant). The methods for the auth service (AuthenticateClient,
+// UseRefreshToken, RevokeIssuedToken, CheckIssuedToken) have none and take
+// client credentials instead.
 type RegistryServiceClient interface {
 	// CreateToken creates a credential. The response holds the secret; it is
 	// never shown again.
@@ -273,9 +275,11 @@ func (c *registryServiceClient) CheckIssuedToken(ctx context.Context, in *CheckI
 // RegistryService keeps API credentials (tokens), the tenants they belong to,
 // and the catalog of contexts (scopes) a token may reach.
 //
-// Every method except AuthenticateClient requires a Bearer access token
-// carrying the registry.admin scope (own tenant only) or the operator
-// credential (every tenant).
+// Every method with a REST mapping requires a Bearer access token carrying
+// the registry.admin scope (own tenant only) or the operator credential
+// (every tenant). The methods for the auth service (AuthenticateClient,
+// UseRefreshToken, RevokeIssuedToken, CheckIssuedToken) have none and take
+// client credentials instead.
 type RegistryServiceServer interface {
 	// CreateToken creates a credential. The response holds the secret; it is
 	// never shown again.
