@@ -156,7 +156,7 @@ func keysOf(a Attempt) attemptKeys {
 // Check decides whether the attempt may go on to the secret check. It
 // costs one store read and writes nothing.
 func (l *Limiter) Check(ctx context.Context, a Attempt) (Decision, error) {
-	now := l.now()
+	now := l.clock()
 	k := keysOf(a)
 	ws, err := l.store.Get(ctx, now, k.pair, k.address, k.client, k.known)
 	if err != nil {
@@ -185,10 +185,14 @@ func (d Decision) refuse(limit Limit, retryAfter time.Duration) Decision {
 	return d
 }
 
+// clock is the current time in whole milliseconds, the resolution of the
+// shared store, so that every store reports the same windows.
+func (l *Limiter) clock() time.Time { return l.now().Truncate(time.Millisecond) }
+
 // Failed counts a failed authentication of an attempt that Check allowed.
 func (l *Limiter) Failed(ctx context.Context, d Decision) error {
 	k := d.keys
-	if err := l.store.Incr(ctx, l.now(), l.policy.Window, k.pair, k.address, k.client); err != nil {
+	if err := l.store.Incr(ctx, l.clock(), l.policy.Window, k.pair, k.address, k.client); err != nil {
 		return fmt.Errorf("throttle: count failure: %w", err)
 	}
 	return nil
@@ -198,7 +202,7 @@ func (l *Limiter) Failed(ctx context.Context, d Decision) error {
 // allowed: the pair's failures are cleared and the pair becomes known. It
 // writes only what changes: nothing for a known pair without failures.
 func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
-	now := l.now()
+	now := l.clock()
 	if d.pairFailures > 0 {
 		if err := l.store.Delete(ctx, now, d.keys.pair); err != nil {
 			return fmt.Errorf("throttle: clear failures: %w", err)
