@@ -226,7 +226,7 @@ func guarded[T any](ctx context.Context, g *guard, clientID string, call func() 
 // loggableClientID is the client id for the logs when it has chave's form,
 // so that a secret sent as the client id is never logged.
 func loggableClientID(id string) string {
-	if strings.HasPrefix(id, "chave_ci_") && len(id) <= 64 && !strings.HasPrefix(id, "chave_sk_") {
+	if strings.HasPrefix(id, "chave_ci_") && len(id) <= 64 {
 		return id
 	}
 	return "(not a chave client id)"

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chave/chave/services/internal/testserver"
 	"github.com/chave/chave/services/internal/throttle"
 	"github.com/chave/chave/services/revocation"
@@ -35,15 +37,24 @@ func TestFallbackConformance(t *testing.T) {
 	})
 }
 
+// revocationURL opens a client of srv, closed when the test ends.
+func revocationURL(tb testing.TB, srv *testserver.Redis) (redis.UniversalClient, error) {
+	client, err := revocation.ParseURL(srv.URL())
+	if err != nil {
+		return nil, err
+	}
+	tb.Cleanup(func() { client.Close() })
+	return client, nil
+}
+
 // newRedisStore returns a store on srv under a prefix of its own (the
 // test's name unless given), so that tests sharing a server do not meet.
 func newRedisStore(t *testing.T, srv *testserver.Redis, prefix string) *throttle.Redis {
 	t.Helper()
-	client, err := revocation.ParseURL(srv.URL())
+	client, err := revocationURL(t, srv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
 	if prefix == "" {
 		prefix = "test:" + t.Name()
 	}
