@@ -293,3 +293,61 @@ func TestThrottleWithRedisDown(t *testing.T) {
 		t.Fatalf("real client with Redis down: %d %s", g.status, g.body)
 	}
 }
+
+// TestThrottleServicesApart: the registry, the auth service and the
+// gateway as separate servers (as deploy/ runs them): the client address
+// the gateway reads behind its trusted proxy reaches the auth service
+// over gRPC, so the attacker is throttled and the real client is not.
+func TestThrottleServicesApart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	quiet := slog.New(slog.DiscardHandler)
+	base := Config{
+		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
+		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
+		SigningKeysFile: filepath.Join(dir, "signing-keys.json"), Logger: quiet,
+		Throttle: e2eThrottle, ThrottleClock: (&fakeClock{now: time.Now()}).Now,
+	}
+	// The operator credential is the client under attack.
+	store, err := OpenStore(ctx, base.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := NewRegistry(base, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, secret, err := boot.Bootstrap(ctx)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(startFn func(context.Context, Config) (*Server, error), cfg Config) *Server {
+		t.Helper()
+		srv, err := startFn(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Stop(ctx)
+		})
+		return srv
+	}
+	reg := start(StartRegistry, base)
+	authCfg := base
+	authCfg.RegistryAddr = reg.GRPCAddr()
+	authSrv := start(StartAuth, authCfg)
+	gwCfg := base
+	gwCfg.RegistryAddr, gwCfg.AuthAddr, gwCfg.TrustedProxies = reg.GRPCAddr(), authSrv.GRPCAddr(), "127.0.0.1"
+	gw := start(StartGateway, gwCfg)
+
+	rig := &throttleRig{e2e: &e2e{t: t, base: "http://" + gw.HTTPAddr()}}
+	attacker, real := rig.from("127.0.0.1", "198.51.100.7"), rig.from("127.0.0.1", "203.0.113.9")
+	exhaust(t, attacker, id)
+	wantThrottled(t, "services apart", attacker.grant(id, wrongSecret(t)), "error")
+	if g := real.grant(id, secret.Reveal()); g.status != http.StatusOK {
+		t.Fatalf("real client: %d %s", g.status, g.body)
+	}
+}
