@@ -351,3 +351,22 @@ func TestThrottleServicesApart(t *testing.T) {
 		t.Fatalf("real client: %d %s", g.status, g.body)
 	}
 }
+
+// TestThrottleFinding5 replays issue 14's finding 5 on the default policy:
+// of 1,200 wrong secrets in a row from one address, only the first
+// throttle.DefaultMaxPairFailures are checked (401); every other one is
+// 429.
+func TestThrottleFinding5(t *testing.T) {
+	r := startThrottleE2E(t, deployments[0], nil, "", &fakeClock{now: time.Now()}, func(c *Config) { c.Throttle = throttle.Policy{} })
+	op := r.accessToken(r.opID, r.opSec)
+	id, _ := r.credential(t, op, nil)
+	attacker := r.from("127.0.0.2", "")
+	wrong := wrongSecret(t)
+	counts := map[int]int{}
+	for range 1200 {
+		counts[attacker.grant(id, wrong).status]++
+	}
+	if counts[http.StatusUnauthorized] != throttle.DefaultMaxPairFailures || counts[http.StatusTooManyRequests] != 1200-throttle.DefaultMaxPairFailures {
+		t.Fatalf("answers by status: %v; want %d × 401, the rest 429", counts, throttle.DefaultMaxPairFailures)
+	}
+}
