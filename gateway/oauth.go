@@ -168,8 +168,8 @@ func oauthReason(st *status.Status) (string, bool) {
 func retryAfter(st *status.Status) int64 {
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
-			if d := ri.GetRetryDelay().AsDuration(); d > 0 {
-				return int64((d + time.Second - 1) / time.Second)
+			if delay := ri.GetRetryDelay().AsDuration(); delay > 0 {
+				return int64((delay + time.Second - 1) / time.Second)
 			}
 		}
 	}
