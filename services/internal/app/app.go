@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth
@@ -75,8 +75,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// listener (authentication included): the two hops of every grant
 		// cost no sockets, no HTTP/2 framing and no goroutine hand-offs.
 		self := inprocess.New(s.unary...)
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier,
-			auth.NewRegistryClient(registryv1.NewRegistryServiceClient(self)), signingKeys, metrics)
+		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewRegistryServiceClient(self)), metrics)
+		if err != nil {
+			return err
+		}
+		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}
