@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -24,7 +26,7 @@ const maxRESTBody = 1 << 20
 func newREST(ctx context.Context, client registryv1.RegistryServiceClient, log *slog.Logger) (http.Handler, error) {
 	errs := &restErrors{log: log}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newJSONMarshaler()),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{newJSONMarshaler()}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(dropHeader),
 		runtime.WithOutgoingTrailerMatcher(dropHeader),
@@ -53,6 +55,54 @@ func newJSONMarshaler() *runtime.JSONPb {
 	}
 }
 
+// strictJSON is the REST marshaler: a request body is one JSON value and
+// nothing after it but white space. json.Decoder alone stops after the
+// first value, so `{…}xyz` or `{…}{…}` would be read as `{…}`.
+type strictJSON struct{ *runtime.JSONPb }
+
+var errTrailingData = errors.New("unexpected data after the JSON body")
+
+// NewDecoder implements runtime.Marshaler.
+func (m strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	d := json.NewDecoder(r)
+	inner := runtime.DecoderWrapper{Decoder: d, UnmarshalOptions: m.UnmarshalOptions}
+	return runtime.DecoderFunc(func(v any) error {
+		if err := inner.Decode(v); err != nil {
+			return err // io.EOF for an empty body, which grpc-gateway accepts
+		}
+		if _, err := d.Token(); !errors.Is(err, io.EOF) {
+			return errTrailingData
+		}
+		return nil
+	})
+}
+
+// limitedBody is a request body cut at maxRESTBody that remembers being
+// cut, so that the error handler can answer 413: grpc-gateway turns every
+// body error into InvalidArgument.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		b.exceeded = true
+	}
+	return n, err
+}
+
+type limitedBodyKey struct{}
+
+// bodyTooLarge reports whether the request's body went past maxRESTBody.
+func bodyTooLarge(ctx context.Context) bool {
+	b, ok := ctx.Value(limitedBodyKey{}).(*limitedBody)
+	return ok && b.exceeded
+}
+
+var errBodyTooLarge = fmt.Sprintf("the request body is larger than %d bytes", maxRESTBody)
+
 // guardREST checks and trims a request before grpc-gateway sees it.
 func guardREST(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,8 +114,13 @@ func guardREST(next http.Handler) http.Handler {
 			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxRESTBody)
-		next.ServeHTTP(w, r)
+		if r.ContentLength > maxRESTBody {
+			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, errBodyTooLarge)
+			return
+		}
+		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxRESTBody)}
+		r.Body = body
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), limitedBodyKey{}, body)))
 	})
 }
 
@@ -154,6 +209,9 @@ func (e *restErrors) handle(ctx context.Context, _ *runtime.ServeMux, m runtime.
 		httpStatus, err = hse.HTTPStatus, hse.Err
 	}
 	st := e.public(ctx, status.Convert(err))
+	if bodyTooLarge(ctx) {
+		httpStatus, st = http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, errBodyTooLarge)
+	}
 	if httpStatus == 0 {
 		httpStatus = runtime.HTTPStatusFromCode(st.Code())
 	}
