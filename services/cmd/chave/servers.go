@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/app"
+	"github.com/chave/chave/services/internal/observe"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM
@@ -142,7 +143,7 @@ func bootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(observe.RedactSecrets(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // runServer starts a server, prints where it listens, and runs it until
