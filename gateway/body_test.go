@@ -101,3 +101,30 @@ func TestBodyTooLarge(t *testing.T) {
 		t.Errorf("registry called %d times", n)
 	}
 }
+
+// TestRESTBadValueNamesField: a value its field cannot hold (a time past
+// year 9999, a malformed one, a wrong type) is a 400 whose message starts
+// with the field's name, on create and on update.
+func TestRESTBadValueNamesField(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, tt := range []struct{ name, method, path, body, field string }{
+		{"year 10000", http.MethodPost, "/v1/tokens", `{"displayName":"x","expireTime":"10000-01-01T00:00:00Z"}`, "expireTime"},
+		{"past 9999 once in UTC", http.MethodPost, "/v1/tokens", `{"displayName":"x","expireTime":"9999-12-31T23:59:59-01:00"}`, "expireTime"},
+		{"not a time", http.MethodPost, "/v1/tokens", `{"displayName":"x","expireTime":"soon"}`, "expireTime"},
+		{"a number", http.MethodPost, "/v1/tokens", `{"expireTime":1893456000,"displayName":"x"}`, "expireTime"},
+		{"snake case name", http.MethodPost, "/v1/tokens", `{"expire_time":"10000-01-01T00:00:00Z"}`, "expire_time"},
+		{"on update", http.MethodPatch, "/v1/tokens/tok_1", `{"displayName":"x","expireTime":"99999-01-01T00:00:00Z"}`, "expireTime"},
+		{"wrong type", http.MethodPost, "/v1/tokens", `{"displayName":"x","contexts":"inventory"}`, "contexts"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := h.do(t, tt.method, tt.path, http.Header{"Content-Type": {"application/json"}}, tt.body)
+			msg := checkStatusBody(t, resp, body, http.StatusBadRequest, codes.InvalidArgument)
+			if !strings.HasPrefix(msg, tt.field+": ") {
+				t.Errorf("message %q does not name %s", msg, tt.field)
+			}
+		})
+	}
+	if n := len(h.reg.callLog()); n != 0 {
+		t.Errorf("registry called %d times", n)
+	}
+}

@@ -1,19 +1,24 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/textproto"
+	"reflect"
+	"slices"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 )
@@ -56,8 +61,9 @@ func newJSONMarshaler() *runtime.JSONPb {
 }
 
 // strictJSON is the REST marshaler: a request body is one JSON value and
-// nothing after it but white space. json.Decoder alone stops after the
-// first value, so `{…}xyz` or `{…}{…}` would be read as `{…}`.
+// nothing after it but white space (json.Decoder alone stops after the
+// first value, so `{…}xyz` or `{…}{…}` would be read as `{…}`), and a
+// value that does not fit its field is an error that names the field.
 type strictJSON struct{ *runtime.JSONPb }
 
 var errTrailingData = errors.New("unexpected data after the JSON body")
@@ -65,16 +71,58 @@ var errTrailingData = errors.New("unexpected data after the JSON body")
 // NewDecoder implements runtime.Marshaler.
 func (m strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
 	d := json.NewDecoder(r)
-	inner := runtime.DecoderWrapper{Decoder: d, UnmarshalOptions: m.UnmarshalOptions}
 	return runtime.DecoderFunc(func(v any) error {
-		if err := inner.Decode(v); err != nil {
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
 			return err // io.EOF for an empty body, which grpc-gateway accepts
 		}
 		if _, err := d.Token(); !errors.Is(err, io.EOF) {
 			return errTrailingData
 		}
+		inner := runtime.DecoderWrapper{Decoder: json.NewDecoder(bytes.NewReader(raw)), UnmarshalOptions: m.UnmarshalOptions}
+		if err := inner.Decode(v); err != nil {
+			if field := m.offendingField(raw, v); field != "" {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+			return err
+		}
 		return nil
 	})
+}
+
+// offendingField finds the member of a JSON object that the message v
+// (a message, or a pointer to a message field) refuses, by decoding each
+// member alone; "" when there is none to blame.
+func (m strictJSON) offendingField(raw []byte, v any) string {
+	var target proto.Message
+	switch x := v.(type) {
+	case proto.Message:
+		target = x
+	default:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Pointer {
+			return ""
+		}
+		msg, ok := reflect.New(rv.Elem().Type().Elem()).Interface().(proto.Message)
+		if !ok {
+			return ""
+		}
+		target = msg
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		one, err := json.Marshal(map[string]json.RawMessage{name: members[name]})
+		if err != nil {
+			continue
+		}
+		if m.UnmarshalOptions.Unmarshal(one, target.ProtoReflect().New().Interface()) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 // limitedBody is a request body cut at maxRESTBody that remembers being
