@@ -149,7 +149,7 @@ func bodyTooLarge(ctx context.Context) bool {
 	return ok && b.exceeded
 }
 
-var errBodyTooLarge = fmt.Sprintf("the request body is larger than %d bytes", maxRESTBody)
+var msgBodyTooLarge = fmt.Sprintf("the request body is larger than %d bytes", maxRESTBody)
 
 // guardREST checks and trims a request before grpc-gateway sees it.
 func guardREST(next http.Handler) http.Handler {
@@ -163,7 +163,7 @@ func guardREST(next http.Handler) http.Handler {
 			return
 		}
 		if r.ContentLength > maxRESTBody {
-			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, errBodyTooLarge)
+			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, msgBodyTooLarge)
 			return
 		}
 		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxRESTBody)}
@@ -258,7 +258,7 @@ func (e *restErrors) handle(ctx context.Context, _ *runtime.ServeMux, m runtime.
 	}
 	st := e.public(ctx, status.Convert(err))
 	if bodyTooLarge(ctx) {
-		httpStatus, st = http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, errBodyTooLarge)
+		httpStatus, st = http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, msgBodyTooLarge)
 	}
 	if httpStatus == 0 {
 		httpStatus = runtime.HTTPStatusFromCode(st.Code())
