@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/app"
+	"github.com/chave/chave/services/internal/observe"
 	"github.com/chave/chave/services/internal/throttle"
 )
 
@@ -147,7 +148,7 @@ func bootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(observe.RedactSecrets(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // runServer starts a server, prints where it listens, and runs it until

@@ -161,6 +161,7 @@ func (c *Config) setDefaults(r role) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	c.Logger = observe.RedactingLogger(c.Logger)
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
