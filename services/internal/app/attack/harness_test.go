@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -100,13 +101,23 @@ func (a answer) json(t *testing.T) map[string]any {
 // send sends req and reads the whole answer.
 func (tg *target) send(req *http.Request) answer {
 	tg.t.Helper()
+	a, err := tg.try(req)
+	if err != nil {
+		tg.t.Fatal(err)
+	}
+	return a
+}
+
+// try sends req and reads the whole answer; for subtests, which must not
+// fail the parent test.
+func (tg *target) try(req *http.Request) (answer, error) {
 	resp, err := tg.http.Do(req)
 	if err != nil {
-		tg.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+		return answer{}, fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, data}
+	data, err := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, data}, err
 }
 
 // request builds a request; body is sent as JSON unless it is a string
