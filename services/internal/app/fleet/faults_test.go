@@ -330,8 +330,8 @@ func TestFleetFaultsUnderLoad(t *testing.T) {
 		eventually(t, "revocations after "+what, 30*time.Second, func() bool { return n.revokes.Load() > before })
 	}
 	faults := []struct {
-		name   string
-		break_ func()
+		name    string
+		inflict func()
 	}{
 		{"kill -9 of the registry", func() { registry.kill(); registry.launch() }},
 		{"kill -9 of the auth service", func() { auth.kill(); auth.launch() }},
@@ -348,7 +348,7 @@ func TestFleetFaultsUnderLoad(t *testing.T) {
 	steady("start")
 	for _, fault := range faults {
 		start := time.Now()
-		fault.break_()
+		fault.inflict()
 		steady(fault.name)
 		n.postgresDown.Store(false)
 		t.Logf("%s: recovered in %v", fault.name, time.Since(start).Round(100*time.Millisecond))
