@@ -30,6 +30,7 @@ import (
 	"github.com/chave/chave/services/internal/app/apptest"
 	"github.com/chave/chave/services/internal/testserver"
 	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/verify"
 )
 
 // outage is a TCP proxy in front of PostgreSQL that the test can take
@@ -358,9 +359,11 @@ func TestFleetFaultsUnderLoad(t *testing.T) {
 
 	// Every acknowledged revoke holds at the end, on every verifier: the
 	// registry's record, introspection, the registry's Bearer check (a
-	// revoked credential's token is refused, 401) and the auth service's
-	// VerifyToken over mutual TLS.
+	// revoked credential's token is refused, 401), the auth service's
+	// VerifyToken over mutual TLS, and services/verify with the JWKS and
+	// the Redis set.
 	verifyToken := authVerifier(t, authAddr, pki)
+	resource := resourceVerifier(t, issuer, redis.URL())
 	lost := 0
 	for _, r := range n.acked {
 		a := c.do("GET", "/v1/tokens/"+r.id, opToken, nil)
@@ -381,12 +384,26 @@ func TestFleetFaultsUnderLoad(t *testing.T) {
 			lost++
 			t.Errorf("%s: VerifyToken at the end: %v, want Unauthenticated", r.id, code)
 		}
+		if err := resource(r.token); !isRevoked(err) {
+			lost++
+			t.Errorf("%s: services/verify at the end: %v, want the reason revoked", r.id, err)
+		}
 	}
 	t.Logf("counts: grants %d (%d failed while something was down), revokes acknowledged %d (%d failed), "+
 		"verifications of revoked tokens %d, revoked tokens accepted %d, acknowledged revokes lost %d, "+
 		"HTTP 500s %d (and %d with PostgreSQL cut off), other 5xx %d, transport errors %d",
 		n.grants.Load(), n.grantFailures.Load(), n.revokes.Load(), n.revokeFailures.Load(), n.checks.Load(),
 		n.revokedAccepted.Load(), lost, n.status500.Load(), n.status500PostgreSQL.Load(), n.other5xx.Load(), n.transportErrors.Load())
+	if n.status500PostgreSQL.Load() > 0 {
+		// Where the 500s came from, for whoever fixes them.
+		for _, p := range f.procs {
+			for _, line := range strings.Split(p.stderr.String(), "\n") {
+				if strings.Contains(line, `"Internal"`) || strings.Contains(line, `"level":"ERROR"`) && !strings.Contains(line, "unavailable") {
+					t.Logf("chave %s: %s", p.name, line)
+				}
+			}
+		}
+	}
 	if n.revokedAccepted.Load() != 0 || lost != 0 || n.status500.Load() != 0 {
 		t.Errorf("want 0 revoked tokens accepted, 0 acknowledged revokes lost, 0 HTTP 500s")
 	}
@@ -422,5 +439,39 @@ func authVerifier(t *testing.T, addr string, pki *apptest.PKI) func(token string
 			return codes.DeadlineExceeded
 		}
 		return status.Code(err)
+	}
+}
+
+func isRevoked(err error) bool {
+	var e *verify.Error
+	return errors.As(err, &e) && e.Reason == verify.ReasonRevoked
+}
+
+// resourceVerifier returns what a resource server's services/verify says
+// of a token: the gateway's JWKS, the shared Redis revocation set.
+func resourceVerifier(t *testing.T, issuer, redisURL string) func(token string) error {
+	t.Helper()
+	client, err := revocation.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := revocation.NewRedis(client, revocation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	v, err := verify.New(verify.Config{
+		Issuer: issuer, Audience: issuer,
+		Keys:        verify.NewRemoteKeys(issuer+"/.well-known/jwks.json", verify.RemoteKeysOptions{}),
+		Revocations: revocation.Checker(set),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(token string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := v.Verify(ctx, token)
+		return err
 	}
 }
