@@ -82,6 +82,14 @@ func start(t *testing.T) *target {
 	return tg
 }
 
+// on returns the target with its helpers failing t: for subtests, which
+// must not fail their parent.
+func (tg *target) on(t *testing.T) *target {
+	c := *tg
+	c.t = t
+	return &c
+}
+
 // answer is an HTTP response, read whole.
 type answer struct {
 	status int

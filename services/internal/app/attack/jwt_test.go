@@ -73,7 +73,7 @@ func (tg *target) verifiers(t *testing.T) []verifier {
 	resource := verify.HTTPMiddleware(v)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return []verifier{
 		{"REST registry Bearer check", func(t *testing.T, token string) verdict {
-			switch a := tg.do("GET", "/v1/tokens?pageSize=1", token, nil); a.status {
+			switch a := tg.on(t).do("GET", "/v1/tokens?pageSize=1", token, nil); a.status {
 			case 200, 403: // 403: the token verified but lacks registry.admin
 				return accepted
 			case 401:
@@ -86,7 +86,7 @@ func (tg *target) verifiers(t *testing.T) []verifier {
 			}
 		}},
 		{"/oauth2/introspect", func(t *testing.T, token string) verdict {
-			a := tg.form("/oauth2/introspect", url.Values{"token": {token}}, tg.opID, tg.opSecret)
+			a := tg.on(t).form("/oauth2/introspect", url.Values{"token": {token}}, tg.opID, tg.opSecret)
 			if a.status == 503 {
 				return unavailable
 			}

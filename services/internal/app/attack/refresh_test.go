@@ -35,9 +35,9 @@ func TestRefreshTokenAbuse(t *testing.T) {
 	verifiers := tg.verifiers(t)
 	rows := []struct {
 		name string
-		run  func(t *testing.T, id, secret string)
+		run  func(t *testing.T, tg *target, id, secret string)
 	}{
-		{"a used refresh token presented again: invalid_grant, and the whole family is revoked", func(t *testing.T, id, secret string) {
+		{"a used refresh token presented again: invalid_grant, and the whole family is revoked", func(t *testing.T, tg *target, id, secret string) {
 			g := tg.grant(id, secret)
 			first, rt0 := g["access_token"].(string), g["refresh_token"].(string)
 			r := tg.must(tg.refresh(id, secret, rt0), "first refresh")
@@ -54,7 +54,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 			// The credential itself is not revoked: a new grant works.
 			expect(t, verifiers, "a new grant's token", tg.accessToken(id, secret), accepted)
 		}},
-		{"eight refreshes of one token at once: exactly one wins", func(t *testing.T, id, secret string) {
+		{"eight refreshes of one token at once: exactly one wins", func(t *testing.T, tg *target, id, secret string) {
 			rt := tg.grant(id, secret)["refresh_token"].(string)
 			const n = 8
 			statuses := make([]int, n)
@@ -88,7 +88,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 				t.Errorf("%d of %d concurrent refreshes won (%v), want exactly 1", won, n, statuses)
 			}
 		}},
-		{"another client presents the refresh token: invalid_grant, and the owner's family still works", func(t *testing.T, id, secret string) {
+		{"another client presents the refresh token: invalid_grant, and the owner's family still works", func(t *testing.T, tg *target, id, secret string) {
 			thiefID, thiefSecret := tg.credential(op, "acme", "thief", "inventory")
 			rt := tg.grant(id, secret)["refresh_token"].(string)
 			if a := tg.refresh(thiefID, thiefSecret, rt); a.status != 400 || a.json(t)["error"] != "invalid_grant" {
@@ -96,7 +96,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 			}
 			tg.must(tg.refresh(id, secret, rt), "the owner's refresh after the theft attempt")
 		}},
-		{"another client revokes the refresh token (RFC 7009): nothing is revoked", func(t *testing.T, id, secret string) {
+		{"another client revokes the refresh token (RFC 7009): nothing is revoked", func(t *testing.T, tg *target, id, secret string) {
 			thiefID, thiefSecret := tg.credential(op, "acme", "thief2", "inventory")
 			g := tg.grant(id, secret)
 			tg.form("/oauth2/revoke", url.Values{"token": {g["refresh_token"].(string)}}, thiefID, thiefSecret)
@@ -104,7 +104,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 			expect(t, verifiers, "the owner's access token after another client revoked it", g["access_token"].(string), accepted)
 			tg.must(tg.refresh(id, secret, g["refresh_token"].(string)), "the owner's refresh after another client revoked it")
 		}},
-		{"the owner revokes the refresh token: the family and its access tokens stop", func(t *testing.T, id, secret string) {
+		{"the owner revokes the refresh token: the family and its access tokens stop", func(t *testing.T, tg *target, id, secret string) {
 			g := tg.grant(id, secret)
 			tg.must(tg.form("/oauth2/revoke", url.Values{"token": {g["refresh_token"].(string)}}, id, secret), "revoke the refresh token")
 			expect(t, verifiers, "the family's access token", g["access_token"].(string), refused)
@@ -112,7 +112,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 				t.Errorf("a revoked refresh token: %d %s, want 400 invalid_grant", a.status, a.body)
 			}
 		}},
-		{"the credential is revoked: its refresh tokens stop", func(t *testing.T, id, secret string) {
+		{"the credential is revoked: its refresh tokens stop", func(t *testing.T, tg *target, id, secret string) {
 			g := tg.grant(id, secret)
 			tg.must(tg.do("POST", "/v1/tokens/"+id+":revoke", op, map[string]any{}), "revoke the credential")
 			if a := tg.refresh(id, secret, g["refresh_token"].(string)); a.status != 400 && a.status != 401 {
@@ -123,8 +123,9 @@ func TestRefreshTokenAbuse(t *testing.T) {
 	}
 	for i, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
+			tg := tg.on(t)
 			id, secret := tg.credential(op, "acme", "client-"+string(rune('a'+i)), "inventory")
-			row.run(t, id, secret)
+			row.run(t, tg, id, secret)
 		})
 	}
 }
@@ -188,9 +189,9 @@ func TestRedisLossNeverRevives(t *testing.T) {
 
 	rows := []struct {
 		name string
-		lose func(t *testing.T)
+		lose func(t *testing.T, tg *target)
 	}{
-		{"FLUSHALL", func(t *testing.T) {
+		{"FLUSHALL", func(t *testing.T, tg *target) {
 			client, err := revocation.ParseURL(tg.redis.URL())
 			if err != nil {
 				t.Fatal(err)
@@ -200,19 +201,19 @@ func TestRedisLossNeverRevives(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"kill -9 and a restart without persistence", func(t *testing.T) {
+		{"kill -9 and a restart without persistence", func(t *testing.T, tg *target) {
 			tg.redis.Kill()
 			neverAccepted(t, "with Redis dead")
 			tg.redis.Restart()
 		}},
-		{"a graceful restart without persistence", func(t *testing.T) {
+		{"a graceful restart without persistence", func(t *testing.T, tg *target) {
 			tg.redis.Stop()
 			tg.redis.Restart()
 		}},
 	}
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			row.lose(t)
+			row.lose(t, tg.on(t))
 			neverAccepted(t, "right after "+row.name)
 			validAgain(t, "after "+row.name)
 		})

@@ -59,7 +59,7 @@ func TestCrossTenant(t *testing.T) {
 	alsoRefused := map[string]int{"update acme's token with a tenant change": 400}
 	for _, row := range rest {
 		t.Run("REST "+row.name, func(t *testing.T) {
-			a := tg.do(row.method, row.path, attacker, row.body)
+			a := tg.on(t).do(row.method, row.path, attacker, row.body)
 			if a.status != 403 && a.status != 404 && a.status != alsoRefused[row.name] {
 				t.Errorf("%s %s: %d %s, want 403 or 404", row.method, row.path, a.status, a.body)
 			}
@@ -72,7 +72,7 @@ func TestCrossTenant(t *testing.T) {
 	}
 	// Its own list shows only its own tenant's tokens.
 	t.Run("REST list without a tenant filter", func(t *testing.T) {
-		a := tg.do("GET", "/v1/tokens", attacker, nil)
+		a := tg.on(t).do("GET", "/v1/tokens", attacker, nil)
 		if a.status != 200 && a.status != 403 {
 			t.Fatalf("GET /v1/tokens: %d %s", a.status, a.body)
 		}
