@@ -1,5 +1,6 @@
 // Package attack holds chave's attack suite: its tests start a real
-// `chave serve` (SQLite and a real redis-server) and try, end to end, what
+// `chave serve` on SQLite, with the in-process revocation set and with a
+// real redis-server, and try, end to end, what
 // an attacker would: hostile JWTs on every verifier, cross-tenant calls over
 // REST and gRPC, header and body tricks, refresh-token reuse and races, and
 // Redis losing its data. Each case is a row of a table that says what it

@@ -25,14 +25,14 @@ import (
 	"github.com/chave/chave/services/internal/testserver"
 )
 
-// target is a running `chave serve` over SQLite and a real Redis, with the
+// target is a running `chave serve` over SQLite (and a real Redis), with the
 // operator credential it printed, and clients for its HTTP and gRPC ports.
 type target struct {
 	t        *testing.T
 	srv      *app.Server
 	dir      string
 	base     string
-	redis    *testserver.Redis
+	redis    *testserver.Redis // nil with the in-process revocation set
 	opID     string
 	opSecret string
 	http     *http.Client
@@ -40,21 +40,43 @@ type target struct {
 	auth     authv1.AuthServiceClient
 }
 
-// start starts chave serve the way `chave serve --db sqlite://… --redis …`
-// does, in process.
-func start(t *testing.T) *target {
+// deployment is a way to run chave serve.
+type deployment struct {
+	name  string
+	redis bool // a real redis-server holds the revocation set; else the in-process set
+}
+
+var (
+	embedded  = deployment{name: "sqlite"} // make run's
+	withRedis = deployment{name: "sqlite+redis", redis: true}
+)
+
+// forEach runs the attack against chave serve in each deployment.
+func forEach(t *testing.T, attack func(t *testing.T, tg *target)) {
+	for _, d := range []deployment{embedded, withRedis} {
+		t.Run(d.name, func(t *testing.T) { attack(t, start(t, d)) })
+	}
+}
+
+// start starts chave serve the way `chave serve --db sqlite://…
+// [--redis …]` does, in process.
+func start(t *testing.T, d deployment) *target {
 	t.Helper()
 	dir := t.TempDir()
-	redis := testserver.StartRedis(t)
 	var stdout bytes.Buffer
-	srv, err := app.Start(context.Background(), app.Config{
+	cfg := app.Config{
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0",
-		DB:    "sqlite://" + filepath.Join(dir, "chave.db"),
-		Redis: redis.URL(), RedisRequireNoEviction: true,
+		DB:          "sqlite://" + filepath.Join(dir, "chave.db"),
 		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"),
 		PrintBootstrapCredential: true, Stdout: &stdout,
 		Logger: slog.New(slog.NewJSONHandler(&apptest.Buffer{}, nil)),
-	})
+	}
+	var redis *testserver.Redis
+	if d.redis {
+		redis = testserver.StartRedis(t)
+		cfg.Redis, cfg.RedisRequireNoEviction = redis.URL(), true
+	}
+	srv, err := app.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

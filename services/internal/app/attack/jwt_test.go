@@ -49,29 +49,13 @@ type verifier struct {
 }
 
 // verifiers are every verifier of chave's tokens: the registry's Bearer
-// check over REST, introspection, the auth service's gRPC VerifyToken, and
-// the Go package a resource server imports (JWKS over HTTP, the Redis set).
+// check over REST, introspection, the auth service's gRPC VerifyToken,
+// and, where the revocation set is in Redis (which a resource server can
+// share), the Go package a resource server imports, with the JWKS over
+// HTTP.
 func (tg *target) verifiers(t *testing.T) []verifier {
 	t.Helper()
-	client, err := revocation.ParseURL(tg.redis.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := revocation.NewRedis(client, revocation.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { set.Close() })
-	v, err := verify.New(verify.Config{
-		Issuer: tg.srv.Issuer(), Audience: tg.srv.Issuer(),
-		Keys:        verify.NewRemoteKeys(tg.base+"/.well-known/jwks.json", verify.RemoteKeysOptions{}),
-		Revocations: revocation.Checker(set),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resource := verify.HTTPMiddleware(v)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	return []verifier{
+	vs := []verifier{
 		{"REST registry Bearer check", func(t *testing.T, token string) verdict {
 			switch a := tg.on(t).do("GET", "/v1/tokens?pageSize=1", token, nil); a.status {
 			case 200, 403: // 403: the token verified but lacks registry.admin
@@ -112,24 +96,45 @@ func (tg *target) verifiers(t *testing.T) []verifier {
 				return ""
 			}
 		}},
-		{"services/verify with the JWKS", func(t *testing.T, token string) verdict {
-			req := httptest.NewRequest("GET", "/resource", nil)
-			req.Header.Set("Authorization", "Bearer "+token)
-			rec := httptest.NewRecorder()
-			resource.ServeHTTP(rec, req)
-			switch rec.Code {
-			case http.StatusNoContent:
-				return accepted
-			case http.StatusUnauthorized, http.StatusBadRequest: // 400: not even a Bearer token (RFC 6750 invalid_request)
-				return refused
-			case http.StatusServiceUnavailable:
-				return unavailable
-			default:
-				t.Fatalf("verify.HTTPMiddleware answered %d", rec.Code)
-				return ""
-			}
-		}},
 	}
+	if tg.redis == nil {
+		return vs
+	}
+	client, err := revocation.ParseURL(tg.redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := revocation.NewRedis(client, revocation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	v, err := verify.New(verify.Config{
+		Issuer: tg.srv.Issuer(), Audience: tg.srv.Issuer(),
+		Keys:        verify.NewRemoteKeys(tg.base+"/.well-known/jwks.json", verify.RemoteKeysOptions{}),
+		Revocations: revocation.Checker(set),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resource := verify.HTTPMiddleware(v)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	return append(vs, verifier{"services/verify with the JWKS", func(t *testing.T, token string) verdict {
+		req := httptest.NewRequest("GET", "/resource", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		resource.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusNoContent:
+			return accepted
+		case http.StatusUnauthorized, http.StatusBadRequest: // 400: not even a Bearer token (RFC 6750 invalid_request)
+			return refused
+		case http.StatusServiceUnavailable:
+			return unavailable
+		default:
+			t.Fatalf("verify.HTTPMiddleware answered %d", rec.Code)
+			return ""
+		}
+	}})
 }
 
 // forger makes tokens: with chave's own signing key (read from the key
@@ -290,8 +295,9 @@ func selfSigned(t *testing.T, k *ecdsa.PrivateKey) string {
 // verifier must refuse it. Two control rows (the real token and the same
 // claims re-signed by chave's key) must be accepted, which shows the
 // forger builds tokens the verifiers would otherwise take.
-func TestHostileJWTs(t *testing.T) {
-	tg := start(t)
+func TestHostileJWTs(t *testing.T) { forEach(t, testHostileJWTs) }
+
+func testHostileJWTs(t *testing.T, tg *target) {
 	real := tg.operatorToken()
 	f := newForger(t, tg, real)
 	now := time.Now().Unix()

@@ -28,8 +28,9 @@ func expect(t *testing.T, verifiers []verifier, what, token string, want verdict
 
 // TestRefreshTokenAbuse replays, races and steals refresh tokens. Each row
 // is a scenario: what it does, and what must hold after it.
-func TestRefreshTokenAbuse(t *testing.T) {
-	tg := start(t)
+func TestRefreshTokenAbuse(t *testing.T) { forEach(t, testRefreshTokenAbuse) }
+
+func testRefreshTokenAbuse(t *testing.T, tg *target) {
 	op := tg.operatorToken()
 	tg.tenant(op, "acme")
 	verifiers := tg.verifiers(t)
@@ -136,7 +137,7 @@ func TestRefreshTokenAbuse(t *testing.T) {
 // never accept them, and the valid token must verify again once the
 // registry has rebuilt the set from the database.
 func TestRedisLossNeverRevives(t *testing.T) {
-	tg := start(t)
+	tg := start(t, withRedis)
 	op := tg.operatorToken()
 	tg.tenant(op, "acme")
 	verifiers := tg.verifiers(t)

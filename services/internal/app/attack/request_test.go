@@ -13,8 +13,9 @@ import (
 // overrides, and bodies a lenient parser would misread. Each row says what
 // it sends and the status it must get; a row may also require that
 // nothing changed.
-func TestHeaderAndBodyTricks(t *testing.T) {
-	tg := start(t)
+func TestHeaderAndBodyTricks(t *testing.T) { forEach(t, testHeaderAndBodyTricks) }
+
+func testHeaderAndBodyTricks(t *testing.T, tg *target) {
 	op := tg.operatorToken()
 	tg.tenant(op, "acme")
 	tg.tenant(op, "globex")

@@ -18,8 +18,9 @@ import (
 // and over gRPC. Every row must be refused with 403 or 404
 // (PermissionDenied or NotFound), carry none of acme's data, and leave
 // the token as it was.
-func TestCrossTenant(t *testing.T) {
-	tg := start(t)
+func TestCrossTenant(t *testing.T) { forEach(t, testCrossTenant) }
+
+func testCrossTenant(t *testing.T, tg *target) {
 	op := tg.operatorToken()
 	tg.tenant(op, "acme")
 	tg.tenant(op, "globex")
