@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
@@ -126,6 +127,7 @@ func testCrossTenant(t *testing.T, tg *target) {
 			return tg.registry.CreateTenant(ctx, &registryv1.CreateTenantRequest{Tenant: &registryv1.Tenant{Id: "evil", DisplayName: "evil"}})
 		}},
 	}
+
 	for _, row := range grpcRows {
 		t.Run("gRPC "+row.name, func(t *testing.T) {
 			resp, err := row.call()
@@ -141,6 +143,18 @@ func testCrossTenant(t *testing.T, tg *target) {
 			}
 		})
 	}
+
+	// Two authorization metadata values, the attacker's and then the
+	// operator's, never carry the operator's rights.
+	t.Run("gRPC GetToken with the operator's token as a second authorization value", func(t *testing.T) {
+		twice := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+op)
+		_, err := tg.registry.GetToken(twice, &registryv1.GetTokenRequest{Id: victim})
+		switch status.Code(err) {
+		case codes.Unauthenticated, codes.InvalidArgument, codes.PermissionDenied, codes.NotFound:
+		default:
+			t.Errorf("GetToken with two authorization values: %v, want it refused", err)
+		}
+	})
 
 	// Nothing the attacker sent changed acme's token or tenant: acme's own
 	// administrator still sees them as they were.
