@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
@@ -101,7 +103,29 @@ func start(t *testing.T, d deployment) *target {
 		t.Fatalf("no operator credential printed: %q", stdout.String())
 	}
 	tg.opID, tg.opSecret = cred.ClientID, cred.ClientSecret
+	if d.redis {
+		tg.waitForRevocationSet()
+	}
 	return tg
+}
+
+// waitForRevocationSet waits until the registry has built the Redis set
+// for the first time: until then every verifier rightly answers
+// unavailable (a set without its generation marker is a lost set).
+func (tg *target) waitForRevocationSet() {
+	tg.t.Helper()
+	token := tg.operatorToken()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := tg.auth.VerifyToken(context.Background(), &authv1.VerifyTokenRequest{Token: token})
+		if err == nil {
+			return
+		}
+		if status.Code(err) != codes.Unavailable || time.Now().After(deadline) {
+			tg.t.Fatalf("VerifyToken of a fresh token while the set is built: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // on returns the target with its helpers failing t: for subtests, which

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -117,7 +118,8 @@ func (tg *target) verifiers(t *testing.T) []verifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resource := verify.HTTPMiddleware(v)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	quiet := verify.WithLogger(slog.New(slog.DiscardHandler))
+	resource := verify.HTTPMiddleware(v, quiet)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	return append(vs, verifier{"services/verify with the JWKS", func(t *testing.T, token string) verdict {
 		req := httptest.NewRequest("GET", "/resource", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
