@@ -13,7 +13,7 @@ BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
 GOOGLE_PROTOS := annotations http
 RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential
 
-.PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean
+.PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean vulncheck fuzz-quick
 
 all: build
 
@@ -98,6 +98,48 @@ bench-load: build
 		--duration $(BENCH_TIME) --concurrency $(BENCH_CONCURRENCY); \
 	f=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/floor); c=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/chave); \
 	echo "== chave / floor = $$c / $$f = $$(( 100 * c / f ))%"
+
+# govulncheck on every module (source mode, symbol level: fails only on a
+# vulnerability chave's code reaches), against a database built offline from
+# the pinned golang.org/x/vulndb module's OSV files with its own cmd/indexdb.
+# govulncheck is pinned in tools/go.mod and, like indexdb, built with
+# $(GOTOOLCHAIN) (one built with an older Go cannot read newer code). The
+# database and indexdb are kept in $(VULN_DIR) across runs, per vulndb version.
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULN_DIR       := $(CURDIR)/.build/vulndb
+VULN_DB        := $(VULN_DIR)/db-$(VULNDB_VERSION)
+
+$(VULN_DB)/index/db.json:
+	@set -e; mkdir -p $(VULN_DIR); \
+	src=$$(cd tools && GOWORK=off $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$src" || { echo "golang.org/x/vulndb@$(VULNDB_VERSION): no module directory"; exit 1; }; \
+	test -x $(VULN_DIR)/indexdb-$(VULNDB_VERSION) || GOWORK=off $(GO) -C "$$src" build -o $(VULN_DIR)/indexdb-$(VULNDB_VERSION) ./cmd/indexdb; \
+	rm -rf $(VULN_DB).tmp; \
+	$(VULN_DIR)/indexdb-$(VULNDB_VERSION) -vulns "$$src/data/osv" -out $(VULN_DB).tmp; \
+	rm -rf $(VULN_DB); mv $(VULN_DB).tmp $(VULN_DB)
+
+vulncheck: $(VULN_DB)/index/db.json
+	GOWORK=off GOBIN=$(CURDIR)/.bin $(GO) -C tools install golang.org/x/vuln/cmd/govulncheck
+	@set -e; for m in $(MODULES); do \
+		echo "== govulncheck: $$m"; \
+		(cd $$m && $(CURDIR)/.bin/govulncheck -db file://$(VULN_DB) ./...); \
+	done
+
+# Every Fuzz target of every module, briefly: `go test -fuzz` takes one
+# target at a time, so each package whose tests declare a Fuzz function has
+# its targets listed by `go test -list` and run one by one for FUZZ_TIME.
+FUZZ_TIME ?= 5s
+
+fuzz-quick:
+	@set -e; for m in $(MODULES); do \
+		(cd $$m && $(GO) list -f '{{.Dir}} {{.ImportPath}}' ./...) | while read -r dir pkg; do \
+			grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
+			for f in $$(cd $$m && $(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+				echo "== fuzz $$pkg $$f ($(FUZZ_TIME))"; \
+				(cd $$m && $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) $$pkg) || exit 1; \
+			done; \
+		done; \
+	done
 
 clean:
 	rm -rf bin .bin .build
