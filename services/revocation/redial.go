@@ -15,14 +15,23 @@ import (
 // within about that long of Redis answering again.
 const redialInterval = 50 * time.Millisecond
 
-// failFast makes a dial try once, so that a call to an unreachable Redis
-// fails at once (the caller's next call tries again) instead of after
-// go-redis's dial retries used up its whole timeout, and makes the pool
+// maxRetryBackoff bounds the wait before a call is retried (after a dropped
+// connection or a failed dial).
+const maxRetryBackoff = 20 * time.Millisecond
+
+// failFast makes a call to an unreachable Redis fail within milliseconds
+// (the caller's next call tries again) instead of after go-redis's dial
+// retries and retry backoffs used up its whole timeout: a dial tries once,
+// and a call retries after at most maxRetryBackoff (go-redis: up to 1 s,
+// longer than any call of the set may take). It also makes the pool
 // reopen promptly once Redis is back (see redialPromptly). dialer_retries
-// in the URL wins.
+// and max_retry_backoff in the URL win.
 func failFast(o *redis.Options) {
 	if o.DialerRetries == 0 {
 		o.DialerRetries = 1
+	}
+	if o.MaxRetryBackoff == 0 {
+		o.MaxRetryBackoff = maxRetryBackoff
 	}
 	poolSize := o.PoolSize
 	if poolSize <= 0 {
