@@ -98,6 +98,21 @@ func (s *Server) watchHealth(ready func(context.Context) error, services ...stri
 	})
 }
 
+// allReady is ready while every non-nil check is.
+func allReady(checks ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, check := range checks {
+			if check == nil {
+				continue
+			}
+			if err := check(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // Drain starts the shutdown that drops nothing: readiness turns
 // NOT_SERVING at once (grpc.health.v1 and /readyz), HTTP responses carry
 // Connection: close so that clients stop reusing their connections, and

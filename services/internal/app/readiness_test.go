@@ -113,3 +113,75 @@ func TestReadinessFollowsRedisAndPostgres(t *testing.T) {
 	pg.Start() // returns once PostgreSQL accepts connections
 	expect("PostgreSQL back", time.Now(), true)
 }
+
+// TestReadinessFollowsTheOtherServices: the auth service apart and the
+// gateway apart turn not ready soon after the registry they use stops, and
+// ready again soon after a registry answers on its address again (they
+// redial at once instead of after their backoff).
+func TestReadinessFollowsTheOtherServices(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	regCfg := Config{
+		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(dir, "chave.db"),
+		SecretsFile: filepath.Join(dir, "secrets.json"), Logger: quiet,
+	}
+	reg, err := StartRegistry(context.Background(), regCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Stop(context.Background()) })
+	auth, err := StartAuth(context.Background(), Config{
+		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", RegistryAddr: reg.GRPCAddr(),
+		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"), Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auth.Stop(context.Background()) })
+	gw, err := StartGateway(context.Background(), Config{
+		HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", RegistryAddr: reg.GRPCAddr(), AuthAddr: auth.GRPCAddr(), Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Stop(context.Background()) })
+
+	httpClient := &http.Client{Timeout: 2 * time.Second}
+	readyz := func(url string) bool {
+		resp, err := httpClient.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
+	probes := map[string]string{
+		"auth /readyz":    "http://" + auth.MetricsAddr() + "/readyz",
+		"gateway /readyz": "http://" + gw.HTTPAddr() + "/readyz",
+	}
+	expect := func(what string, since time.Time, want bool) {
+		t.Helper()
+		for name, url := range probes {
+			for readyz(url) != want && time.Since(since) < readinessBound+5*time.Second {
+				time.Sleep(5 * time.Millisecond)
+			}
+			took := time.Since(since)
+			t.Logf("%s: %s ready=%v after %v", what, name, want, took.Round(time.Millisecond))
+			if took > readinessBound {
+				t.Errorf("%s: %s took %v to report ready=%v; want within %v", what, name, took, want, readinessBound)
+			}
+		}
+	}
+	// At start the watchers may first have seen the others still starting.
+	expect("at start", time.Now(), true)
+
+	reg.Stop(context.Background())
+	expect("registry stopped", time.Now(), false)
+	time.Sleep(outage) // the connections back off meanwhile
+	regCfg.GRPCAddr = reg.GRPCAddr()
+	reg, err = StartRegistry(context.Background(), regCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("registry back", time.Now(), true)
+}
