@@ -11,7 +11,9 @@ GO      ?= go
 MODULES := proto services gateway deploy
 BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
 GOOGLE_PROTOS := annotations http
-RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential
+# A development server: nothing balances load to it, so Ctrl-C stops it at
+# once (no drain delay).
+RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential --shutdown-drain-delay 0s
 
 .PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean vulncheck fuzz-quick
 
@@ -79,7 +81,7 @@ bench-go:
 bench-load: build
 	@$(GO) build -o bin/chave-load github.com/chave/chave/services/cmd/chave-load
 	@set -e; dir=$$(mktemp -d); trap 'kill $$pids 2>/dev/null; rm -rf $$dir' EXIT; \
-	bin/chave serve --db sqlite://$$dir/chave.db --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090 \
+	bin/chave serve --db sqlite://$$dir/chave.db --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090 --metrics-addr 127.0.0.1:19100 \
 		--log-level warn >$$dir/serve.log 2>&1 & pids="$$!"; \
 	bin/chave-load --serve-floor 127.0.0.1:18081 & pids="$$pids $$!"; \
 	for i in $$(seq 50); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done; \

@@ -389,6 +389,8 @@ func TestFleet(t *testing.T) {
 	// SIGKILL: the acknowledged revocation must survive the registry's
 	// death; meanwhile the gateway answers 503, never 500.
 	registry.kill()
+	// Readiness is the gateway's last check, made every 100 ms.
+	eventually(t, "gateway /readyz 503 with the registry dead", 5*time.Second, func() bool { return !ready() })
 	for what, a := range map[string]answer{
 		"registry call":  c.do("GET", "/v1/tokens", opToken, nil),
 		"/oauth2/token":  c.grant(op.ClientID, op.ClientSecret),
