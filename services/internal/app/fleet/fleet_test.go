@@ -316,7 +316,7 @@ func TestFleet(t *testing.T) {
 	// service reads those of its own flags.
 	env := append(os.Environ(),
 		"CHAVE_DB="+pg, "CHAVE_REDIS="+redis.URL(), "CHAVE_REDIS_REQUIRE_NOEVICTION=true",
-		"CHAVE_ISSUER="+issuer, "CHAVE_METRICS_ADDR=127.0.0.1:0", "CHAVE_LOG_LEVEL=debug",
+		"CHAVE_ISSUER="+issuer, "CHAVE_METRICS_ADDR=127.0.0.1:0", "CHAVE_LOG_LEVEL=debug", "CHAVE_SHUTDOWN_DRAIN_DELAY=0s",
 		"CHAVE_HASH_KEY="+randomKey(t), "CHAVE_ENCRYPTION_KEY="+randomKey(t), "CHAVE_REFRESH_TOKEN_KEY="+randomKey(t),
 		"CHAVE_SIGNING_KEYS_FILE="+filepath.Join(dir, "signing-keys.json"),
 		// Mutual TLS between the services.
