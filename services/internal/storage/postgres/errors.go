@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 
 	"github.com/chave/chave/services/internal/chave"
@@ -41,9 +44,24 @@ func conflict(err error, kind, id string) error {
 	return err
 }
 
+// lostConnection reports whether err is the connection to PostgreSQL
+// failing rather than a statement: a refused or timed-out dial, a
+// connection cut mid-query (pgx reports "unexpected EOF"), a reset.
+// A cancelled caller is not one: its request is over anyway.
+func lostConnection(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var connect *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
+}
+
 // classify gives a driver error that a caller can act on a chave code,
 // keeping the driver error as the cause: Unavailable when the database is
-// unreachable, shutting down or out of connections, Invalid for text
+// unreachable, cut off, shutting down or out of connections, Invalid for text
 // PostgreSQL cannot store (a NUL character, invalid UTF-8). Errors that
 // already carry a code, and all others, come back unchanged.
 func classify(err error) error {
@@ -51,8 +69,7 @@ func classify(err error) error {
 	if err == nil || errors.As(err, &ce) {
 		return err
 	}
-	var connect *pgconn.ConnectError
-	if errors.As(err, &connect) {
+	if lostConnection(err) {
 		return &chave.Error{Code: chave.Unavailable, Message: "the database is unreachable", Err: err}
 	}
 	var pe *pgconn.PgError
