@@ -67,16 +67,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth
 		// service in process, through the same interceptors as the network
 		// listener (authentication included): the two hops of every grant
 		// cost no sockets, no HTTP/2 framing and no goroutine hand-offs.
-		self := inprocess.New(s.unary...)
+		// CredentialService, the auth service's API, is served there alone,
+		// never on the gRPC listener.
+		self := inprocess.New(append([]grpc.UnaryServerInterceptor{registry.InProcessInterceptor()}, s.unary...)...)
 		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier,
-			auth.NewRegistryClient(registryv1.NewRegistryServiceClient(self)), signingKeys, metrics)
+			auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), signingKeys, metrics)
 		if err != nil {
 			return err
 		}
@@ -84,6 +86,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			reg.register(r, cfg.Logger)
 			authv1.RegisterAuthServiceServer(r, authSrv)
 		}
+		reg.registerCredentials(self, cfg.Logger)
 
 		edge, err := s.newGateway(ctx, cfg, self, self, metrics, reg.ready)
 		if err != nil {

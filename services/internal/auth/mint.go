@@ -56,16 +56,17 @@ func (m *minter) mintAccessToken(client Client, scopes []string, sessionID strin
 	}
 	id := signing.NewTokenID()
 	raw, err := m.keys.Sign(signing.Claims{
-		Issuer:    m.issuer,
-		Subject:   client.ID,
-		ClientID:  client.ID,
-		Audience:  m.audience,
-		IssuedAt:  iat,
-		Expiry:    exp,
-		ID:        id,
-		Scopes:    scopes,
-		TenantID:  client.Tenant,
-		SessionID: sessionID,
+		Issuer:        m.issuer,
+		Subject:       client.ID,
+		ClientID:      client.ID,
+		Audience:      m.audience,
+		IssuedAt:      iat,
+		Expiry:        exp,
+		ID:            id,
+		Scopes:        scopes,
+		TenantID:      client.Tenant,
+		SessionID:     sessionID,
+		SecretVersion: client.SecretVersion,
 	})
 	if err != nil {
 		return accessToken{}, fmt.Errorf("minting access token: %w", err)
