@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +38,11 @@ type Config struct {
 	Ready func(context.Context) error
 	// Registerer, when set, receives the HTTP request metrics.
 	Registerer prometheus.Registerer
+	// TrustedProxies are the proxies (load balancers, ingress) whose
+	// X-Forwarded-For names the client; none by default: the client is the
+	// peer. The client's address reaches the auth service, which throttles
+	// failed client authentications per address.
+	TrustedProxies []netip.Prefix
 }
 
 // New returns the gateway's HTTP handler. ctx bounds the registration of
@@ -57,7 +63,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	auth := authv1.NewAuthServiceClient(cfg.Auth)
+	auth := authv1.NewAuthServiceClient(forwardClientAddress(cfg.Auth))
 	oauth := &oauthEndpoints{auth: auth, log: log}
 
 	mux := http.NewServeMux()
@@ -74,7 +80,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	route(mux, "/openapi.json", onlyGet(http.HandlerFunc(serveOpenAPI)))
 	mux.Handle("/", rest) // the REST mux labels its own routes
 
-	return observe(canonicalPath(mux), metrics, log), nil
+	return observe(canonicalPath(withClientAddress(mux, cfg.TrustedProxies)), metrics, log), nil
 }
 
 // canonicalPath rewrites any capitalisation of the TSS endpoint's path to

@@ -10,7 +10,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -43,6 +45,9 @@ const (
 	errUnsupportedTokenType   = "unsupported_token_type"
 	errServerError            = "server_error"
 	errTemporarilyUnavailable = "temporarily_unavailable"
+	// errSlowDown (RFC 8628 §3.5) answers a client throttled for too many
+	// failed authentications: 429 with Retry-After.
+	errSlowDown = "slow_down"
 )
 
 // oauthHTTPStatus is the HTTP status answering each error code.
@@ -57,6 +62,8 @@ func oauthHTTPStatus(code string) (int, bool) {
 		return http.StatusInternalServerError, true
 	case errTemporarilyUnavailable:
 		return http.StatusServiceUnavailable, true
+	case errSlowDown:
+		return http.StatusTooManyRequests, true
 	}
 	return 0, false
 }
@@ -66,6 +73,7 @@ type oauthError struct {
 	code        string
 	description string
 	httpStatus  int
+	retryAfter  int64 // seconds; sent as Retry-After when set
 }
 
 func newOAuthError(code, description string) *oauthError {
@@ -129,7 +137,9 @@ func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.T
 func (o *oauthEndpoints) upstreamError(ctx context.Context, err error) *oauthError {
 	st := status.Convert(err)
 	if reason, ok := oauthReason(st); ok {
-		return newOAuthError(reason, st.Message())
+		oe := newOAuthError(reason, st.Message())
+		oe.retryAfter = retryAfter(st)
+		return oe
 	}
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded:
@@ -155,6 +165,19 @@ func oauthReason(st *status.Status) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// retryAfter is the status's RetryInfo delay in whole seconds, rounded up;
+// zero without one.
+func retryAfter(st *status.Status) int64 {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().IsValid() {
+			if delay := ri.GetRetryDelay().AsDuration(); delay > 0 {
+				return int64((delay + time.Second - 1) / time.Second)
+			}
+		}
+	}
+	return 0
 }
 
 func (o *oauthEndpoints) logCause(ctx context.Context, level slog.Level, msg string) {
@@ -188,6 +211,9 @@ func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, er
 		// RFC 6749 §5.2: required when the client used the Authorization
 		// header; harmless otherwise.
 		w.Header().Set("WWW-Authenticate", `Basic realm="chave"`)
+	}
+	if oe.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(oe.retryAfter, 10))
 	}
 	writeJSON(w, oe.httpStatus, shape(oe))
 }

@@ -136,6 +136,18 @@ func (f *flags) bool(p *bool, name string, def bool, help string) {
 	f.fs.BoolVar(p, name, def, help+" (env "+envName(name)+")")
 }
 
+func (f *flags) int64(p *int64, name string, def int64, help string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			f.envErrs = append(f.envErrs, fmt.Errorf("%s: want an integer, got %q", envName(name), v))
+		} else {
+			def = n
+		}
+	}
+	f.fs.Int64Var(p, name, def, help+" (env "+envName(name)+")")
+}
+
 func (f *flags) float(p *float64, name string, def float64, help string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		x, err := strconv.ParseFloat(v, 64)

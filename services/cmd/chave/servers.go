@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/app"
+	"github.com/chave/chave/services/internal/throttle"
 )
 
 // shutdownTimeout bounds the drain of in-flight requests on SIGTERM
@@ -29,6 +30,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	redisFlags(f, &cfg)
 	tokenFlags(f, &cfg, "", "http:// + the HTTP address")
 	signingFlags(f, &cfg, "signing-keys.json beside the SQLite file")
+	throttleFlags(f, &cfg)
+	trustedProxiesFlag(f, &cfg)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	tracingFlags(f, &cfg)
 	f.logLevel(&level)
@@ -72,6 +75,7 @@ func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	redisFlags(f, &cfg)
 	tokenFlags(f, &cfg, "http://localhost:8080", "")
 	signingFlags(f, &cfg, "chave-data/signing-keys.json")
+	throttleFlags(f, &cfg)
 	tlsServerFlags(f, &cfg.TLS)
 	tlsClientFlags(f, &cfg.TLS)
 	cfg.Internal.Token = os.Getenv("CHAVE_INTERNAL_TOKEN")
@@ -91,6 +95,7 @@ func gatewayCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	metricsFlag(f, &cfg)
 	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
 	f.string(&cfg.AuthAddr, "auth", "", "the auth service's gRPC address, host:port (required)")
+	trustedProxiesFlag(f, &cfg)
 	tlsClientFlags(f, &cfg.TLS)
 	tracingFlags(f, &cfg)
 	f.logLevel(&level)
@@ -230,6 +235,22 @@ func tracingFlags(f *flags, cfg *app.Config) {
 	f.string(&cfg.Tracing.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector (host:port) that receives traces (empty: tracing off)")
 	f.bool(&cfg.Tracing.Insecure, "otlp-insecure", false, "send traces to the collector without TLS (a collector on localhost or in the pod)")
 	f.float(&cfg.Tracing.SampleRatio, "trace-sample-ratio", 0.1, "fraction of new traces sampled (parent-based)")
+}
+
+// throttleFlags bind the limits on failed client authentications
+// (docs/operations.md, Throttling).
+func throttleFlags(f *flags, cfg *app.Config) {
+	p := &cfg.Throttle
+	f.duration(&p.Window, "throttle-window", throttle.DefaultWindow, "length of each failed-authentication window: the longest a client is refused")
+	f.int64(&p.MaxPairFailures, "throttle-max-pair-failures", throttle.DefaultMaxPairFailures, "failed authentications of one client id from one address per window")
+	f.int64(&p.MaxAddressFailures, "throttle-max-address-failures", throttle.DefaultMaxAddressFailures, "failed authentications from one address per window, for client ids that have not authenticated from it")
+	f.int64(&p.MaxClientFailures, "throttle-max-client-failures", throttle.DefaultMaxClientFailures, "failed authentications of one client id per window beyond which each address it has not authenticated from gets one try per window")
+	f.duration(&p.RememberSuccess, "throttle-remember-success", throttle.DefaultRememberSuccess, "how long a client id stays known at an address it authenticated from")
+}
+
+// trustedProxiesFlag binds the proxies whose X-Forwarded-For is believed.
+func trustedProxiesFlag(f *flags, cfg *app.Config) {
+	f.string(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of the proxies (load balancer, ingress) whose X-Forwarded-For names the client (default: none, the client is the peer)")
 }
 
 func metricsFlag(f *flags, cfg *app.Config) {

@@ -67,7 +67,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth
@@ -77,8 +77,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		// CredentialService, the auth service's API, is served there alone,
 		// never on the gRPC listener.
 		self := inprocess.New(append([]grpc.UnaryServerInterceptor{registry.InProcessInterceptor()}, s.unary...)...)
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier,
-			auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), signingKeys, metrics)
+		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), metrics)
+		if err != nil {
+			return err
+		}
+		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}

@@ -73,11 +73,17 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 			return err
 		}
 		s.issuer = cfg.Issuer
-		authSrv, err := newAuthServer(cfg, catalog, keys.RefreshToken, verifier, reg, signingKeys, metrics)
+		authReg, err := s.throttled(cfg, reg, metrics)
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, creds); err != nil {
+		authSrv, err := newAuthServer(cfg, catalog, keys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		if err != nil {
+			return err
+		}
+		// Its gRPC port is the gateway's alone (deploy/'s NetworkPolicy):
+		// the client address the gateway forwards is believed.
+		if err := s.listenGRPC(cfg, metrics, creds, auth.SourceInterceptor(true)); err != nil {
 			return err
 		}
 		authv1.RegisterAuthServiceServer(s.grpc, authSrv)

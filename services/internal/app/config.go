@@ -28,6 +28,7 @@ import (
 	"github.com/chave/chave/services/internal/observe"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/internal/throttle"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -98,6 +99,15 @@ type Config struct {
 	// Tracing exports OpenTelemetry spans when its OTLPEndpoint is set;
 	// its Service is set per command (chave-registry, …).
 	Tracing observe.TracingConfig
+
+	// Throttle limits failed client authentications at the auth service
+	// (zero fields: the defaults of package throttle); ThrottleClock is its
+	// clock (nil: time.Now).
+	Throttle      throttle.Policy
+	ThrottleClock func() time.Time
+	// TrustedProxies (comma-separated CIDR prefixes) are the proxies whose
+	// X-Forwarded-For names the HTTP client to the gateway; empty: none.
+	TrustedProxies string
 
 	// PrintBootstrapCredential creates and prints an operator credential
 	// when the database holds none (a development convenience).
@@ -198,6 +208,8 @@ func (c *Config) validate(r role) error {
 		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
 		check(checkDB(c.DB))
 		check(c.checkTokens())
+		check(c.checkThrottle())
+		check(c.checkTrustedProxies())
 	case roleRegistry:
 		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
 		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
@@ -209,6 +221,7 @@ func (c *Config) validate(r role) error {
 		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
 		check(checkDialAddr("--registry", c.RegistryAddr))
 		check(c.checkTokens())
+		check(c.checkThrottle())
 		check(c.TLS.validateServer())
 		check(c.TLS.validateClient())
 	case roleGateway:
@@ -216,6 +229,7 @@ func (c *Config) validate(r role) error {
 		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
 		check(checkDialAddr("--registry", c.RegistryAddr))
 		check(checkDialAddr("--auth", c.AuthAddr))
+		check(c.checkTrustedProxies())
 		check(c.TLS.validateClient())
 	case roleMigrate:
 		check(checkDB(c.DB))

@@ -51,8 +51,13 @@ func StartGateway(ctx context.Context, cfg Config) (*Server, error) {
 // newGateway returns the gateway's handler over the two services, traced
 // when tracing is on.
 func (s *Server) newGateway(ctx context.Context, cfg Config, registryConn, authConn grpc.ClientConnInterface, metrics prometheus.Registerer, ready func(context.Context) error) (http.Handler, error) {
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return nil, err
+	}
 	h, err := gateway.New(ctx, gateway.Config{
 		Registry: registryConn, Auth: authConn, Logger: cfg.Logger, Registerer: metrics, Ready: ready,
+		TrustedProxies: proxies,
 	})
 	if err != nil {
 		return nil, err

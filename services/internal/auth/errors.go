@@ -94,7 +94,11 @@ func oauthStatus(code, description string) error {
 // is logged here and not shown.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	var oe *oauthError
+	var te *throttledError
 	switch {
+	case errors.As(err, &te):
+		// Throttled, whatever a caller wrapped it in.
+		return te.status()
 	case errors.As(err, &oe):
 		if oe.code == ErrServerError || oe.code == ErrTemporarilyUnavailable {
 			s.log.ErrorContext(ctx, "request failed", "error", err)

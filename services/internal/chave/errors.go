@@ -19,6 +19,7 @@ const (
 	PermissionDenied   Code = "permission_denied"   // authenticated, not allowed
 	InvalidGrant       Code = "invalid_grant"       // a refresh token that is no longer good (RFC 6749 §5.2)
 	Unavailable        Code = "unavailable"         // a dependency is down; retry later
+	ResourceExhausted  Code = "resource_exhausted"  // too many attempts (throttled); retry later
 	Internal           Code = "internal"            // a bug or an unexpected failure
 )
 

@@ -27,6 +27,7 @@ var grpcCodes = map[chave.Code]codes.Code{
 	chave.Unauthenticated:    codes.Unauthenticated,
 	chave.PermissionDenied:   codes.PermissionDenied,
 	chave.Unavailable:        codes.Unavailable,
+	chave.ResourceExhausted:  codes.ResourceExhausted,
 }
 
 // status maps an error to a gRPC status: domain errors keep their safe
