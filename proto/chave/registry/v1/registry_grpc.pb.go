@@ -606,10 +606,11 @@ const (
 // issued tokens. It has no REST mapping and is never served to clients:
 // `chave serve` offers it only in process, `chave registry` only to a
 // caller that proves it is the auth service (a client certificate of the
-// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method that
-// names an issued token or family checks that it belongs to the client the
-// request authenticates (PERMISSION_DENIED otherwise) and bounds every id
-// and time it takes (INVALID_ARGUMENT).
+// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
+// authenticates the client it names, refuses a refresh family of another
+// client (PERMISSION_DENIED) and bounds every id and time it takes
+// (INVALID_ARGUMENT); whose an unrevoked access token is, only its
+// signature tells, which the auth service checks before it calls.
 type CredentialServiceClient interface {
 	// AuthenticateClient checks a client id and secret and returns what a
 	// grant needs.
@@ -685,10 +686,11 @@ func (c *credentialServiceClient) CheckIssuedToken(ctx context.Context, in *Chec
 // issued tokens. It has no REST mapping and is never served to clients:
 // `chave serve` offers it only in process, `chave registry` only to a
 // caller that proves it is the auth service (a client certificate of the
-// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method that
-// names an issued token or family checks that it belongs to the client the
-// request authenticates (PERMISSION_DENIED otherwise) and bounds every id
-// and time it takes (INVALID_ARGUMENT).
+// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
+// authenticates the client it names, refuses a refresh family of another
+// client (PERMISSION_DENIED) and bounds every id and time it takes
+// (INVALID_ARGUMENT); whose an unrevoked access token is, only its
+// signature tells, which the auth service checks before it calls.
 type CredentialServiceServer interface {
 	// AuthenticateClient checks a client id and secret and returns what a
 	// grant needs.
