@@ -244,6 +244,14 @@ func TestRegistryApartAdmitsOnlyTheAuthService(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied {
 		t.Errorf("another tenant revoking the victim's family: %v, want PermissionDenied", err)
 	}
+	victimJTI := chave.NewTokenID(victim)
+	_, err = client.RevokeIssuedToken(ctx, &registryv1.RevokeIssuedTokenRequest{ClientId: attacker, ClientSecret: attackerSecret, TokenId: victimJTI, ExpireTime: exp})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("another tenant revoking the victim's access token by its jti: %v, want PermissionDenied", err)
+	}
+	if st, err := client.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{ClientId: victim, TokenId: victimJTI}); err != nil || !st.GetActive() {
+		t.Errorf("the victim's access token after the attempt: %v %v", st, err)
+	}
 	check, err := client.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{ClientId: victim, FamilyId: testFamilyID,
 		CallerClientId: attacker, CallerClientSecret: attackerSecret})
 	if status.Code(err) != codes.PermissionDenied || check.GetTenant() != "" {
@@ -262,7 +270,7 @@ func TestRegistryApartAdmitsOnlyTheAuthService(t *testing.T) {
 		"a megabyte jti":                {TokenId: huge, ExpireTime: exp},
 		"a jti of the wrong form":       {TokenId: "not-a-jti", ExpireTime: exp},
 		"a megabyte family id":          {FamilyId: huge, ExpireTime: exp},
-		"an access token for a century": {TokenId: testTokenID, ExpireTime: century},
+		"an access token for a century": {TokenId: chave.NewTokenID(victim), ExpireTime: century},
 		"a family for a century":        {FamilyId: "BBBBBBBBBBBBBBBBBBBBBB", ExpireTime: century},
 		"nothing named":                 {ExpireTime: exp},
 	} {

@@ -1,6 +1,10 @@
 package chave
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"time"
 )
@@ -24,13 +28,56 @@ const (
 // Issued-token ids: what the auth service generates, and all the registry
 // accepts.
 const (
-	// TokenIDLen is the length of an access token's jti: crypto/rand's
-	// Text, 26 characters of the base32 alphabet (130 bits).
+	// TokenIDLen is the length of an access token's jti: 26 characters of
+	// the base32 alphabet (NewTokenID; earlier releases used crypto/rand's
+	// Text, of the same form).
 	TokenIDLen = 26
 	// FamilyIDBytes is the size of a refresh-token family id, which is
 	// written as unpadded base64url (22 characters).
 	FamilyIDBytes = 16
 )
+
+// An access token's jti is bound to its client: 10 random bytes and the
+// first 6 bytes of SHA-256 over the client id and them, 16 bytes written
+// in unpadded base32 (TokenIDLen characters). No key is involved: whoever
+// holds a jti can tell which client it was issued to, and nobody can make
+// another client's jti pass for their own, so the registry refuses to
+// revoke a jti for a client it was not issued to without knowing the
+// token.
+const (
+	tokenIDRandomBytes = 10
+	tokenIDTagBytes    = 6
+)
+
+var tokenIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// NewTokenID returns a new jti for an access token of clientID.
+func NewTokenID(clientID string) string {
+	b := make([]byte, tokenIDRandomBytes, tokenIDRandomBytes+tokenIDTagBytes)
+	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
+	return tokenIDEncoding.EncodeToString(append(b, tokenIDTag(clientID, b)...))
+}
+
+// TokenIDIssuedTo reports whether id is a jti NewTokenID made for clientID.
+func TokenIDIssuedTo(id, clientID string) bool {
+	if !ValidTokenID(id) {
+		return false
+	}
+	b, err := tokenIDEncoding.DecodeString(id)
+	if err != nil || len(b) != tokenIDRandomBytes+tokenIDTagBytes || tokenIDEncoding.EncodeToString(b) != id {
+		return false
+	}
+	return bytes.Equal(b[tokenIDRandomBytes:], tokenIDTag(clientID, b[:tokenIDRandomBytes]))
+}
+
+func tokenIDTag(clientID string, random []byte) []byte {
+	h := sha256.New()
+	h.Write([]byte("chave jti\x00"))
+	h.Write([]byte(clientID))
+	h.Write([]byte{0})
+	h.Write(random)
+	return h.Sum(nil)[:tokenIDTagBytes]
+}
 
 // ValidTokenID reports whether id has the form of an access token's jti.
 func ValidTokenID(id string) bool {

@@ -154,9 +154,9 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID string, proof Cl
 
 // RevokeIssuedToken revokes an access token or a refresh family that the
 // authenticated client was issued (RFC 7009): it names exactly one of
-// them. Revoking what is already revoked succeeds. A family of another
-// client is PermissionDenied. (Whose an access token is, only its
-// signature tells: the auth service checks it before it calls.)
+// them. Revoking what is already revoked succeeds. A family or a jti of
+// another client is PermissionDenied (a jti names its client, see
+// chave.NewTokenID).
 func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok IssuedToken) error {
 	if _, err := s.AuthenticateClient(ctx, clientID, secret); err != nil {
 		return err
@@ -190,6 +190,9 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 	case tok.TokenID != "":
 		if err := checkTokenID(tok.TokenID); err != nil {
 			return err
+		}
+		if !chave.TokenIDIssuedTo(tok.TokenID, clientID) {
+			return errForeignToken
 		}
 		if err := checkExpiry("expireTime", tok.ExpireTime, now, maxAccessTokenAhead); err != nil {
 			return err

@@ -148,16 +148,26 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		}
 		return st.Active
 	}
-	if !check(a.ID, IssuedToken{TokenID: jtiID("jti-1"), FamilyID: famID("fam-never-used")}) {
+	jti1, jti2 := chave.NewTokenID(a.ID), chave.NewTokenID(a.ID)
+	if !check(a.ID, IssuedToken{TokenID: jti1, FamilyID: famID("fam-never-used")}) {
 		t.Fatal("a fresh access token of an active credential checks inactive")
 	}
-	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{TokenID: jtiID("jti-1"), ExpireTime: exp}); err != nil {
+	// b cannot revoke a's jti, nor a jti that names no client.
+	for _, jti := range []string{jti1, jtiID("jti-of-nobody")} {
+		if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{TokenID: jti, ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
+			t.Fatalf("b revoking jti %s: %v, want PermissionDenied", jti, err)
+		}
+	}
+	if !check(a.ID, IssuedToken{TokenID: jti1}) {
+		t.Fatal("b's refused revocation revoked a's jti")
+	}
+	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{TokenID: jti1, ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if check(a.ID, IssuedToken{TokenID: jtiID("jti-1")}) {
+	if check(a.ID, IssuedToken{TokenID: jti1}) {
 		t.Fatal("a revoked jti checks active")
 	}
-	if !check(a.ID, IssuedToken{TokenID: jtiID("jti-2")}) {
+	if !check(a.ID, IssuedToken{TokenID: jti2}) {
 		t.Fatal("revoking one jti affected another")
 	}
 	// Families: b cannot revoke a's family; a can, idempotently.

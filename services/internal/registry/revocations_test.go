@@ -49,7 +49,8 @@ func TestRevocationsReachTheSet(t *testing.T) {
 		return r
 	}
 	exp := f.now.Add(time.Hour)
-	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{TokenID: jtiID("jti-1"), ExpireTime: exp}); err != nil {
+	jti := chave.NewTokenID(other.ID)
+	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{TokenID: jti, ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{FamilyID: famID("fam-1"), ExpireTime: exp}); err != nil {
@@ -60,7 +61,7 @@ func TestRevocationsReachTheSet(t *testing.T) {
 	}
 	want := []revocation.Query{
 		{ClientID: cred.ID, IssuedAt: issued},
-		{ClientID: other.ID, IssuedAt: issued, TokenID: jtiID("jti-1")},
+		{ClientID: other.ID, IssuedAt: issued, TokenID: jti},
 		{ClientID: other.ID, IssuedAt: issued, FamilyID: famID("fam-1")},
 	}
 	for _, q := range want {

@@ -607,10 +607,9 @@ const (
 // `chave serve` offers it only in process, `chave registry` only to a
 // caller that proves it is the auth service (a client certificate of the
 // --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
-// authenticates the client it names, refuses a refresh family of another
-// client (PERMISSION_DENIED) and bounds every id and time it takes
-// (INVALID_ARGUMENT); whose an unrevoked access token is, only its
-// signature tells, which the auth service checks before it calls.
+// authenticates the client it names, refuses a refresh family or an access
+// token's jti of another client (PERMISSION_DENIED; a jti carries a tag of
+// its client id) and bounds every id and time it takes (INVALID_ARGUMENT).
 type CredentialServiceClient interface {
 	// AuthenticateClient checks a client id and secret and returns what a
 	// grant needs.
@@ -687,10 +686,9 @@ func (c *credentialServiceClient) CheckIssuedToken(ctx context.Context, in *Chec
 // `chave serve` offers it only in process, `chave registry` only to a
 // caller that proves it is the auth service (a client certificate of the
 // --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
-// authenticates the client it names, refuses a refresh family of another
-// client (PERMISSION_DENIED) and bounds every id and time it takes
-// (INVALID_ARGUMENT); whose an unrevoked access token is, only its
-// signature tells, which the auth service checks before it calls.
+// authenticates the client it names, refuses a refresh family or an access
+// token's jti of another client (PERMISSION_DENIED; a jti carries a tag of
+// its client id) and bounds every id and time it takes (INVALID_ARGUMENT).
 type CredentialServiceServer interface {
 	// AuthenticateClient checks a client id and secret and returns what a
 	// grant needs.
