@@ -11,9 +11,11 @@ GO      ?= go
 MODULES := proto services gateway deploy
 BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
 GOOGLE_PROTOS := annotations http
-RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential
+# A development server: nothing balances load to it, so Ctrl-C stops it at
+# once (no drain delay).
+RUN_FLAGS ?= --db sqlite://chave-data/chave.db --print-bootstrap-credential --shutdown-drain-delay 0s
 
-.PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean
+.PHONY: all build run test test-short lint generate check-generate tools bench bench-go bench-load clean vulncheck fuzz-quick
 
 all: build
 
@@ -79,7 +81,7 @@ bench-go:
 bench-load: build
 	@$(GO) build -o bin/chave-load github.com/chave/chave/services/cmd/chave-load
 	@set -e; dir=$$(mktemp -d); trap 'kill $$pids 2>/dev/null; rm -rf $$dir' EXIT; \
-	bin/chave serve --db sqlite://$$dir/chave.db --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090 \
+	bin/chave serve --db sqlite://$$dir/chave.db --http-addr 127.0.0.1:18080 --grpc-addr 127.0.0.1:19090 --metrics-addr 127.0.0.1:19100 \
 		--log-level warn >$$dir/serve.log 2>&1 & pids="$$!"; \
 	bin/chave-load --serve-floor 127.0.0.1:18081 & pids="$$pids $$!"; \
 	for i in $$(seq 50); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done; \
@@ -98,6 +100,48 @@ bench-load: build
 		--duration $(BENCH_TIME) --concurrency $(BENCH_CONCURRENCY); \
 	f=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/floor); c=$$(sed -E 's/.*rate=([0-9]+).*/\1/' $$dir/chave); \
 	echo "== chave / floor = $$c / $$f = $$(( 100 * c / f ))%"
+
+# govulncheck on every module (source mode, symbol level: fails only on a
+# vulnerability chave's code reaches), against a database built offline from
+# the pinned golang.org/x/vulndb module's OSV files with its own cmd/indexdb.
+# govulncheck is pinned in tools/go.mod and, like indexdb, built with
+# $(GOTOOLCHAIN) (one built with an older Go cannot read newer code). The
+# database and indexdb are kept in $(VULN_DIR) across runs, per vulndb version.
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
+VULN_DIR       := $(CURDIR)/.build/vulndb
+VULN_DB        := $(VULN_DIR)/db-$(VULNDB_VERSION)
+
+$(VULN_DB)/index/db.json:
+	@set -e; mkdir -p $(VULN_DIR); \
+	src=$$(cd tools && GOWORK=off $(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$src" || { echo "golang.org/x/vulndb@$(VULNDB_VERSION): no module directory"; exit 1; }; \
+	test -x $(VULN_DIR)/indexdb-$(VULNDB_VERSION) || GOWORK=off $(GO) -C "$$src" build -o $(VULN_DIR)/indexdb-$(VULNDB_VERSION) ./cmd/indexdb; \
+	rm -rf $(VULN_DB).tmp; \
+	$(VULN_DIR)/indexdb-$(VULNDB_VERSION) -vulns "$$src/data/osv" -out $(VULN_DB).tmp; \
+	rm -rf $(VULN_DB); mv $(VULN_DB).tmp $(VULN_DB)
+
+vulncheck: $(VULN_DB)/index/db.json
+	GOWORK=off GOBIN=$(CURDIR)/.bin $(GO) -C tools install golang.org/x/vuln/cmd/govulncheck
+	@set -e; for m in $(MODULES); do \
+		echo "== govulncheck: $$m"; \
+		(cd $$m && $(CURDIR)/.bin/govulncheck -db file://$(VULN_DB) ./...); \
+	done
+
+# Every Fuzz target of every module, briefly: `go test -fuzz` takes one
+# target at a time, so each package whose tests declare a Fuzz function has
+# its targets listed by `go test -list` and run one by one for FUZZ_TIME.
+FUZZ_TIME ?= 5s
+
+fuzz-quick:
+	@set -e; for m in $(MODULES); do \
+		(cd $$m && $(GO) list -f '{{.Dir}} {{.ImportPath}}' ./...) | while read -r dir pkg; do \
+			grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
+			for f in $$(cd $$m && $(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+				echo "== fuzz $$pkg $$f ($(FUZZ_TIME))"; \
+				(cd $$m && $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_TIME) $$pkg) || exit 1; \
+			done; \
+		done; \
+	done
 
 clean:
 	rm -rf bin .bin .build

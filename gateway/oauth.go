@@ -294,7 +294,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, newOAuthError(errInvalidRequest, "request body too large")
+			return nil, &oauthError{code: errInvalidRequest, description: "request body too large", httpStatus: http.StatusRequestEntityTooLarge}
 		}
 		return nil, newOAuthError(errInvalidRequest, "could not read the request body")
 	}

@@ -57,7 +57,7 @@ func TestTokenQueryRequestErrors(t *testing.T) {
 		{"no client authentication", "POST", formHeader, "token=a", 401, "invalid_client"},
 		{"malformed basic", "POST", withHeader(formHeader, "Authorization", "Basic !!!"), "token=a", 401, "invalid_client"},
 		{"json body", "POST", http.Header{"Content-Type": {"application/json"}}, `{"token":"a"}`, 400, "invalid_request"},
-		{"body too large", "POST", formHeader, "token=a&client_id=c&pad=" + strings.Repeat("a", 70<<10), 400, "invalid_request"},
+		{"body too large", "POST", formHeader, "token=a&client_id=c&pad=" + strings.Repeat("a", 70<<10), 413, "invalid_request"},
 		{"GET", "GET", nil, "", 405, "invalid_request"},
 	}
 	h := newTokenQueryHarness(t, nil)

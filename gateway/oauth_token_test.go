@@ -192,7 +192,7 @@ func TestTokenRequestErrors(t *testing.T) {
 			"grant_type=client_credentials", 400, "invalid_request"},
 		{"malformed form", "POST", "/oauth2/token", formHeader, "grant_type=%zz&client_id=c", 400, "invalid_request"},
 		{"non-UTF-8 value", "POST", "/oauth2/token", formHeader, "grant_type=client_credentials&client_id=%ff&client_secret=s", 400, "invalid_request"},
-		{"body too large", "POST", "/oauth2/token", formHeader, big, 400, "invalid_request"},
+		{"body too large", "POST", "/oauth2/token", formHeader, big, 413, "invalid_request"},
 	}
 	h := newHarness(t, nil)
 	h.auth.answer(&authv1.TokenResponse{AccessToken: "at", TokenType: "Bearer", ExpiresIn: 60}, nil)

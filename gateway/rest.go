@@ -1,17 +1,24 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/textproto"
+	"reflect"
+	"slices"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 )
@@ -24,7 +31,7 @@ const maxRESTBody = 1 << 20
 func newREST(ctx context.Context, client registryv1.RegistryServiceClient, log *slog.Logger) (http.Handler, error) {
 	errs := &restErrors{log: log}
 	mux := runtime.NewServeMux(
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, newJSONMarshaler()),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{newJSONMarshaler()}),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(dropHeader),
 		runtime.WithOutgoingTrailerMatcher(dropHeader),
@@ -53,6 +60,97 @@ func newJSONMarshaler() *runtime.JSONPb {
 	}
 }
 
+// strictJSON is the REST marshaler: a request body is one JSON value and
+// nothing after it but white space (json.Decoder alone stops after the
+// first value, so `{…}xyz` or `{…}{…}` would be read as `{…}`), and a
+// value that does not fit its field is an error that names the field.
+type strictJSON struct{ *runtime.JSONPb }
+
+var errTrailingData = errors.New("unexpected data after the JSON body")
+
+// NewDecoder implements runtime.Marshaler.
+func (m strictJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	d := json.NewDecoder(r)
+	return runtime.DecoderFunc(func(v any) error {
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return err // io.EOF for an empty body, which grpc-gateway accepts
+		}
+		if _, err := d.Token(); !errors.Is(err, io.EOF) {
+			return errTrailingData
+		}
+		inner := runtime.DecoderWrapper{Decoder: json.NewDecoder(bytes.NewReader(raw)), UnmarshalOptions: m.UnmarshalOptions}
+		if err := inner.Decode(v); err != nil {
+			if field := m.offendingField(raw, v); field != "" {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// offendingField finds the member of a JSON object that the message v
+// (a message, or a pointer to a message field) refuses, by decoding each
+// member alone; "" when there is none to blame.
+func (m strictJSON) offendingField(raw []byte, v any) string {
+	var target proto.Message
+	switch x := v.(type) {
+	case proto.Message:
+		target = x
+	default:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Pointer {
+			return ""
+		}
+		msg, ok := reflect.New(rv.Elem().Type().Elem()).Interface().(proto.Message)
+		if !ok {
+			return ""
+		}
+		target = msg
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		one, err := json.Marshal(map[string]json.RawMessage{name: members[name]})
+		if err != nil {
+			continue
+		}
+		if m.UnmarshalOptions.Unmarshal(one, target.ProtoReflect().New().Interface()) != nil {
+			return name
+		}
+	}
+	return ""
+}
+
+// limitedBody is a request body cut at maxRESTBody that remembers being
+// cut, so that the error handler can answer 413: grpc-gateway turns every
+// body error into InvalidArgument.
+type limitedBody struct {
+	io.ReadCloser
+	exceeded bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		b.exceeded = true
+	}
+	return n, err
+}
+
+type limitedBodyKey struct{}
+
+// bodyTooLarge reports whether the request's body went past maxRESTBody.
+func bodyTooLarge(ctx context.Context) bool {
+	b, ok := ctx.Value(limitedBodyKey{}).(*limitedBody)
+	return ok && b.exceeded
+}
+
+var msgBodyTooLarge = fmt.Sprintf("the request body is larger than %d bytes", maxRESTBody)
+
 // guardREST checks and trims a request before grpc-gateway sees it.
 func guardREST(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,8 +162,13 @@ func guardREST(next http.Handler) http.Handler {
 			writeStatus(w, http.StatusBadRequest, codes.InvalidArgument, err.Error())
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxRESTBody)
-		next.ServeHTTP(w, r)
+		if r.ContentLength > maxRESTBody {
+			writeStatus(w, http.StatusRequestEntityTooLarge, codes.InvalidArgument, msgBodyTooLarge)
+			return
+		}
+		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxRESTBody)}
+		r.Body = body
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), limitedBodyKey{}, body)))
 	})
 }
 
@@ -154,6 +257,9 @@ func (e *restErrors) handle(ctx context.Context, _ *runtime.ServeMux, m runtime.
 		httpStatus, err = hse.HTTPStatus, hse.Err
 	}
 	st := e.public(ctx, status.Convert(err))
+	if bodyTooLarge(ctx) {
+		httpStatus, st = http.StatusRequestEntityTooLarge, status.New(codes.InvalidArgument, msgBodyTooLarge)
+	}
 	if httpStatus == 0 {
 		httpStatus = runtime.HTTPStatusFromCode(st.Code())
 	}

@@ -178,7 +178,7 @@ func TestTSSRequestErrors(t *testing.T) {
 		{"XML content type", "POST", "application/xml", `{"grantType":1,"clientId":"c"}`, 400, "invalid_request"},
 		{"multipart", "POST", "multipart/form-data; boundary=x", `{"grantType":1,"clientId":"c"}`, 400, "invalid_request"},
 		{"body too large", "POST", "application/json",
-			`{"grantType":1,"clientId":"c","pad":"` + strings.Repeat("a", 64<<10) + `"}`, 400, "invalid_request"},
+			`{"grantType":1,"clientId":"c","pad":"` + strings.Repeat("a", 64<<10) + `"}`, 413, "invalid_request"},
 		{"GET", "GET", "", "", 405, "invalid_request"},
 	}
 	h := newTSSHarness(t, nil)

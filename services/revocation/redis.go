@@ -462,6 +462,7 @@ func ParseURL(redisURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("revocation: parse Redis URL: %w", err)
 		}
 		o.ContextTimeoutEnabled = true
+		failFast(o)
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(u.String())

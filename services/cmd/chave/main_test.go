@@ -108,7 +108,8 @@ func TestHelpListsEveryCommandAndFlag(t *testing.T) {
 	for cmd, want := range map[string][]string{
 		"registry": {"-jwks-url", "-tls-cert", "-tls-client-ca", "CHAVE_TLS_CLIENT_CA", "-metrics-addr"},
 		"auth":     {"-registry", "-tls-ca", "-tls-client-cert", "-tls-cert", "-signing-keys-file"},
-		"gateway":  {"-registry", "-auth", "-tls-client-key", "CHAVE_TLS_CA"},
+		"gateway":  {"-registry", "-auth", "-tls-client-key", "CHAVE_TLS_CA", "-shutdown-drain-delay"},
+		"serve":    {"-metrics-addr", `(default "127.0.0.1:9100")`, "-pprof", "-shutdown-drain-delay", "CHAVE_SHUTDOWN_DRAIN_DELAY"},
 	} {
 		errb.Reset()
 		if err := run(context.Background(), []string{cmd, "--help"}, &out, &errb); !errors.Is(err, flag.ErrHelp) {
@@ -132,7 +133,7 @@ func TestRegistryDrainsAndStopsOnSignal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"registry", "--grpc-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-			"--db", "sqlite://" + filepath.Join(dir, "chave.db"), "--insecure-internal-rpcs"}, pw, io.Discard)
+			"--db", "sqlite://" + filepath.Join(dir, "chave.db"), "--shutdown-drain-delay", "100ms", "--insecure-internal-rpcs"}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')

@@ -7,15 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chave/chave/services/internal/app"
+	"github.com/chave/chave/services/internal/observe"
 	"github.com/chave/chave/services/internal/throttle"
 )
 
-// shutdownTimeout bounds the drain of in-flight requests on SIGTERM
-// (deploy/ gives the pods 30 s).
+// shutdownTimeout bounds the drain of in-flight requests on SIGTERM, after
+// the drain delay (deploy/ gives the pods 30 s for both).
 const shutdownTimeout = 20 * time.Second
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,6 +27,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags("serve", stderr)
 	f.string(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
 	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
+	f.string(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "listen address of /metrics, /healthz and /readyz, apart from the public ports (empty: none)")
+	f.bool(&cfg.PProf, "pprof", false, "serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	shutdownFlag(f, &cfg)
 	dbFlag(f, &cfg)
 	catalogFlag(f, &cfg)
 	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
@@ -149,7 +155,7 @@ func bootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(observe.RedactSecrets(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
 // runServer starts a server, prints where it listens, and runs it until
@@ -174,6 +180,11 @@ func runServer(ctx context.Context, name string, cfg app.Config, level slog.Leve
 	fmt.Fprintf(stdout, "%s listening: %s\n", strings.TrimSpace("chave "+name), strings.Join(where, ", "))
 	select {
 	case <-ctx.Done():
+		// Keep serving, not ready, for the drain delay; a second signal
+		// ends it early.
+		drain, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		srv.Drain(drain)
+		stop()
 	case err = <-srv.Err():
 	}
 	cfg.Logger.Info("shutting down")
@@ -253,8 +264,22 @@ func trustedProxiesFlag(f *flags, cfg *app.Config) {
 	f.string(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of the proxies (load balancer, ingress) whose X-Forwarded-For names the client (default: none, the client is the peer)")
 }
 
+// metricsFlag binds the metrics listener of a service apart, and the
+// shutdown.
 func metricsFlag(f *flags, cfg *app.Config) {
-	f.string(&cfg.MetricsAddr, "metrics-addr", ":9100", "listen address of /metrics and /healthz")
+	f.string(&cfg.MetricsAddr, "metrics-addr", ":9100", "listen address of /metrics, /healthz and /readyz")
+	f.bool(&cfg.PProf, "pprof", false, "serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	shutdownFlag(f, cfg)
+}
+
+// defaultDrainDelay is how long a server keeps serving after SIGTERM, not
+// ready: long enough for load balancers and Kubernetes' endpoints to stop
+// sending it requests (deploy/ sets the same and gives the pods
+// terminationGracePeriodSeconds to cover it and shutdownTimeout).
+const defaultDrainDelay = 5 * time.Second
+
+func shutdownFlag(f *flags, cfg *app.Config) {
+	f.duration(&cfg.ShutdownDrainDelay, "shutdown-drain-delay", defaultDrainDelay, "on SIGTERM, keep serving this long, not ready and closing kept-alive connections, before draining the requests in flight (at most 20 s) and exiting")
 }
 
 // tlsServerFlags bind the TLS of the gRPC listener.

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -26,8 +24,9 @@ import (
 //
 // The auth service and the gateway reach the registry through the gRPC
 // server's own interceptors like any other caller (in process, see package
-// inprocess), so that authentication always runs; /metrics is served on
-// the HTTP address.
+// inprocess), so that authentication always runs. /metrics is served
+// only on cfg.MetricsAddr (none when it is empty), never on the public
+// HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return start(&cfg, roleServe, func(s *Server) error {
 		metrics := newMetrics()
@@ -91,14 +90,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		reg.registerCredentials(self, cfg.Logger)
 
-		edge, err := s.newGateway(ctx, cfg, self, self, metrics, reg.ready)
+		edge, err := s.newGateway(ctx, cfg, self, self, metrics, s.ready)
 		if err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-		mux.Handle("/", edge)
-		s.http = newHTTPServer(mux)
+		s.http = newHTTPServer(edge)
+		if cfg.MetricsAddr != "" {
+			if err := s.listenMetrics(cfg.MetricsAddr, metrics, nil); err != nil {
+				return err
+			}
+		}
 
 		if cfg.PrintBootstrapCredential {
 			if err := printBootstrap(ctx, cfg, reg.svc); err != nil {

@@ -87,6 +87,8 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 			return err
 		}
 		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
+		// Every grant, and without Redis every verification, needs the registry.
+		ready = allReady(ready, upstreamsReady(upstream{"registry", conn, registryv1.RegistryService_ServiceDesc.ServiceName}))
 		s.watchHealth(ready, authv1.AuthService_ServiceDesc.ServiceName)
 		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
 	})

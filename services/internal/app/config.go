@@ -37,9 +37,11 @@ import (
 type Config struct {
 	HTTPAddr string // default ":8080"
 	GRPCAddr string // default ":9090"
-	// MetricsAddr is where a service apart serves /metrics, /healthz and
-	// /readyz (default ":9100"); the all-in-one server serves /metrics on
-	// HTTPAddr.
+	// MetricsAddr is where /metrics, /healthz and /readyz are served, apart
+	// from the public ports: a service apart's default is ":9100"; the
+	// all-in-one server serves none when it is empty (`chave serve`'s flag
+	// defaults to the loopback 127.0.0.1:9100). /metrics is never served
+	// on HTTPAddr.
 	MetricsAddr string
 	DB          string // sqlite://PATH or postgres://URL (default sqlite://chave-data/chave.db)
 	Redis       string // empty: in-process revocation set
@@ -113,6 +115,14 @@ type Config struct {
 	// when the database holds none (a development convenience).
 	PrintBootstrapCredential bool
 
+	// PProf serves net/http/pprof under /debug/pprof/ on MetricsAddr.
+	PProf bool
+	// ShutdownDrainDelay is how long Drain keeps serving after a stop was
+	// asked, already not ready and answering HTTP with Connection: close,
+	// before Stop stops accepting and finishes what is in flight: the time
+	// load balancers need to stop sending. Zero: no delay.
+	ShutdownDrainDelay time.Duration
+
 	Logger *slog.Logger // default: JSON to stderr
 	Stdout io.Writer    // where the bootstrap credential goes; default os.Stdout
 }
@@ -146,7 +156,7 @@ func (c *Config) setDefaults(r role) {
 	if c.GRPCAddr == "" {
 		c.GRPCAddr = ":9090"
 	}
-	if c.MetricsAddr == "" {
+	if c.MetricsAddr == "" && r != roleServe {
 		c.MetricsAddr = ":9100"
 	}
 	if c.DB == "" {
@@ -164,6 +174,7 @@ func (c *Config) setDefaults(r role) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	c.Logger = observe.RedactingLogger(c.Logger)
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
 	}
@@ -206,6 +217,9 @@ func (c *Config) validate(r role) error {
 	case roleServe:
 		check(checkListenAddr("--http-addr", c.HTTPAddr))
 		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
+		if c.MetricsAddr != "" {
+			check(checkListenAddr("--metrics-addr", c.MetricsAddr))
+		}
 		check(checkDB(c.DB))
 		check(c.checkTokens())
 		check(c.checkThrottle())
@@ -233,6 +247,12 @@ func (c *Config) validate(r role) error {
 		check(c.TLS.validateClient())
 	case roleMigrate:
 		check(checkDB(c.DB))
+	}
+	if r != roleMigrate && c.ShutdownDrainDelay < 0 {
+		check(fmt.Errorf("--shutdown-drain-delay: %v is negative", c.ShutdownDrainDelay))
+	}
+	if r == roleServe && c.PProf && c.MetricsAddr == "" {
+		check(errors.New("--pprof: needs --metrics-addr"))
 	}
 	if r != roleMigrate && (c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1) {
 		check(fmt.Errorf("--trace-sample-ratio: %v is outside [0, 1]", c.Tracing.SampleRatio))

@@ -29,6 +29,7 @@ type e2e struct {
 	srv    *Server
 	base   string
 	dir    string
+	db     string // the --db URL
 	logs   *apptest.Buffer
 	opID   string
 	opSec  string
@@ -83,7 +84,7 @@ func startE2E(t *testing.T, d deployment) *e2e {
 		defer cancel()
 		srv.Stop(ctx)
 	})
-	e := &e2e{t: t, srv: srv, base: "http://" + srv.HTTPAddr(), dir: dir, logs: logs, redis: redis, client: &http.Client{Timeout: 10 * time.Second}}
+	e := &e2e{t: t, srv: srv, base: "http://" + srv.HTTPAddr(), dir: dir, db: cfg.DB, logs: logs, redis: redis, client: &http.Client{Timeout: 10 * time.Second}}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	var cred struct{ ClientID, ClientSecret string }
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &cred); err != nil || cred.ClientID == "" {

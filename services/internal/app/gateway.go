@@ -36,7 +36,7 @@ func StartGateway(ctx context.Context, cfg Config) (*Server, error) {
 			upstream{"registry", registryConn, registryv1.RegistryService_ServiceDesc.ServiceName},
 			upstream{"auth service", authConn, authv1.AuthService_ServiceDesc.ServiceName},
 		)
-		edge, err := s.newGateway(ctx, cfg, registryConn, authConn, metrics, ready)
+		edge, err := s.newGateway(ctx, cfg, registryConn, authConn, metrics, s.ready)
 		if err != nil {
 			return err
 		}
@@ -44,7 +44,8 @@ func StartGateway(ctx context.Context, cfg Config) (*Server, error) {
 			return err
 		}
 		s.http = newHTTPServer(edge)
-		return s.listenMetrics(cfg.MetricsAddr, metrics, ready)
+		s.watchHealth(ready)
+		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
 	})
 }
 
@@ -73,16 +74,17 @@ type upstream struct {
 	service string
 }
 
-// upstreamsReady asks every upstream's health service at once, within
-// healthTimeout; any answer but SERVING, or none in time, is not ready.
+// upstreamsReady asks every upstream's health service at once; any answer
+// but SERVING, or none before ctx ends, is not ready. A connection that
+// failed is redialled at once, so that the gateway is ready again as soon
+// as the upstream answers.
 func upstreamsReady(ups ...upstream) func(context.Context) error {
 	return func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		defer cancel()
 		errs := make([]error, len(ups))
 		var wg sync.WaitGroup
 		for i, u := range ups {
 			wg.Go(func() {
+				redialNow(u.conn)
 				resp, err := healthpb.NewHealthClient(u.conn).Check(ctx, &healthpb.HealthCheckRequest{Service: u.service})
 				switch {
 				case err != nil:

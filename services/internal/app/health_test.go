@@ -67,7 +67,7 @@ func TestRegistryHealthFollowsItsDependencies(t *testing.T) {
 	expect("with Redis dead", healthpb.HealthCheckResponse_NOT_SERVING, 503)
 	redis.Restart()
 	expect("after Redis came back", healthpb.HealthCheckResponse_SERVING, 200)
-	// Stopping turns health NOT_SERVING first (the server drains after).
-	srv.health.Shutdown()
+	// Draining turns health NOT_SERVING first (the server stops after).
+	srv.beginDrain()
 	expect("shutting down", healthpb.HealthCheckResponse_NOT_SERVING, 503)
 }

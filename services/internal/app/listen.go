@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +51,13 @@ type Server struct {
 	issuer   string
 	errs     chan error
 	stopOnce sync.Once
+
+	// Readiness (health.go): the dependencies' last answer, and whether
+	// the server is draining.
+	readyErr   atomic.Pointer[error]
+	draining   atomic.Bool
+	drainDelay time.Duration
+	pprof      bool // /debug/pprof/ on the metrics listener
 }
 
 func newServer(log *slog.Logger) *Server {
@@ -63,8 +72,7 @@ func (s *Server) HTTPAddr() string { return lnAddr(s.httpLn) }
 // GRPCAddr is the address the gRPC server listens on; empty without one.
 func (s *Server) GRPCAddr() string { return lnAddr(s.grpcLn) }
 
-// MetricsAddr is the address of the metrics listener; empty without one
-// (the all-in-one server serves /metrics on its HTTP address).
+// MetricsAddr is the address of the metrics listener; empty without one.
 func (s *Server) MetricsAddr() string { return lnAddr(s.metricsLn) }
 
 // Issuer is the iss of the tokens this server signs or accepts; empty for
@@ -81,32 +89,37 @@ func lnAddr(ln net.Listener) string {
 // Err receives the first error of a server that stopped on its own.
 func (s *Server) Err() <-chan error { return s.errs }
 
-// Stop drains in-flight requests (until ctx ends) and closes everything:
-// health turns NOT_SERVING first, so that load balancers stop sending new
-// calls, then the HTTP and gRPC servers finish the calls they hold.
+// Stop stops the server: readiness turns NOT_SERVING (if Drain has not
+// already turned it), then the HTTP and gRPC servers stop accepting and
+// finish the requests and calls they hold until ctx ends (gRPC clients get
+// a GOAWAY), then the background loops end and everything is closed.
 func (s *Server) Stop(ctx context.Context) {
 	s.stopOnce.Do(func() {
-		if s.health != nil {
-			s.health.Shutdown()
-		}
-		s.stopBg()
-		s.bg.Wait()
+		s.beginDrain()
+		var wg sync.WaitGroup
 		for _, srv := range []*http.Server{s.http, s.metrics} {
 			if srv != nil {
-				if err := srv.Shutdown(ctx); err != nil {
-					srv.Close()
-				}
+				wg.Go(func() {
+					if err := srv.Shutdown(ctx); err != nil {
+						srv.Close()
+					}
+				})
 			}
 		}
 		if s.grpc != nil {
-			done := make(chan struct{})
-			go func() { s.grpc.GracefulStop(); close(done) }()
-			select {
-			case <-done:
-			case <-ctx.Done():
-				s.grpc.Stop()
-			}
+			wg.Go(func() {
+				done := make(chan struct{})
+				go func() { s.grpc.GracefulStop(); close(done) }()
+				select {
+				case <-done:
+				case <-ctx.Done():
+					s.grpc.Stop()
+				}
+			})
 		}
+		wg.Wait()
+		s.stopBg()
+		s.bg.Wait()
 		for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.metricsLn} {
 			if ln != nil {
 				ln.Close()
@@ -181,6 +194,7 @@ func start(cfg *Config, r role, build func(s *Server) error) (*Server, error) {
 	}
 	s := newServer(cfg.Logger)
 	s.tracing = tracing
+	s.drainDelay, s.pprof = cfg.ShutdownDrainDelay, cfg.PProf
 	if err := build(s); err != nil {
 		s.Stop(context.Background())
 		return nil, err
@@ -249,64 +263,6 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 	return conn, nil
 }
 
-// Readiness of a service's dependencies, as its gRPC health reports it.
-const (
-	healthInterval = 2 * time.Second
-	healthTimeout  = 2 * time.Second
-)
-
-// watchHealth reports the services as SERVING while ready answers nil and
-// NOT_SERVING otherwise, checking now and then every healthInterval until
-// Stop; ready nil means always SERVING. "" (the whole server) follows the
-// same status.
-func (s *Server) watchHealth(ready func(context.Context) error, services ...string) {
-	services = append([]string{""}, services...)
-	last := healthpb.HealthCheckResponse_UNKNOWN
-	check := func(ctx context.Context) {
-		status := healthpb.HealthCheckResponse_SERVING
-		var err error
-		if ready != nil {
-			readyCtx, cancel := context.WithTimeout(ctx, healthTimeout)
-			err = ready(readyCtx)
-			cancel()
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return // stopping
-			}
-			status = healthpb.HealthCheckResponse_NOT_SERVING
-		}
-		if status == last {
-			return
-		}
-		if err != nil {
-			s.log.Warn("not ready: health NOT_SERVING", "err", err)
-		} else if last != healthpb.HealthCheckResponse_UNKNOWN {
-			s.log.Info("ready again: health SERVING")
-		}
-		last = status
-		for _, svc := range services {
-			s.health.SetServingStatus(svc, status)
-		}
-	}
-	check(s.bgCtx)
-	if ready == nil {
-		return
-	}
-	s.goBackground(func(ctx context.Context) {
-		t := time.NewTicker(healthInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				check(ctx)
-			}
-		}
-	})
-}
-
 // serve starts the servers' loops; call it last, once everything is wired.
 func (s *Server) serve() {
 	if s.grpc != nil {
@@ -323,6 +279,7 @@ func (s *Server) serve() {
 		if hs.srv == nil {
 			continue
 		}
+		hs.srv.Handler = s.closeWhileDraining(hs.srv.Handler)
 		go func() {
 			if err := hs.srv.Serve(hs.ln); !errors.Is(err, http.ErrServerClosed) {
 				s.errs <- fmt.Errorf("HTTP: %w", err)
@@ -336,11 +293,11 @@ func newHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 }
 
-// listenMetrics opens the metrics listener of a service apart: /metrics
-// for Prometheus, /healthz, which answers 200 while the process lives (a
-// liveness probe), and /readyz, which answers 200 while ready does (a
-// readiness probe that works whatever the gRPC port's TLS); ready nil
-// means the gRPC health status.
+// listenMetrics opens the metrics listener, apart from the public ports:
+// /metrics for Prometheus, /healthz, which answers 200 while the process
+// lives (a liveness probe), /readyz, which answers 200 while ready does (a
+// readiness probe that works whatever the gRPC port's TLS), and, with
+// --pprof, /debug/pprof/. ready nil means the server's readiness (s.ready).
 func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready func(context.Context) error) error {
 	ln, err := listen("--metrics-addr", addr)
 	if err != nil {
@@ -348,7 +305,7 @@ func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready 
 	}
 	s.metricsLn = ln
 	if ready == nil {
-		ready = s.servingStatus
+		ready = s.ready
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
@@ -358,7 +315,7 @@ func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready 
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := ready(ctx); err != nil {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
@@ -366,19 +323,14 @@ func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready 
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
+	if s.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	s.metrics = newHTTPServer(mux)
-	return nil
-}
-
-// servingStatus reports the status watchHealth last set.
-func (s *Server) servingStatus(ctx context.Context) error {
-	resp, err := s.health.Check(ctx, &healthpb.HealthCheckRequest{})
-	if err != nil {
-		return err
-	}
-	if st := resp.GetStatus(); st != healthpb.HealthCheckResponse_SERVING {
-		return fmt.Errorf("health: %s", st)
-	}
 	return nil
 }
 

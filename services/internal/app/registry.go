@@ -157,7 +157,7 @@ func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Ca
 		cfg.Logger.Error("revocation set not rebuilt at start; verification fails closed until it is", "err", err)
 	}
 	cancel()
-	s.goBackground(func(ctx context.Context) { p.svc.RunRevocationKeeper(ctx, time.Second) })
+	s.goBackground(func(ctx context.Context) { p.svc.RunRevocationKeeper(ctx, keeperInterval) })
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 )
 
 // maxClientCredentialSize bounds client_id and client_secret: longer ones
@@ -118,7 +119,7 @@ func (s *Server) clientAuthError(ctx context.Context, clientID string, err error
 	}
 	switch chave.ErrorCode(err) {
 	case chave.Unauthenticated:
-		s.log.InfoContext(ctx, "client authentication failed", slog.String("client_id", truncate(clientID)))
+		s.log.InfoContext(ctx, "client authentication failed", slog.String("client_id", secrets.LoggableClientID(clientID)))
 		return errInvalidClient(err)
 	case chave.Unavailable:
 		return errUnavailable(err)
@@ -127,7 +128,7 @@ func (s *Server) clientAuthError(ctx context.Context, clientID string, err error
 	}
 }
 
-// truncate cuts a client-supplied value short for the logs.
+// truncate cuts a client-supplied value short.
 func truncate(s string) string {
 	const max = 64
 	if len(s) > max {

@@ -10,6 +10,7 @@ import (
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 )
 
 // RefreshFamilies keeps the state of refresh-token families: one
@@ -87,7 +88,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		clientID = rt.clientID
 	}
 	if rt.clientID != clientID {
-		return nil, errInvalidGrant(fmt.Errorf("refresh token of client %q presented by %q", rt.clientID, truncate(clientID)))
+		return nil, errInvalidGrant(fmt.Errorf("refresh token of client %q presented by %q", rt.clientID, secrets.LoggableClientID(clientID)))
 	}
 	requested, ok := chave.NarrowScopes(rt.scopes, req.GetScope())
 	if !ok {
@@ -103,7 +104,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 	if err != nil {
 		if chave.ErrorCode(err) == chave.InvalidGrant && ctx.Err() == nil {
 			s.log.InfoContext(ctx, "refresh token refused",
-				slog.String("client_id", clientID), slog.String("family", rt.family), slog.Int64("generation", rt.generation))
+				slog.String("client_id", secrets.LoggableClientID(clientID)), slog.String("family", rt.family), slog.Int64("generation", rt.generation))
 			return nil, errInvalidGrant(err)
 		}
 		return nil, s.clientAuthError(ctx, clientID, err)

@@ -42,6 +42,9 @@ func (t *Tenant) Validate(catalog *Catalog) error {
 	if len(t.DisplayName) > MaxDisplayNameLen {
 		return InvalidField("displayName", "must be at most %d bytes", MaxDisplayNameLen)
 	}
+	if err := CheckLine("displayName", t.DisplayName); err != nil {
+		return err
+	}
 	for _, c := range t.Contexts {
 		if IsReservedScope(c) {
 			return InvalidField("contexts", "%q is a reserved scope, not an entitlement", c)

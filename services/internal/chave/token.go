@@ -106,11 +106,22 @@ func (t *Token) Validate(tenant Tenant, catalog *Catalog, now time.Time) error {
 	if len(t.DisplayName) > MaxDisplayNameLen {
 		return InvalidField("displayName", "must be at most %d bytes", MaxDisplayNameLen)
 	}
+	if err := CheckLine("displayName", t.DisplayName); err != nil {
+		return err
+	}
 	if len(t.Description) > MaxDescriptionLen {
 		return InvalidField("description", "must be at most %d bytes", MaxDescriptionLen)
 	}
-	if !t.ExpireTime.IsZero() && !t.ExpireTime.After(now) {
-		return InvalidField("expireTime", "must be in the future (got %s)", t.ExpireTime.UTC().Format(time.RFC3339))
+	if err := CheckText("description", t.Description); err != nil {
+		return err
+	}
+	if !t.ExpireTime.IsZero() {
+		if err := CheckTime("expireTime", t.ExpireTime); err != nil {
+			return err
+		}
+		if !t.ExpireTime.After(now) {
+			return InvalidField("expireTime", "must be in the future (got %s)", t.ExpireTime.UTC().Format(time.RFC3339))
+		}
 	}
 	if t.Tenant != tenant.ID {
 		return InvalidField("tenant", "does not match the tenant %q", tenant.ID)
@@ -156,6 +167,9 @@ func (t *Token) validateParameters(tenant Tenant, catalog *Catalog) error {
 			spec, ok := ctx.Parameter(name)
 			if !ok {
 				return InvalidField(field+"."+name, "context %q has no parameter %q", ctxID, name)
+			}
+			if err := CheckLine(field+"."+name, value); err != nil {
+				return err
 			}
 			if err := spec.ValidateValue(field+"."+name, value); err != nil {
 				return err

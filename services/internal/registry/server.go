@@ -47,9 +47,13 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
+	expire, err := requestTimeFromProto("expireTime", req.GetExpireTime())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
 	t, secret, err := s.svc.CreateToken(ctx, c, chave.Token{
 		DisplayName: req.GetDisplayName(), Description: req.GetDescription(), Tenant: req.GetTenant(),
-		ExpireTime: timeFromProto(req.GetExpireTime()), GeneralAccess: req.GetGeneralAccess(),
+		ExpireTime: expire, GeneralAccess: req.GetGeneralAccess(),
 		Contexts: req.GetContexts(), Parameters: params,
 		IssueRefreshTokens: req.IssueRefreshTokens == nil || req.GetIssueRefreshTokens(),
 	})
@@ -109,10 +113,14 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
+	expire, err := requestTimeFromProto("expireTime", pt.GetExpireTime())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
 	t, err := s.svc.UpdateToken(ctx, c, chave.Token{
 		ID: pt.GetId(), DisplayName: pt.GetDisplayName(), Description: pt.GetDescription(),
 		GeneralAccess: pt.GetGeneralAccess(), Contexts: pt.GetContexts(), Parameters: params,
-		ExpireTime: timeFromProto(pt.GetExpireTime()), IssueRefreshTokens: pt.GetIssueRefreshTokens(),
+		ExpireTime: expire, IssueRefreshTokens: pt.GetIssueRefreshTokens(),
 	}, req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, s.status(ctx, err)
@@ -245,11 +253,24 @@ func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantR
 
 // ---- conversions ----
 
+// timeToProto answers a stored time; zero is "none". A time outside what a
+// Timestamp can carry (a row written before the input rules) is clamped, so
+// that reading it never fails.
 func timeToProto(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
 	}
-	return timestamppb.New(t)
+	return timestamppb.New(chave.ClampTime(t))
+}
+
+// requestTimeFromProto converts a time a request sets; absent is "none"
+// (the zero time). A present one must pass the domain's rule, so that
+// 0001-01-01 is a date in the past rather than "none".
+func requestTimeFromProto(field string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if ts == nil {
+		return time.Time{}, nil
+	}
+	return chave.TimeFromUnix(field, ts.GetSeconds(), ts.GetNanos())
 }
 
 func timeFromProto(ts *timestamppb.Timestamp) time.Time {

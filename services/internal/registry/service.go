@@ -195,8 +195,8 @@ func (s *Service) ListContexts(ctx context.Context, c Caller, tenant string) ([]
 // CreateToken validates and stores a new credential and returns it with its
 // secret, which is never available again.
 func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (chave.Token, secrets.ClientSecret, error) {
-	if t.Tenant == "" {
-		return chave.Token{}, secrets.ClientSecret{}, chave.InvalidField("tenant", "is required")
+	if err := chave.ValidateTenantID("tenant", t.Tenant); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, err
 	}
 	if !c.canSeeTenant(t.Tenant) {
 		return chave.Token{}, secrets.ClientSecret{}, chave.Errorf(chave.PermissionDenied, "a credential creates tokens only for its own tenant")

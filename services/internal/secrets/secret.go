@@ -87,6 +87,30 @@ func NewClientID() (string, error) {
 	return ClientIDPrefix + body, nil
 }
 
+// IsClientID reports whether s has the shape of a client id: the prefix
+// and 22 base62 characters.
+func IsClientID(s string) bool {
+	if len(s) != len(ClientIDPrefix)+clientIDLen || !strings.HasPrefix(s, ClientIDPrefix) {
+		return false
+	}
+	for i := len(ClientIDPrefix); i < len(s); i++ {
+		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// LoggableClientID is what a log may say of a client id a caller sent: the
+// id itself when it has a client id's shape, and otherwise only its length.
+// A client that swapped its id and secret sends the secret as its id.
+func LoggableClientID(s string) string {
+	if IsClientID(s) {
+		return s
+	}
+	return fmt.Sprintf("[not a client id, %d bytes]", len(s))
+}
+
 func checksum(s string) string {
 	return encodeBase62(new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(s)))), checksumLen)
 }

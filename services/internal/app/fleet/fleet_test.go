@@ -316,7 +316,7 @@ func TestFleet(t *testing.T) {
 	// service reads those of its own flags.
 	env := append(os.Environ(),
 		"CHAVE_DB="+pg, "CHAVE_REDIS="+redis.URL(), "CHAVE_REDIS_REQUIRE_NOEVICTION=true",
-		"CHAVE_ISSUER="+issuer, "CHAVE_METRICS_ADDR=127.0.0.1:0", "CHAVE_LOG_LEVEL=debug",
+		"CHAVE_ISSUER="+issuer, "CHAVE_METRICS_ADDR=127.0.0.1:0", "CHAVE_LOG_LEVEL=debug", "CHAVE_SHUTDOWN_DRAIN_DELAY=0s",
 		"CHAVE_HASH_KEY="+randomKey(t), "CHAVE_ENCRYPTION_KEY="+randomKey(t), "CHAVE_REFRESH_TOKEN_KEY="+randomKey(t),
 		"CHAVE_SIGNING_KEYS_FILE="+filepath.Join(dir, "signing-keys.json"),
 		// Mutual TLS between the services.
@@ -390,6 +390,8 @@ func TestFleet(t *testing.T) {
 	// SIGKILL: the acknowledged revocation must survive the registry's
 	// death; meanwhile the gateway answers 503, never 500.
 	registry.kill()
+	// Readiness is the gateway's last check, made every 100 ms.
+	eventually(t, "gateway /readyz 503 with the registry dead", 5*time.Second, func() bool { return !ready() })
 	for what, a := range map[string]answer{
 		"registry call":  c.do("GET", "/v1/tokens", opToken, nil),
 		"/oauth2/token":  c.grant(op.ClientID, op.ClientSecret),

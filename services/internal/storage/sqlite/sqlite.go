@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -51,6 +53,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite: open %s: the path must not contain '?' or '#'", path)
 	}
+	if path != ":memory:" {
+		if err := createPrivate(path); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	write, err := sql.Open(driverName, path+"?"+writeParams().Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -72,6 +79,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	return newStore(ctx, write, read)
+}
+
+// createPrivate creates the database file, if it does not exist, readable
+// by its owner only (0600), in a directory it creates 0700: it holds every
+// credential's hash and the audit trail. SQLite gives the -wal and -shm
+// files it adds the database file's mode.
+func createPrivate(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 func newStore(ctx context.Context, write, read *sql.DB) (*Store, error) {
