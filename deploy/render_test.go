@@ -39,7 +39,7 @@ const image = "ghcr.io/chave/chave"
 var secretKeys = map[string][]string{
 	"chave-database":     {"url"},
 	"chave-redis":        {"url"},
-	"chave-keys":         {"hash-key", "encryption-key", "refresh-token-key"},
+	"chave-keys":         {"hash-key", "encryption-key", "refresh-token-key", "internal-token"},
 	"chave-signing-keys": {"signing-keys.json"},
 	// components/mtls: each workload's certificate, as cert-manager writes it.
 	"chave-registry-tls": {"tls.crt", "tls.key", "ca.crt"},
@@ -124,13 +124,43 @@ func checkAll(t *testing.T, r *rendered) {
 	checkJobs(t, r)
 	checkServices(t, r)
 	checkNetworkPolicies(t, r)
+	checkInternalCaller(t, r)
+}
+
+// checkInternalCaller requires the registry to admit only the auth service
+// to CredentialService: both read the same internal-service token from a
+// Secret, and the registry is never told to admit anyone.
+func checkInternalCaller(t *testing.T, r *rendered) {
+	t.Helper()
+	refs := map[string]string{}
+	for _, d := range r.deployments {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			role := c.Args[0]
+			for _, e := range c.Env {
+				switch {
+				case e.Name == "CHAVE_INSECURE_INTERNAL_RPCS":
+					t.Errorf("Deployment %s: CHAVE_INSECURE_INTERNAL_RPCS opens CredentialService to every caller", d.Name)
+				case e.Name == "CHAVE_INTERNAL_TOKEN" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+					refs[role] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+				case e.Name == "CHAVE_INTERNAL_TOKEN":
+					t.Errorf("Deployment %s: CHAVE_INTERNAL_TOKEN not from a Secret", d.Name)
+				}
+			}
+			if role == "gateway" && refs[role] != "" {
+				t.Errorf("Deployment %s: the gateway holds the internal-service token", d.Name)
+			}
+		}
+	}
+	if refs["registry"] == "" || refs["registry"] != refs["auth"] {
+		t.Errorf("CHAVE_INTERNAL_TOKEN: registry reads %q, auth %q; want the same Secret key", refs["registry"], refs["auth"])
+	}
 }
 
 // tlsSettings are the TLS settings each service reads with components/mtls:
 // the registry's listener, the auth service's listener and client, the
 // gateway's client.
 var tlsSettings = map[string][]string{
-	"registry": {"CHAVE_TLS_CERT", "CHAVE_TLS_KEY", "CHAVE_TLS_CLIENT_CA"},
+	"registry": {"CHAVE_TLS_CERT", "CHAVE_TLS_KEY", "CHAVE_TLS_CLIENT_CA", "CHAVE_INTERNAL_CLIENT_IDENTITY"},
 	"auth":     {"CHAVE_TLS_CERT", "CHAVE_TLS_KEY", "CHAVE_TLS_CLIENT_CA", "CHAVE_TLS_CA", "CHAVE_TLS_CLIENT_CERT", "CHAVE_TLS_CLIENT_KEY"},
 	"gateway":  {"CHAVE_TLS_CA", "CHAVE_TLS_CLIENT_CERT", "CHAVE_TLS_CLIENT_KEY"},
 }

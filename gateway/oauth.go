@@ -94,6 +94,9 @@ type grantRequest struct {
 	ClientSecret string
 	Scope        string
 	RefreshToken string
+	// RefreshTokenAuthenticates lets a refresh grant authenticate by the
+	// refresh token alone (the TSS endpoint); /oauth2/token never sets it.
+	RefreshTokenAuthenticates bool
 }
 
 // oauthEndpoints serves the OAuth 2.0 endpoints on top of the auth service.
@@ -107,15 +110,16 @@ func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.T
 	if req.GrantType == "" {
 		return nil, newOAuthError(errInvalidRequest, "grant_type is required")
 	}
-	if req.ClientID == "" {
+	if req.ClientID == "" && !req.RefreshTokenAuthenticates {
 		return nil, errClientAuthRequired()
 	}
 	resp, err := o.auth.Token(ctx, &authv1.TokenRequest{
-		GrantType:    req.GrantType,
-		ClientId:     req.ClientID,
-		ClientSecret: req.ClientSecret,
-		Scope:        req.Scope,
-		RefreshToken: req.RefreshToken,
+		GrantType:                 req.GrantType,
+		ClientId:                  req.ClientID,
+		ClientSecret:              req.ClientSecret,
+		Scope:                     req.Scope,
+		RefreshToken:              req.RefreshToken,
+		RefreshTokenAuthenticates: req.RefreshTokenAuthenticates,
 	})
 	if err != nil {
 		return nil, o.upstreamError(ctx, err)

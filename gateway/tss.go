@@ -90,7 +90,7 @@ func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, erro
 		return grantRequest{}, err
 	}
 	var req tssRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(withoutTrailingComma(body), &req); err != nil {
 		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be a JSON object")
 	}
 	grant, err := req.grantType()
@@ -102,8 +102,37 @@ func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, erro
 		ClientID:     req.ClientID,
 		ClientSecret: req.ClientSecret,
 		RefreshToken: req.RefreshToken,
+		// The TSS document's refresh sends only the refresh token, which
+		// names its client; credentials, if sent, must match it.
+		RefreshTokenAuthenticates: grant == "refresh_token",
 	}, nil
 }
+
+// withoutTrailingComma drops one comma between an object's last member and
+// its closing brace, as the TSS document's refresh example has it
+// ({"urlTSS": "…", "grantType": 2, "refreshToken": "…", }); anything else
+// is left for the JSON decoder to judge.
+func withoutTrailingComma(body []byte) []byte {
+	end := len(body)
+	for end > 0 && isJSONSpace(body[end-1]) {
+		end--
+	}
+	if end == 0 || body[end-1] != '}' {
+		return body
+	}
+	i := end - 1
+	for i > 0 && isJSONSpace(body[i-1]) {
+		i--
+	}
+	if i == 0 || body[i-1] != ',' {
+		return body
+	}
+	out := make([]byte, 0, len(body)-1)
+	out = append(out, body[:i-1]...)
+	return append(out, body[i:]...)
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // jsonish accepts what TSS clients are seen to send with a JSON body: no
 // Content-Type, any JSON type (application/json, text/json,

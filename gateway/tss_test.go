@@ -76,9 +76,17 @@ func TestTSSDocumentExamples(t *testing.T) {
 		{"client credentials, as the TSS document spells it",
 			`{"urlTSS": "http://localhost:8080/", "grantyType": "1", "clientId": "...", "clientSecret": "..."}`,
 			&authv1.TokenRequest{GrantType: "client_credentials", ClientId: "...", ClientSecret: "..."}},
-		{"refresh",
+		{"refresh with credentials",
 			`{"urlTSS": "...", "grantType": 2, "clientId": "...", "clientSecret": "...", "refreshToken": "..."}`,
-			&authv1.TokenRequest{GrantType: "refresh_token", ClientId: "...", ClientSecret: "...", RefreshToken: "..."}},
+			&authv1.TokenRequest{GrantType: "refresh_token", ClientId: "...", ClientSecret: "...", RefreshToken: "...", RefreshTokenAuthenticates: true}},
+		// The document's refresh example, exactly: no credentials, and a
+		// comma before the closing brace.
+		{"refresh, as the TSS document prints it",
+			`{"urlTSS": "https://tss.example.com:8080", "grantType": 2, "refreshToken": "chave_rt_x.y", }`,
+			&authv1.TokenRequest{GrantType: "refresh_token", RefreshToken: "chave_rt_x.y", RefreshTokenAuthenticates: true}},
+		{"refresh, as the TSS document prints it, spelt grantyType",
+			"{\"urlTSS\": \"https://tss.example.com:8080\",\n\t\"grantyType\": 2,\n\t\"refreshToken\": \"chave_rt_x.y\",\n}\n",
+			&authv1.TokenRequest{GrantType: "refresh_token", RefreshToken: "chave_rt_x.y", RefreshTokenAuthenticates: true}},
 	}
 	h := newTSSHarness(t, nil)
 	for _, tt := range tests {
@@ -152,6 +160,9 @@ func TestTSSRequestErrors(t *testing.T) {
 		{"empty body", "POST", "application/json", ``, 400, "invalid_request"},
 		{"array", "POST", "application/json", `[1]`, 400, "invalid_request"},
 		{"trailing data", "POST", "application/json", `{"grantType":1,"clientId":"c"} {}`, 400, "invalid_request"},
+		{"two trailing commas", "POST", "application/json", `{"grantType":2,"refreshToken":"r",,}`, 400, "invalid_request"},
+		{"a trailing comma in an array", "POST", "application/json", `{"grantType":2,"refreshToken":"r","x":[1,]}`, 400, "invalid_request"},
+		{"only a comma", "POST", "application/json", `{,}`, 400, "invalid_request"},
 		{"clientId not a string", "POST", "application/json", `{"grantType":1,"clientId":7}`, 400, "invalid_request"},
 		{"missing grantType", "POST", "application/json", `{"clientId":"c","clientSecret":"s"}`, 400, "invalid_request"},
 		{"null body", "POST", "application/json", `null`, 400, "invalid_request"},

@@ -25,7 +25,21 @@ func (c checker) IsRevoked(ctx context.Context, claims verify.Claims) (bool, err
 	return c.set.IsRevoked(ctx, QueryFor(claims))
 }
 
-// QueryFor returns the query that checks the token with these claims.
+// QueryFor returns the query that checks the token with these claims. A
+// token that carries its secret version (sv) is checked against its
+// credential's entry for that version (CredentialKey): revoking the
+// credential writes the entry of its current version, rotating its secret
+// the entry of the version it replaced.
 func QueryFor(c verify.Claims) Query {
-	return Query{ClientID: c.ClientID, IssuedAt: c.IssuedAt, TokenID: c.ID, FamilyID: c.SessionID}
+	return Query{ClientID: CredentialKey(c.ClientID, c.SecretVersion), IssuedAt: c.IssuedAt, TokenID: c.ID, FamilyID: c.SessionID}
+}
+
+// CredentialKey is the ID of the Credential entry that revokes the tokens a
+// credential issued under one secret version; with no version, the
+// credential's own entry, which revokes the tokens that carry none.
+func CredentialKey(clientID, secretVersion string) string {
+	if secretVersion == "" {
+		return clientID
+	}
+	return clientID + "/" + secretVersion
 }

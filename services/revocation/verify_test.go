@@ -62,6 +62,8 @@ func TestCheckerWithMemory(t *testing.T) {
 		revocation.Entry{Kind: revocation.AccessToken, ID: "jti-revoked", At: at, Until: until},
 		revocation.Entry{Kind: revocation.Family, ID: "fam-revoked", At: at, Until: until},
 		revocation.Entry{Kind: revocation.Credential, ID: "client-revoked", At: at, Until: until},
+		// A rotation: every token of client-1's secret version v-old.
+		revocation.Entry{Kind: revocation.Credential, ID: revocation.CredentialKey("client-1", "v-old"), At: until, Until: until},
 	); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +81,8 @@ func TestCheckerWithMemory(t *testing.T) {
 		{"credential, issued before", func(c *verify.Claims) { c.ClientID = "client-revoked" }, true},
 		{"credential, issued at the instant", func(c *verify.Claims) { c.ClientID, c.IssuedAt = "client-revoked", at }, true},
 		{"credential, issued after", func(c *verify.Claims) { c.ClientID, c.IssuedAt = "client-revoked", at.Add(time.Second) }, false},
+		{"a rotated secret version", func(c *verify.Claims) { c.SecretVersion, c.IssuedAt = "v-old", at.Add(time.Second) }, true},
+		{"the current secret version", func(c *verify.Claims) { c.SecretVersion = "v-new" }, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cl := base

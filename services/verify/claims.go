@@ -33,6 +33,11 @@ type Claims struct {
 	// Verify accepts tokens without it. Revoking the family revokes the
 	// tokens that carry it, so a revocation check consults it along with ID.
 	SessionID string
+	// SecretVersion (sv) names the credential's secret the token was
+	// issued under; rotating the secret revokes every token that carries
+	// the old one (see package revocation). Optional: tokens of chave
+	// releases before it carry none.
+	SecretVersion string
 }
 
 // HasScope reports whether the token reaches the scope.

@@ -222,6 +222,7 @@ type payload struct {
 	Scope    string       `json:"scope"`
 	TenantID string       `json:"tenantid"`
 	Sid      string       `json:"sid"`
+	Sv       string       `json:"sv"`
 }
 
 // Verify checks raw (the Bearer token) and returns its claims. A token that
@@ -408,16 +409,17 @@ func (v *Verifier) checkClaims(pl *payload) (Claims, error) {
 		return Claims{}, invalid(ReasonNotYetValid, "iat is in the future")
 	}
 	return Claims{
-		Issuer:    pl.Iss,
-		Subject:   pl.Sub,
-		ClientID:  pl.ClientID,
-		Audience:  []string(pl.Aud),
-		IssuedAt:  iat,
-		Expiry:    exp,
-		ID:        pl.Jti,
-		Scopes:    strings.Fields(pl.Scope),
-		TenantID:  pl.TenantID,
-		SessionID: pl.Sid,
+		Issuer:        pl.Iss,
+		Subject:       pl.Sub,
+		ClientID:      pl.ClientID,
+		Audience:      []string(pl.Aud),
+		IssuedAt:      iat,
+		Expiry:        exp,
+		ID:            pl.Jti,
+		Scopes:        strings.Fields(pl.Scope),
+		TenantID:      pl.TenantID,
+		SessionID:     pl.Sid,
+		SecretVersion: pl.Sv,
 	}, nil
 }
 

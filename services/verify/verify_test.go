@@ -222,6 +222,25 @@ func TestVerifySessionID(t *testing.T) {
 	}
 }
 
+// TestVerifySecretVersion: sv, the credential's secret version, is
+// optional and read as is.
+func TestVerifySecretVersion(t *testing.T) {
+	k := newTestKey(t, jwa.ES256, "k1")
+	v := newVerifier(t, keySet(t, k.pub))
+	for name, tt := range map[string]struct {
+		claims map[string]any
+		want   string
+	}{
+		"with sv":    {with(validClaims(), "sv", "v1"), "v1"},
+		"without sv": {validClaims(), ""},
+	} {
+		got, err := v.Verify(context.Background(), signRaw(t, validHeader(k), tt.claims, jwa.ES256, k.priv))
+		if err != nil || got.SecretVersion != tt.want {
+			t.Errorf("%s: SecretVersion = %q, %v; want %q", name, got.SecretVersion, err, tt.want)
+		}
+	}
+}
+
 func TestVerifyAccepts(t *testing.T) {
 	k := newTestKey(t, jwa.ES256, "k1")
 	v := newVerifier(t, keySet(t, k.pub))

@@ -133,7 +133,7 @@ func TestRegistryDrainsAndStopsOnSignal(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"registry", "--grpc-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
-			"--db", "sqlite://" + filepath.Join(dir, "chave.db"), "--shutdown-drain-delay", "100ms"}, pw, io.Discard)
+			"--db", "sqlite://" + filepath.Join(dir, "chave.db"), "--shutdown-drain-delay", "100ms", "--insecure-internal-rpcs"}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')

@@ -60,6 +60,7 @@ func registryCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	tokenFlags(f, &cfg, "http://localhost:8080", "")
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
 	tlsServerFlags(f, &cfg.TLS)
+	internalServerFlags(f, &cfg.Internal)
 	tracingFlags(f, &cfg)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
@@ -83,6 +84,7 @@ func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	throttleFlags(f, &cfg)
 	tlsServerFlags(f, &cfg.TLS)
 	tlsClientFlags(f, &cfg.TLS)
+	cfg.Internal.Token = os.Getenv("CHAVE_INTERNAL_TOKEN")
 	tracingFlags(f, &cfg)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
@@ -285,6 +287,14 @@ func tlsServerFlags(f *flags, t *app.TLSConfig) {
 	f.string(&t.CertFile, "tls-cert", "", "PEM certificate (chain) of the gRPC listener, with --tls-key; unset: plaintext gRPC, for loopback, development or a service mesh")
 	f.string(&t.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.string(&t.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: require every gRPC client to present a certificate it issued (mutual TLS)")
+}
+
+// internalServerFlags bind how the registry admits only the auth service to
+// CredentialService; the shared token comes from the environment only.
+func internalServerFlags(f *flags, c *app.InternalConfig) {
+	c.Token = os.Getenv("CHAVE_INTERNAL_TOKEN")
+	f.string(&c.ClientIdentity, "internal-client-identity", "", "with --tls-client-ca: the DNS or URI SAN the auth service's client certificate must carry to use CredentialService (empty: any certificate of the client CA)")
+	f.bool(&c.Insecure, "insecure-internal-rpcs", false, "serve CredentialService (the auth service's API) to every caller of --grpc-addr, when neither CHAVE_INTERNAL_TOKEN nor --tls-client-ca is set: only where nothing but the auth service reaches the registry")
 }
 
 // tlsClientFlags bind the TLS of the connections to the other services.

@@ -66,15 +66,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth
 		// service in process, through the same interceptors as the network
 		// listener (authentication included): the two hops of every grant
 		// cost no sockets, no HTTP/2 framing and no goroutine hand-offs.
-		self := inprocess.New(s.unary...)
-		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewRegistryServiceClient(self)), metrics)
+		// CredentialService, the auth service's API, is served there alone,
+		// never on the gRPC listener.
+		self := inprocess.New(append([]grpc.UnaryServerInterceptor{registry.InProcessInterceptor()}, s.unary...)...)
+		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), metrics)
 		if err != nil {
 			return err
 		}
@@ -86,6 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			reg.register(r, cfg.Logger)
 			authv1.RegisterAuthServiceServer(r, authSrv)
 		}
+		reg.registerCredentials(self, cfg.Logger)
 
 		edge, err := s.newGateway(ctx, cfg, self, self, metrics, s.ready)
 		if err != nil {

@@ -49,7 +49,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		reg := auth.NewRegistryClient(registryv1.NewRegistryServiceClient(conn))
+		reg := auth.NewRegistryClient(registryv1.NewCredentialServiceClient(withInternalToken(conn, cfg.Internal.Token)))
 		signingKeys, err := s.openSigningKeys(cfg, cfg.SigningKeysFile)
 		if err != nil {
 			return err
@@ -148,7 +148,9 @@ type registryRevocations struct {
 }
 
 func (r registryRevocations) IsRevoked(ctx context.Context, c verify.Claims) (bool, error) {
-	st, err := r.registry.CheckIssuedToken(ctx, auth.ClientCredentials{}, c.ClientID, auth.IssuedToken{TokenID: c.ID, FamilyID: c.SessionID, ExpireTime: c.Expiry})
+	st, err := r.registry.CheckIssuedToken(ctx, auth.ClientCredentials{}, c.ClientID, auth.IssuedToken{
+		TokenID: c.ID, FamilyID: c.SessionID, ExpireTime: c.Expiry, SecretVersion: c.SecretVersion,
+	})
 	if err != nil {
 		return false, err
 	}

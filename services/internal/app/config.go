@@ -65,6 +65,9 @@ type Config struct {
 	RegistryAddr, AuthAddr string
 	// TLS secures gRPC between the services apart; zero: plaintext.
 	TLS TLSConfig
+	// Internal is how the registry apart admits only the auth service to
+	// CredentialService (internal.go).
+	Internal InternalConfig
 
 	// CatalogFile replaces the shipped context catalog.
 	CatalogFile string

@@ -23,7 +23,7 @@ func TestRegistryHealthFollowsItsDependencies(t *testing.T) {
 	srv, err := StartRegistry(context.Background(), Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Redis: redis.URL(),
 		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
-		Logger: slog.New(slog.DiscardHandler),
+		Internal: InternalConfig{Insecure: true}, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

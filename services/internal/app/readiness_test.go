@@ -39,7 +39,7 @@ func TestReadinessFollowsRedisAndPostgres(t *testing.T) {
 	dir := t.TempDir()
 	reg, err := StartRegistry(context.Background(), Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Redis: redis.URL(), DB: pg.URL(),
-		SecretsFile: filepath.Join(dir, "secrets.json"), Logger: quiet,
+		SecretsFile: filepath.Join(dir, "secrets.json"), Internal: InternalConfig{Insecure: true}, Logger: quiet,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestReadinessFollowsTheOtherServices(t *testing.T) {
 	dir := t.TempDir()
 	regCfg := Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(dir, "chave.db"),
-		SecretsFile: filepath.Join(dir, "secrets.json"), Logger: quiet,
+		SecretsFile: filepath.Join(dir, "secrets.json"), Internal: InternalConfig{Insecure: true}, Logger: quiet,
 	}
 	reg, err := StartRegistry(context.Background(), regCfg)
 	if err != nil {

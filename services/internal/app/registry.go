@@ -97,6 +97,10 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
+		internal, err := cfg.Internal.registryRule(cfg.TLS)
+		if err != nil {
+			return err
+		}
 		reg, err := s.openRegistry(ctx, cfg, catalog, keys, metrics)
 		if err != nil {
 			return err
@@ -109,11 +113,12 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, creds, reg.interceptor(verifier, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, creds, reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
 			return err
 		}
 		reg.register(s.grpc, cfg.Logger)
-		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName)
+		reg.registerCredentials(s.grpc, cfg.Logger)
+		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName, registryv1.CredentialService_ServiceDesc.ServiceName)
 		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
 	})
 }
@@ -156,14 +161,21 @@ func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Ca
 	return p, nil
 }
 
-// interceptor authenticates the registry's calls with verifier.
-func (p *registryPart) interceptor(verifier *verify.Verifier, log *slog.Logger) grpc.UnaryServerInterceptor {
-	return registry.AuthInterceptor(p.svc, accessTokenVerifier(verifier), log)
+// interceptor authenticates the registry's calls: RegistryService's with
+// verifier, CredentialService's with internal.
+func (p *registryPart) interceptor(verifier *verify.Verifier, internal registry.InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
+	return registry.AuthInterceptor(p.svc, accessTokenVerifier(verifier), internal, log)
 }
 
-// register serves the registry on the server's gRPC listener.
+// register serves the registry's public API, RegistryService.
 func (p *registryPart) register(r grpc.ServiceRegistrar, log *slog.Logger) {
 	registryv1.RegisterRegistryServiceServer(r, registry.NewServer(p.svc, log))
+}
+
+// registerCredentials serves CredentialService, the auth service's API:
+// only where the interceptor admits the auth service alone.
+func (p *registryPart) registerCredentials(r grpc.ServiceRegistrar, log *slog.Logger) {
+	registryv1.RegisterCredentialServiceServer(r, registry.NewCredentialServer(p.svc, log))
 }
 
 // ready reports whether the registry's dependencies answer: the database
@@ -203,15 +215,15 @@ func newVerifier(cfg verify.Config, metrics prometheus.Registerer) (*verify.Veri
 // that cannot decide (keys or revocation set unreachable) answers
 // Unavailable, not Unauthenticated.
 func accessTokenVerifier(v *verify.Verifier) registry.AccessTokenVerifier {
-	return func(ctx context.Context, raw string) (string, []string, error) {
+	return func(ctx context.Context, raw string) (string, []string, string, error) {
 		c, err := v.Verify(ctx, raw)
 		if errors.Is(err, verify.ErrUnavailable) {
-			return "", nil, status.Error(codes.Unavailable, err.Error())
+			return "", nil, "", status.Error(codes.Unavailable, err.Error())
 		}
 		if err != nil {
-			return "", nil, err
+			return "", nil, "", err
 		}
-		return c.ClientID, c.Scopes, nil
+		return c.ClientID, c.Scopes, c.SecretVersion, nil
 	}
 }
 

@@ -307,6 +307,8 @@ func TestThrottleServicesApart(t *testing.T) {
 		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
 		SigningKeysFile: filepath.Join(dir, "signing-keys.json"), Logger: quiet,
 		Throttle: e2eThrottle, ThrottleClock: (&fakeClock{now: time.Now()}).Now,
+		// The registry and the auth service share the internal token.
+		Internal: InternalConfig{Token: "throttle-e2e-internal-token-0123456789"},
 	}
 	// The operator credential is the client under attack.
 	store, err := OpenStore(ctx, base.DB)

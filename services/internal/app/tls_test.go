@@ -24,7 +24,7 @@ func startTLSRegistry(t *testing.T, tlsCfg TLSConfig) *Server {
 	srv, err := StartRegistry(context.Background(), Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
 		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
-		TLS: tlsCfg, Logger: slog.New(slog.DiscardHandler),
+		TLS: tlsCfg, Internal: InternalConfig{Insecure: true}, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		t.Fatal(err)

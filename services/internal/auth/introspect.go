@@ -77,12 +77,12 @@ func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequ
 		if tok.accessExpired || !now.Before(tok.access.Expiry) {
 			return inactive, nil
 		}
-		ref = IssuedToken{TokenID: tok.access.ID, FamilyID: tok.access.SessionID, ExpireTime: tok.access.Expiry}
+		ref = IssuedToken{TokenID: tok.access.ID, FamilyID: tok.access.SessionID, ExpireTime: tok.access.Expiry, SecretVersion: tok.access.SecretVersion}
 	case kindRefresh:
 		if tok.refresh.expired(now) {
 			return inactive, nil
 		}
-		ref = IssuedToken{FamilyID: tok.refresh.family, ExpireTime: tok.refresh.expiry, Generation: &tok.refresh.generation}
+		ref = IssuedToken{FamilyID: tok.refresh.family, ExpireTime: tok.refresh.expiry, Generation: &tok.refresh.generation, SecretVersion: tok.refresh.secretVersion}
 	default:
 		return inactive, nil
 	}
@@ -93,8 +93,12 @@ func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequ
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
 		}
-		if chave.ErrorCode(err) == chave.Unavailable {
+		switch chave.ErrorCode(err) {
+		case chave.Unavailable:
 			return nil, errUnavailable(err)
+		case chave.PermissionDenied: // not the caller's to see
+			s.log.InfoContext(ctx, "introspection of a token the caller may not see", slog.String("client_id", caller.ID))
+			return inactive, nil
 		}
 		return nil, fmt.Errorf("checking issued token: %w", err)
 	}

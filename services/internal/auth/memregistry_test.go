@@ -142,6 +142,30 @@ func (m *memRegistry) UseRefreshToken(_ context.Context, clientID, secret, famil
 	if err != nil {
 		return auth.Client{}, err
 	}
+	return m.advance(client, familyID, gen, familyExpiry)
+}
+
+func (m *memRegistry) UseRefreshTokenAlone(_ context.Context, clientID, secretVersion, familyID string, gen int64, familyExpiry time.Time) (auth.Client, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.uses++
+	m.lastUsed.familyExpiry = familyExpiry
+	if m.useErr != nil {
+		return auth.Client{}, m.useErr
+	}
+	client, known := m.clients[clientID]
+	if !known || m.revoked[clientID] {
+		return auth.Client{}, errBadClient
+	}
+	if client.SecretVersion != secretVersion {
+		return auth.Client{}, errInvalidGrant
+	}
+	return m.advance(client, familyID, gen, familyExpiry)
+}
+
+// advance runs with m.mu held.
+func (m *memRegistry) advance(client auth.Client, familyID string, gen int64, familyExpiry time.Time) (auth.Client, error) {
+	clientID := client.ID
 	if familyID == "" || gen < 0 || !m.clock().Before(familyExpiry) {
 		return auth.Client{}, errInvalidGrant
 	}
@@ -200,7 +224,7 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 		return auth.IssuedTokenState{}, m.checkErr
 	}
 	c, ok := m.clients[clientID]
-	if !ok || m.revoked[clientID] {
+	if !ok || m.revoked[clientID] || (tok.SecretVersion != "" && tok.SecretVersion != c.SecretVersion) {
 		return auth.IssuedTokenState{}, nil
 	}
 	if tok.FamilyID != "" {
@@ -226,7 +250,7 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 // registry service answers: InvalidGrant is FAILED_PRECONDITION with the
 // ErrorInfo reason INVALID_GRANT, and so on.
 type registryServer struct {
-	registryv1.UnimplementedRegistryServiceServer
+	registryv1.UnimplementedCredentialServiceServer
 	m *memRegistry
 }
 
@@ -269,7 +293,12 @@ func (r registryServer) AuthenticateClient(ctx context.Context, req *registryv1.
 }
 
 func (r registryServer) UseRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (*registryv1.UseRefreshTokenResponse, error) {
-	c, err := r.m.UseRefreshToken(ctx, req.GetClientId(), req.GetClientSecret(), req.GetFamilyId(), req.GetGeneration(), req.GetFamilyExpireTime().AsTime())
+	use := r.m.UseRefreshToken
+	proof := req.GetClientSecret()
+	if p, ok := req.GetProof().(*registryv1.UseRefreshTokenRequest_RefreshTokenSecretVersion); ok {
+		use, proof = r.m.UseRefreshTokenAlone, p.RefreshTokenSecretVersion
+	}
+	c, err := use(ctx, req.GetClientId(), proof, req.GetFamilyId(), req.GetGeneration(), req.GetFamilyExpireTime().AsTime())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -287,7 +316,7 @@ func (r registryServer) RevokeIssuedToken(ctx context.Context, req *registryv1.R
 }
 
 func (r registryServer) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := r.m.CheckIssuedToken(ctx, auth.ClientCredentials{ID: req.GetCallerClientId(), Secret: req.GetCallerClientSecret()}, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
+	st, err := r.m.CheckIssuedToken(ctx, auth.ClientCredentials{ID: req.GetCallerClientId(), Secret: req.GetCallerClientSecret()}, req.GetClientId(), auth.IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation, SecretVersion: req.GetSecretVersion()})
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
+	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/signing"
 )
 
@@ -54,18 +55,19 @@ func (m *minter) mintAccessToken(client Client, scopes []string, sessionID strin
 	if err != nil {
 		return accessToken{}, err
 	}
-	id := signing.NewTokenID()
+	id := chave.NewTokenID(client.ID)
 	raw, err := m.keys.Sign(signing.Claims{
-		Issuer:    m.issuer,
-		Subject:   client.ID,
-		ClientID:  client.ID,
-		Audience:  m.audience,
-		IssuedAt:  iat,
-		Expiry:    exp,
-		ID:        id,
-		Scopes:    scopes,
-		TenantID:  client.Tenant,
-		SessionID: sessionID,
+		Issuer:        m.issuer,
+		Subject:       client.ID,
+		ClientID:      client.ID,
+		Audience:      m.audience,
+		IssuedAt:      iat,
+		Expiry:        exp,
+		ID:            id,
+		Scopes:        scopes,
+		TenantID:      client.Tenant,
+		SessionID:     sessionID,
+		SecretVersion: client.SecretVersion,
 	})
 	if err != nil {
 		return accessToken{}, fmt.Errorf("minting access token: %w", err)

@@ -31,6 +31,10 @@ type IssuedToken struct {
 	// Generation, for a refresh token being checked, is its place in the
 	// family: only the current generation is still good. Nil otherwise.
 	Generation *int64
+	// SecretVersion, for a token being checked, is the credential's secret
+	// version it carries: only the current one is still good. Empty: not
+	// checked.
+	SecretVersion string
 }
 
 // tokenKind says what a presented token turned out to be.

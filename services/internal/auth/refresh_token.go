@@ -28,6 +28,13 @@ type RefreshFamilies interface {
 	// A family it has not seen starts at generation 0 and expires at
 	// familyExpiry.
 	UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (Client, error)
+	// UseRefreshTokenAlone is UseRefreshToken for a refresh token that
+	// authenticates the client by itself (the TSS endpoint): the caller
+	// verified the token's MAC, and the registry checks that the
+	// credential is active and secretVersion, the token's, is still its
+	// secret's (chave.InvalidGrant otherwise). Reuse detection and family
+	// revocation are UseRefreshToken's.
+	UseRefreshTokenAlone(ctx context.Context, clientID, secretVersion, familyID string, generation int64, familyExpiry time.Time) (Client, error)
 }
 
 // errBadRefreshToken is the one description of every refresh token that
@@ -56,7 +63,14 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		return nil, newOAuthError(ErrInvalidRequest, "refresh_token is required")
 	}
 	clientID, secret := req.GetClientId(), req.GetClientSecret()
-	if err := checkClientCredentials(clientID, secret); err != nil {
+	// The TSS endpoint's refresh needs no client secret: the refresh token
+	// names its client, and its MAC is the proof.
+	alone := req.GetRefreshTokenAuthenticates() && secret == ""
+	if alone {
+		if len(clientID) > maxClientCredentialSize {
+			return nil, errInvalidClient(errors.New("client id too long"))
+		}
+	} else if err := checkClientCredentials(clientID, secret); err != nil {
 		return nil, err
 	}
 
@@ -70,6 +84,9 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 	if rt.expired(now) {
 		return nil, errInvalidGrant(errors.New("refresh token expired"))
 	}
+	if alone && clientID == "" {
+		clientID = rt.clientID
+	}
 	if rt.clientID != clientID {
 		return nil, errInvalidGrant(fmt.Errorf("refresh token of client %q presented by %q", rt.clientID, secrets.LoggableClientID(clientID)))
 	}
@@ -78,7 +95,12 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		return nil, newOAuthError(ErrInvalidScope, "the requested scope exceeds the refresh token's")
 	}
 
-	client, err := s.registry.UseRefreshToken(ctx, clientID, secret, rt.family, rt.generation, rt.familyExpiry)
+	var client Client
+	if alone {
+		client, err = s.registry.UseRefreshTokenAlone(ctx, clientID, rt.secretVersion, rt.family, rt.generation, rt.familyExpiry)
+	} else {
+		client, err = s.registry.UseRefreshToken(ctx, clientID, secret, rt.family, rt.generation, rt.familyExpiry)
+	}
 	if err != nil {
 		if chave.ErrorCode(err) == chave.InvalidGrant && ctx.Err() == nil {
 			s.log.InfoContext(ctx, "refresh token refused",

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/chave/chave/services/internal/chave"
 )
 
 // Refresh tokens are stateless: everything the grant needs travels in the
@@ -46,7 +48,6 @@ const (
 	// MinRefreshTokenKeySize is the least Config.RefreshTokenKey size: the
 	// MAC's own strength.
 	MinRefreshTokenKeySize = 32
-	familyIDBytes          = 16
 )
 
 var (
@@ -199,7 +200,7 @@ func unixTime(sec int64) time.Time {
 // checkRefreshToken checks what encode writes and parse accepts.
 func checkRefreshToken(t refreshToken) error {
 	switch {
-	case !validFamilyID(t.family):
+	case !chave.ValidFamilyID(t.family):
 		return errors.New("bad family id")
 	case t.generation < 0:
 		return errors.New("negative generation")
@@ -230,17 +231,9 @@ func checkRefreshToken(t refreshToken) error {
 // newFamilyID returns a new family id: 128 bits from crypto/rand,
 // base64url.
 func newFamilyID() string {
-	b := make([]byte, familyIDBytes)
+	b := make([]byte, chave.FamilyIDBytes)
 	rand.Read(b) // never fails (crypto/rand, Go ≥ 1.24)
 	return b64.EncodeToString(b)
-}
-
-func validFamilyID(id string) bool {
-	if len(id) != b64.EncodedLen(familyIDBytes) {
-		return false
-	}
-	b, err := b64Strict.DecodeString(id)
-	return err == nil && len(b) == familyIDBytes
 }
 
 // intersectSorted returns the strings in both sorted sets, sorted.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chave/chave/services/internal/chave"
 )
 
 var (
@@ -81,7 +83,7 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 	}
 	// Family ids are 128 random bits.
 	a, b := newFamilyID(), newFamilyID()
-	if a == b || !validFamilyID(a) || len(a) != 22 {
+	if a == b || !chave.ValidFamilyID(a) || len(a) != 22 {
 		t.Errorf("family ids %q, %q", a, b)
 	}
 }

@@ -19,17 +19,16 @@ import (
 // deadline, so that a stuck registry fails the grant fast.
 const registryTimeout = 5 * time.Second
 
-// NewRegistryClient returns the Registry that asks the registry service
-// over gRPC (its AuthenticateClient, UseRefreshToken, RevokeIssuedToken and
-// CheckIssuedToken RPCs): the auth service reaches credentials only through
-// the registry's API, never its storage. A call without a deadline gets
-// one of registryTimeout.
-func NewRegistryClient(registry registryv1.RegistryServiceClient) Registry {
+// NewRegistryClient returns the Registry that asks the registry's
+// CredentialService over gRPC: the auth service reaches credentials only
+// through the registry's API, never its storage. A call without a
+// deadline gets one of registryTimeout.
+func NewRegistryClient(registry registryv1.CredentialServiceClient) Registry {
 	return registryClient{registry: registry}
 }
 
 type registryClient struct {
-	registry registryv1.RegistryServiceClient
+	registry registryv1.CredentialServiceClient
 }
 
 var _ Registry = registryClient{}
@@ -56,22 +55,37 @@ func (r registryClient) AuthenticateClient(ctx context.Context, clientID, secret
 }
 
 func (r registryClient) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (Client, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
-	resp, err := r.registry.UseRefreshToken(ctx, &registryv1.UseRefreshTokenRequest{
+	return r.useRefreshToken(ctx, &registryv1.UseRefreshTokenRequest{
 		ClientId:         clientID,
-		ClientSecret:     secret,
+		Proof:            &registryv1.UseRefreshTokenRequest_ClientSecret{ClientSecret: secret},
 		FamilyId:         familyID,
 		Generation:       generation,
 		FamilyExpireTime: timestamppb.New(familyExpiry),
 	})
+}
+
+func (r registryClient) UseRefreshTokenAlone(ctx context.Context, clientID, secretVersion, familyID string, generation int64, familyExpiry time.Time) (Client, error) {
+	return r.useRefreshToken(ctx, &registryv1.UseRefreshTokenRequest{
+		ClientId:         clientID,
+		Proof:            &registryv1.UseRefreshTokenRequest_RefreshTokenSecretVersion{RefreshTokenSecretVersion: secretVersion},
+		FamilyId:         familyID,
+		Generation:       generation,
+		FamilyExpireTime: timestamppb.New(familyExpiry),
+	})
+}
+
+func (r registryClient) useRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (Client, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	resp, err := r.registry.UseRefreshToken(ctx, req)
 	if err != nil {
-		if isInvalidGrant(err) {
+		// A family of another client is as good as no family.
+		if isInvalidGrant(err) || status.Code(err) == codes.PermissionDenied {
 			return Client{}, &chave.Error{Code: chave.InvalidGrant, Message: "refresh token refused", Err: err}
 		}
 		return Client{}, registryError(err)
 	}
-	return clientFromProto(resp.GetClient(), clientID)
+	return clientFromProto(resp.GetClient(), req.GetClientId())
 }
 
 func (r registryClient) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok IssuedToken) error {
@@ -97,10 +111,11 @@ func (r registryClient) CheckIssuedToken(ctx context.Context, caller ClientCrede
 	defer cancel()
 	resp, err := r.registry.CheckIssuedToken(ctx, &registryv1.CheckIssuedTokenRequest{
 		CallerClientId: caller.ID, CallerClientSecret: caller.Secret,
-		ClientId:   clientID,
-		TokenId:    tok.TokenID,
-		FamilyId:   tok.FamilyID,
-		Generation: tok.Generation,
+		ClientId:      clientID,
+		TokenId:       tok.TokenID,
+		FamilyId:      tok.FamilyID,
+		Generation:    tok.Generation,
+		SecretVersion: tok.SecretVersion,
 	})
 	if status.Code(err) == codes.NotFound {
 		return IssuedTokenState{}, nil

@@ -27,7 +27,7 @@ import (
 // fakeRegistry answers every RPC with a fixed response or error and
 // records the requests and whether they came with a deadline.
 type fakeRegistry struct {
-	registryv1.UnimplementedRegistryServiceServer
+	registryv1.UnimplementedCredentialServiceServer
 	mu          sync.Mutex
 	resp        *registryv1.AuthenticateClientResponse
 	useResp     *registryv1.UseRefreshTokenResponse
@@ -74,11 +74,11 @@ func (f *fakeRegistry) CheckIssuedToken(ctx context.Context, req *registryv1.Che
 }
 
 // dialRegistry serves reg on an in-memory gRPC connection.
-func dialRegistry(t testing.TB, reg registryv1.RegistryServiceServer) registryv1.RegistryServiceClient {
+func dialRegistry(t testing.TB, reg registryv1.CredentialServiceServer) registryv1.CredentialServiceClient {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
-	registryv1.RegisterRegistryServiceServer(gs, reg)
+	registryv1.RegisterCredentialServiceServer(gs, reg)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	conn, err := grpc.NewClient("passthrough:///registry",
@@ -88,7 +88,7 @@ func dialRegistry(t testing.TB, reg registryv1.RegistryServiceServer) registryv1
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return registryv1.NewRegistryServiceClient(conn)
+	return registryv1.NewCredentialServiceClient(conn)
 }
 
 func TestRegistryAuthenticatorSuccess(t *testing.T) {
@@ -167,7 +167,7 @@ func TestRegistryDown(t *testing.T) {
 	}
 	defer conn.Close()
 	keys := keySetFor(t, jwa.ES256)
-	srv, err := auth.NewServer(baseConfig(t, keys), auth.NewRegistryClient(registryv1.NewRegistryServiceClient(conn)), keys)
+	srv, err := auth.NewServer(baseConfig(t, keys), auth.NewRegistryClient(registryv1.NewCredentialServiceClient(conn)), keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestRegistryUseRefreshToken(t *testing.T) {
 		t.Errorf("client = %+v, want %+v", got, want)
 	}
 	wantReq := &registryv1.UseRefreshTokenRequest{
-		ClientId: "client-1", ClientSecret: secret, FamilyId: "fam", Generation: 3, FamilyExpireTime: timestamppb.New(familyExpiry),
+		ClientId: "client-1", Proof: &registryv1.UseRefreshTokenRequest_ClientSecret{ClientSecret: secret}, FamilyId: "fam", Generation: 3, FamilyExpireTime: timestamppb.New(familyExpiry),
 	}
 	if !proto.Equal(reg.got, wantReq) {
 		t.Errorf("registry got %v, want %v", reg.got, wantReq)
@@ -370,7 +370,7 @@ func TestRegistryKeepsCallerDeadline(t *testing.T) {
 }
 
 type slowRegistry struct {
-	registryv1.UnimplementedRegistryServiceServer
+	registryv1.UnimplementedCredentialServiceServer
 }
 
 func (slowRegistry) AuthenticateClient(ctx context.Context, _ *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {

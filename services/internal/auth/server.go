@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -26,14 +27,14 @@ const TokenTypeBearer = "Bearer"
 // Access-token lifetimes.
 const (
 	DefaultAccessTokenLifetime = 1800 * time.Second
-	MaxAccessTokenLifetime     = 24 * time.Hour
+	MaxAccessTokenLifetime     = chave.MaxAccessTokenLifetime
 )
 
 // Refresh-token lifetimes.
 const (
 	DefaultRefreshTokenLifetime  = 86400 * time.Second
 	DefaultRefreshFamilyLifetime = 30 * 24 * time.Hour
-	MaxRefreshFamilyLifetime     = 366 * 24 * time.Hour
+	MaxRefreshFamilyLifetime     = chave.MaxRefreshFamilyLifetime
 )
 
 // Token types of introspection answers (RFC 7662 token_type).

@@ -254,3 +254,34 @@ func TestTenantValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenIDIsBoundToItsClient(t *testing.T) {
+	const a, b = "chave_ci_0000000000000000000000", "chave_ci_0000000000000000000001"
+	seen := map[string]bool{}
+	for range 100 {
+		id := NewTokenID(a)
+		if !ValidTokenID(id) || !TokenIDIssuedTo(id, a) {
+			t.Fatalf("NewTokenID(a) = %q: valid %v, issued to a %v", id, ValidTokenID(id), TokenIDIssuedTo(id, a))
+		}
+		if TokenIDIssuedTo(id, b) {
+			t.Fatalf("jti %q of a passes for b", id)
+		}
+		if seen[id] {
+			t.Fatalf("jti %q repeated", id)
+		}
+		seen[id] = true
+	}
+	for _, id := range []string{"", "AAAAAAAAAAAAAAAAAAAAAAAAAA", "aaaaaaaaaaaaaaaaaaaaaaaaaa", NewTokenID(a) + "A", NewTokenID(a)[:25]} {
+		if TokenIDIssuedTo(id, a) {
+			t.Errorf("TokenIDIssuedTo(%q, a) = true", id)
+		}
+	}
+	// A non-canonical spelling of a good jti (the last character's unused
+	// bits set) is refused.
+	id := NewTokenID(a)
+	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", id[len(id)-1])
+	alt := id[:len(id)-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[last^1])
+	if TokenIDIssuedTo(alt, a) {
+		t.Errorf("non-canonical spelling %q of %q passes", alt, id)
+	}
+}

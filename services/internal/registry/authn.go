@@ -16,34 +16,42 @@ import (
 )
 
 // AccessTokenVerifier checks an access token (signature, expiry, issuer,
-// audience) and returns its client id and scopes.
-type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string, scopes []string, err error)
+// audience, revocation) and returns its client id, scopes and the secret
+// version it was issued under ("" for tokens from before chave stamped
+// it).
+type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string, scopes []string, secretVersion string, err error)
 
-// publicMethods need no Bearer token: they serve the auth service, and a
-// client secret is their proof.
-var publicMethods = []string{
-	registryv1.RegistryService_AuthenticateClient_FullMethodName,
-	registryv1.RegistryService_UseRefreshToken_FullMethodName,
-	registryv1.RegistryService_RevokeIssuedToken_FullMethodName,
-	registryv1.RegistryService_CheckIssuedToken_FullMethodName,
-}
-
-// AuthInterceptor authenticates every registry call but the public ones: a
-// single "authorization: Bearer <jwt>" carrying registry.admin, issued to a
-// credential that is still active and still holds registry.admin. The
-// caller it establishes is what every method authorises against. Calls to
-// other services pass through.
-func AuthInterceptor(svc *Service, verify AccessTokenVerifier, log *slog.Logger) grpc.UnaryServerInterceptor {
+// AuthInterceptor authenticates every call of the registry's two services,
+// each by its own rule. RegistryService calls carry a single
+// "authorization: Bearer <jwt>" carrying registry.admin, issued to a
+// credential that is still active, still holds registry.admin and has not
+// rotated its secret since; the caller it establishes is what every method
+// authorises against. CredentialService calls must come from the auth
+// service, which internal decides (nil: nobody). Calls to other services
+// pass through.
+func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
+	registryPrefix := "/" + registryv1.RegistryService_ServiceDesc.ServiceName + "/"
+	credentialPrefix := "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if !strings.HasPrefix(info.FullMethod, "/"+registryv1.RegistryService_ServiceDesc.ServiceName+"/") ||
-			slices.Contains(publicMethods, info.FullMethod) {
+		switch {
+		case strings.HasPrefix(info.FullMethod, registryPrefix):
+			caller, err := authenticate(ctx, svc, verify)
+			if err != nil {
+				return nil, toStatus(ctx, log, err)
+			}
+			return handler(WithCaller(ctx, caller), req)
+		case strings.HasPrefix(info.FullMethod, credentialPrefix):
+			if internal == nil {
+				return nil, toStatus(ctx, log, errNotInternal)
+			}
+			if err := internal(ctx); err != nil {
+				log.WarnContext(ctx, "internal call refused", "method", info.FullMethod, "err", err)
+				return nil, toStatus(ctx, log, errNotInternal)
+			}
+			return handler(ctx, req)
+		default:
 			return handler(ctx, req)
 		}
-		caller, err := authenticate(ctx, svc, verify)
-		if err != nil {
-			return nil, toStatus(ctx, log, err)
-		}
-		return handler(WithCaller(ctx, caller), req)
 	}
 }
 
@@ -61,7 +69,7 @@ func authenticate(ctx context.Context, svc *Service, verify AccessTokenVerifier)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the Authorization value must be \"Bearer <access token>\"")
 	}
-	clientID, scopes, err := verify(ctx, strings.TrimSpace(raw))
+	clientID, scopes, secretVersion, err := verify(ctx, strings.TrimSpace(raw))
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable {
 			return Caller{}, chave.Errorf(chave.Unavailable, "token verification is unavailable")
@@ -71,5 +79,5 @@ func authenticate(ctx context.Context, svc *Service, verify AccessTokenVerifier)
 	if !slices.Contains(scopes, chave.ScopeRegistryAdmin) {
 		return Caller{}, chave.Errorf(chave.PermissionDenied, "the access token lacks the %s scope", chave.ScopeRegistryAdmin)
 	}
-	return svc.Principal(ctx, clientID)
+	return svc.Principal(ctx, clientID, secretVersion)
 }

@@ -2,10 +2,14 @@ package registry
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 )
 
 // IssuedToken names a token the auth service issued: an access token by its
@@ -17,9 +21,74 @@ type IssuedToken struct {
 	// Generation, for a refresh token, is its place in the family: only the
 	// family's current generation is still good. Nil for access tokens.
 	Generation *int64
+	// SecretVersion is the credential's secret version the token carries
+	// ("" when it carries none): only the current one is still good.
+	SecretVersion string
+}
+
+// ClientProof is how a call for the auth service authenticates its
+// client: by the client's secret, or, for a refresh token that
+// authenticates by itself (the TSS endpoint), by the secret version of a
+// refresh token whose MAC the auth service verified.
+type ClientProof struct {
+	Secret                    string
+	RefreshTokenSecretVersion string
 }
 
 var errInvalidGrant = chave.Errorf(chave.InvalidGrant, "the refresh token is invalid, expired, revoked or already used")
+
+var errForeignToken = chave.Errorf(chave.PermissionDenied, "the token was issued to another client")
+
+// The limits on what the auth service may tell the registry about issued
+// tokens: no expiry further ahead than the longest lifetime plus the
+// verifiers' clock skew.
+const (
+	maxAccessTokenAhead = chave.MaxAccessTokenLifetime + chave.MaxClockSkew
+	maxFamilyAhead      = chave.MaxRefreshFamilyLifetime + chave.MaxClockSkew
+)
+
+// checkFamilyID and the others bound what a call names: ids by their
+// exact format, expiries by the longest lifetimes.
+func checkFamilyID(id string) error {
+	if !chave.ValidFamilyID(id) {
+		return chave.InvalidField("familyId", "is not a refresh-token family id (%d base64url bytes)", chave.FamilyIDBytes)
+	}
+	return nil
+}
+
+func checkTokenID(id string) error {
+	if !chave.ValidTokenID(id) {
+		return chave.InvalidField("tokenId", "is not an access token's jti (%d base32 characters)", chave.TokenIDLen)
+	}
+	return nil
+}
+
+func checkExpiry(field string, t, now time.Time, ahead time.Duration) error {
+	if !t.IsZero() && t.After(now.Add(ahead)) {
+		return chave.InvalidField(field, "is more than %v ahead: no issued token lives that long", ahead)
+	}
+	return nil
+}
+
+// authenticateProof authenticates the client by its proof.
+func (s *Service) authenticateProof(ctx context.Context, clientID string, p ClientProof) (Client, error) {
+	if p.Secret != "" || p.RefreshTokenSecretVersion == "" {
+		return s.AuthenticateClient(ctx, clientID, p.Secret)
+	}
+	t, err := s.activeToken(ctx, clientID)
+	if err != nil {
+		return Client{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(secretVersion(t.SecretHash)), []byte(p.RefreshTokenSecretVersion)) != 1 {
+		return Client{}, errInvalidGrant // the secret rotated since the family started
+	}
+	client, err := s.clientOf(ctx, t)
+	if err != nil {
+		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	s.recordUse(ctx, t.ID, s.clock())
+	return client, nil
+}
 
 // UseRefreshToken authenticates the client and advances its refresh-token
 // family from generation gen to gen+1 in one transaction, so that of
@@ -27,13 +96,26 @@ var errInvalidGrant = chave.Errorf(chave.InvalidGrant, "the refresh token is inv
 // a generation that was already used revokes the whole family (the token
 // was replayed: either the client or an attacker holds a stale copy) and
 // fails with InvalidGrant, as does any use of a revoked or expired family.
-func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, gen int64, familyExpire time.Time) (Client, error) {
-	client, err := s.AuthenticateClient(ctx, clientID, secret)
+// A family of another client is PermissionDenied and stays as it was.
+func (s *Service) UseRefreshToken(ctx context.Context, clientID string, proof ClientProof, familyID string, gen int64, familyExpire time.Time) (Client, error) {
+	client, err := s.authenticateProof(ctx, clientID, proof)
 	if err != nil {
 		return Client{}, err
 	}
 	now := s.clock()
-	if familyID == "" || gen < 0 || (!familyExpire.IsZero() && !now.Before(familyExpire)) {
+	if err := checkFamilyID(familyID); err != nil {
+		return Client{}, err
+	}
+	if gen < 0 {
+		return Client{}, chave.InvalidField("generation", "must not be negative")
+	}
+	if familyExpire.IsZero() {
+		return Client{}, chave.InvalidField("familyExpireTime", "is required")
+	}
+	if err := checkExpiry("familyExpireTime", familyExpire, now, maxFamilyAhead); err != nil {
+		return Client{}, err
+	}
+	if !now.Before(familyExpire) {
 		return Client{}, errInvalidGrant
 	}
 	var replayed bool
@@ -41,7 +123,9 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyI
 	fam, err := s.store.UpdateRefreshFamily(ctx, familyID, init, func(f *chave.RefreshFamily) error {
 		replayed = false
 		switch {
-		case f.ClientID != clientID, f.Revoked():
+		case f.ClientID != clientID:
+			return errForeignToken
+		case f.Revoked():
 			return errInvalidGrant
 		case gen == f.Generation:
 			f.Generation++
@@ -69,18 +153,29 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyI
 }
 
 // RevokeIssuedToken revokes an access token or a refresh family that the
-// authenticated client was issued (RFC 7009). Revoking what is already
-// revoked succeeds. A family of another client is PermissionDenied.
+// authenticated client was issued (RFC 7009): it names exactly one of
+// them. Revoking what is already revoked succeeds. A family or a jti of
+// another client is PermissionDenied (a jti names its client, see
+// chave.NewTokenID).
 func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok IssuedToken) error {
 	if _, err := s.AuthenticateClient(ctx, clientID, secret); err != nil {
 		return err
 	}
 	now := s.clock()
-	if tok.FamilyID != "" {
+	switch {
+	case tok.FamilyID != "" && tok.TokenID != "":
+		return chave.InvalidField("tokenId", "name either an access token or a refresh family, not both")
+	case tok.FamilyID != "":
+		if err := checkFamilyID(tok.FamilyID); err != nil {
+			return err
+		}
+		if err := checkExpiry("expireTime", tok.ExpireTime, now, maxFamilyAhead); err != nil {
+			return err
+		}
 		init := chave.RefreshFamily{ClientID: clientID, CreateTime: now, ExpireTime: tok.ExpireTime}
 		fam, err := s.store.UpdateRefreshFamily(ctx, tok.FamilyID, init, func(f *chave.RefreshFamily) error {
 			if f.ClientID != clientID {
-				return chave.Errorf(chave.PermissionDenied, "the refresh token was issued to another client")
+				return errForeignToken
 			}
 			if !f.Revoked() {
 				f.RevokeTime, f.RevokeReason = now, chave.FamilyRevokedByClient
@@ -91,21 +186,26 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke refresh family: %w", err)
 		}
 		s.log.InfoContext(ctx, "refresh family revoked", "client_id", clientID, "family", tok.FamilyID)
-		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+		return s.propagate(ctx, familyEntry(fam))
+	case tok.TokenID != "":
+		if err := checkTokenID(tok.TokenID); err != nil {
 			return err
 		}
-	}
-	if tok.TokenID != "" {
+		if !chave.TokenIDIssuedTo(tok.TokenID, clientID) {
+			return errForeignToken
+		}
+		if err := checkExpiry("expireTime", tok.ExpireTime, now, maxAccessTokenAhead); err != nil {
+			return err
+		}
 		r := chave.RevokedAccessToken{ID: tok.TokenID, ClientID: clientID, ExpireTime: tok.ExpireTime, RevokeTime: now}
 		if err := s.store.RevokeAccessToken(ctx, r); err != nil {
 			return fmt.Errorf("revoke access token: %w", err)
 		}
 		s.log.InfoContext(ctx, "access token revoked", "client_id", clientID, "jti", tok.TokenID)
-		if err := s.propagate(ctx, accessTokenEntry(r)); err != nil {
-			return err
-		}
+		return s.propagate(ctx, accessTokenEntry(r))
+	default:
+		return chave.InvalidField("tokenId", "an access token's jti or a refresh family is required")
 	}
-	return nil
 }
 
 // IssuedTokenState is what the database knows of an issued token.
@@ -115,26 +215,53 @@ type IssuedTokenState struct {
 }
 
 // CheckIssuedToken reports whether an issued token is still good as far as
-// the database knows: its credential active, its family and its jti not
-// revoked. Signature and expiry are the caller's to check. An anonymous
-// caller (empty callerID and callerSecret) learns only whether the token is
-// active; an authenticated one (the client introspecting) also what the
-// credential is.
+// the database knows: its credential active under the secret it was
+// issued with, its family and its jti not revoked. Signature and expiry
+// are the caller's to check. An anonymous caller (empty callerID and
+// callerSecret: the auth service checking a token for itself) learns only
+// whether the token is active; an authenticated one (the client
+// introspecting) also what the credential is, if it may see the token: its
+// own, one of its tenant's with token.introspect, or any as the operator;
+// otherwise PermissionDenied.
 func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, clientID string, tok IssuedToken) (IssuedTokenState, error) {
 	anonymous := callerID == "" && callerSecret == ""
+	var caller Client
 	if !anonymous {
-		if _, err := s.AuthenticateClient(ctx, callerID, callerSecret); err != nil {
+		var err error
+		if caller, err = s.AuthenticateClient(ctx, callerID, callerSecret); err != nil {
 			return IssuedTokenState{}, err
 		}
 	}
+	if tok.FamilyID != "" {
+		if err := checkFamilyID(tok.FamilyID); err != nil {
+			return IssuedTokenState{}, err
+		}
+	}
+	if tok.TokenID != "" {
+		if err := checkTokenID(tok.TokenID); err != nil {
+			return IssuedTokenState{}, err
+		}
+	}
+	if !validClientID(clientID) {
+		return IssuedTokenState{}, chave.InvalidField("clientId", "is not a client id")
+	}
 	t, err := s.store.GetToken(ctx, clientID)
 	if chave.IsCode(err, chave.NotFound) {
+		if !anonymous && !caller.Operator {
+			return IssuedTokenState{}, errForeignToken // nothing to learn from a guess
+		}
 		return IssuedTokenState{}, nil
 	} else if err != nil {
 		return IssuedTokenState{}, fmt.Errorf("check issued token: %w", err)
 	}
+	if !anonymous && !maySee(caller, t) {
+		return IssuedTokenState{}, errForeignToken
+	}
 	if t.State(s.clock()) != chave.StateActive {
 		return IssuedTokenState{}, nil
+	}
+	if tok.SecretVersion != "" && tok.SecretVersion != secretVersion(t.SecretHash) {
+		return IssuedTokenState{}, nil // issued under a secret since rotated
 	}
 	if tok.FamilyID != "" {
 		f, err := s.store.GetRefreshFamily(ctx, tok.FamilyID)
@@ -166,3 +293,35 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	}
 	return IssuedTokenState{Active: true, Client: client}, nil
 }
+
+// maySee reports whether caller may learn about the tokens of credential t
+// (RFC 7662 introspection): its own, its tenant's with token.introspect,
+// or any as the operator.
+func maySee(caller Client, t chave.Token) bool {
+	switch {
+	case caller.ID == t.ID, caller.Operator:
+		return true
+	case caller.Tenant != "" && caller.Tenant == t.Tenant:
+		return slices.Contains(caller.Scopes, chave.ScopeTokenIntrospect)
+	default:
+		return false
+	}
+}
+
+// validClientID reports whether id has the form of a client id.
+func validClientID(id string) bool {
+	body, ok := strings.CutPrefix(id, secrets.ClientIDPrefix)
+	if !ok || len(body) != clientIDBodyLen {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if c := body[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIDBodyLen is the length of a client id after its prefix: 128 bits
+// in base62 (secrets.NewClientID).
+const clientIDBodyLen = 22

@@ -2,6 +2,9 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
 	"sync"
 	"testing"
 	"time"
@@ -19,13 +22,24 @@ func (f *fixture) credential(t *testing.T, tenant string, contexts ...string) (c
 	return tok, secret
 }
 
+// famID and jtiID return well-formed ids, one per name.
+func famID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return base64.RawURLEncoding.EncodeToString(sum[:chave.FamilyIDBytes])
+}
+
+func jtiID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return base32.StdEncoding.EncodeToString(sum[:])[:chave.TokenIDLen]
+}
+
 func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	tok, secret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(24 * time.Hour)
 	use := func(gen int64) error {
-		_, err := f.svc.UseRefreshToken(ctx, tok.ID, secret.Reveal(), "fam-1", gen, exp)
+		_, err := f.svc.UseRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-1"), gen, exp)
 		return err
 	}
 	for gen := range int64(3) {
@@ -41,11 +55,11 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	if err := use(3); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("newest generation after a replay: %v, want InvalidGrant", err)
 	}
-	fam, err := f.svc.store.GetRefreshFamily(ctx, "fam-1")
+	fam, err := f.svc.store.GetRefreshFamily(ctx, famID("fam-1"))
 	if err != nil || fam.RevokeReason != chave.FamilyRevokedOnReuse {
 		t.Fatalf("family after replay = %+v, %v", fam, err)
 	}
-	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, secret.Reveal(), tok.ID, IssuedToken{FamilyID: "fam-1"}); st.Active {
+	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, secret.Reveal(), tok.ID, IssuedToken{FamilyID: famID("fam-1")}); st.Active {
 		t.Fatal("a revoked family checks as active")
 	}
 }
@@ -56,7 +70,7 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 	a, aSecret := f.credential(t, "acme", "inventory")
 	b, bSecret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(time.Hour)
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
@@ -65,26 +79,26 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 		exp                time.Time
 		code               chave.Code
 	}{
-		"another client's family": {b.ID, bSecret.Reveal(), "fam-a", 1, exp, chave.InvalidGrant},
-		"wrong secret":            {a.ID, bSecret.Reveal(), "fam-a", 1, exp, chave.Unauthenticated},
-		"expired family":          {a.ID, aSecret.Reveal(), "fam-x", 0, f.now.Add(-time.Second), chave.InvalidGrant},
-		"no family":               {a.ID, aSecret.Reveal(), "", 0, exp, chave.InvalidGrant},
-		"negative generation":     {a.ID, aSecret.Reveal(), "fam-y", -1, exp, chave.InvalidGrant},
+		"another client's family": {b.ID, bSecret.Reveal(), famID("fam-a"), 1, exp, chave.PermissionDenied},
+		"wrong secret":            {a.ID, bSecret.Reveal(), famID("fam-a"), 1, exp, chave.Unauthenticated},
+		"expired family":          {a.ID, aSecret.Reveal(), famID("fam-x"), 0, f.now.Add(-time.Second), chave.InvalidGrant},
+		"no family":               {a.ID, aSecret.Reveal(), "", 0, exp, chave.Invalid},
+		"negative generation":     {a.ID, aSecret.Reveal(), famID("fam-y"), -1, exp, chave.Invalid},
 	}
 	for name, c := range cases {
-		if _, err := f.svc.UseRefreshToken(ctx, c.id, c.secret, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
+		if _, err := f.svc.UseRefreshToken(ctx, c.id, ClientProof{Secret: c.secret}, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
 			t.Errorf("%s: %v, want %s", name, err, c.code)
 		}
 	}
 	// The refused attempts by client b did not disturb a's family.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 1, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); err != nil {
 		t.Fatalf("a's next generation after refusals: %v", err)
 	}
 	// A revoked credential refreshes no more.
 	if _, err := f.svc.RevokeToken(ctx, f.op, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("refresh after credential revocation: %v", err)
 	}
 }
@@ -99,7 +113,7 @@ func TestUseRefreshTokenParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.svc.UseRefreshToken(context.Background(), tok.ID, secret.Reveal(), "fam-p", 0, f.now.Add(time.Hour))
+			_, err := f.svc.UseRefreshToken(context.Background(), tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-p"), 0, f.now.Add(time.Hour))
 			results <- err
 		}()
 	}
@@ -134,66 +148,82 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		}
 		return st.Active
 	}
-	if !check(a.ID, IssuedToken{TokenID: "jti-1", FamilyID: "fam-never-used"}) {
+	jti1, jti2 := chave.NewTokenID(a.ID), chave.NewTokenID(a.ID)
+	if !check(a.ID, IssuedToken{TokenID: jti1, FamilyID: famID("fam-never-used")}) {
 		t.Fatal("a fresh access token of an active credential checks inactive")
 	}
-	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{TokenID: "jti-1", ExpireTime: exp}); err != nil {
+	// b cannot revoke a's jti, nor a jti that names no client.
+	for _, jti := range []string{jti1, jtiID("jti-of-nobody")} {
+		if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{TokenID: jti, ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
+			t.Fatalf("b revoking jti %s: %v, want PermissionDenied", jti, err)
+		}
+	}
+	if !check(a.ID, IssuedToken{TokenID: jti1}) {
+		t.Fatal("b's refused revocation revoked a's jti")
+	}
+	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{TokenID: jti1, ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if check(a.ID, IssuedToken{TokenID: "jti-1"}) {
+	if check(a.ID, IssuedToken{TokenID: jti1}) {
 		t.Fatal("a revoked jti checks active")
 	}
-	if !check(a.ID, IssuedToken{TokenID: "jti-2"}) {
+	if !check(a.ID, IssuedToken{TokenID: jti2}) {
 		t.Fatal("revoking one jti affected another")
 	}
 	// Families: b cannot revoke a's family; a can, idempotently.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{FamilyID: "fam-a", ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
+	if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{FamilyID: famID("fam-a"), ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
 		t.Fatalf("b revoking a's family: %v", err)
 	}
-	if !check(a.ID, IssuedToken{FamilyID: "fam-a"}) {
+	if !check(a.ID, IssuedToken{FamilyID: famID("fam-a")}) {
 		t.Fatal("b's refused revocation revoked a's family")
 	}
 	for range 2 {
-		if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: "fam-a", ExpireTime: exp}); err != nil {
+		if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: famID("fam-a"), ExpireTime: exp}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if check(a.ID, IssuedToken{FamilyID: "fam-a"}) {
+	if check(a.ID, IssuedToken{FamilyID: famID("fam-a")}) {
 		t.Fatal("a revoked family checks active")
 	}
 	// Only the current generation of a family checks active.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-g", 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-g"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	gen := func(g int64) *int64 { return &g }
-	if check(a.ID, IssuedToken{FamilyID: "fam-g", Generation: gen(0)}) || !check(a.ID, IssuedToken{FamilyID: "fam-g", Generation: gen(1)}) {
+	if check(a.ID, IssuedToken{FamilyID: famID("fam-g"), Generation: gen(0)}) || !check(a.ID, IssuedToken{FamilyID: famID("fam-g"), Generation: gen(1)}) {
 		t.Fatal("a spent generation checks active, or the current one inactive")
 	}
-	if !check(a.ID, IssuedToken{FamilyID: "fam-unused", Generation: gen(0)}) || check(a.ID, IssuedToken{FamilyID: "fam-unused", Generation: gen(1)}) {
+	if !check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(0)}) || check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(1)}) {
 		t.Fatal("generations of an unused family check wrongly")
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-a", 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("refresh of a revoked family: %v", err)
 	}
 	// Revoking a never-used family also stops it before its first use.
-	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: "fam-new", ExpireTime: exp}); err != nil {
+	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: famID("fam-new"), ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, aSecret.Reveal(), "fam-new", 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-new"), 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("first use of a family revoked before use: %v", err)
 	}
 	// Revoking the credential makes every token it issued inactive.
 	if _, err := f.svc.RevokeToken(ctx, f.op, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if check(b.ID, IssuedToken{TokenID: "jti-b"}) {
-		t.Fatal("an access token of a revoked credential checks active")
+	if st, err := f.svc.CheckIssuedToken(ctx, "", "", b.ID, IssuedToken{TokenID: jtiID("jti-b")}); err != nil || st.Active {
+		t.Fatalf("an access token of a revoked credential checks %+v, %v", st, err)
 	}
-	if check("chave_ci_unknown", IssuedToken{TokenID: "x"}) {
-		t.Fatal("an unknown client's token checks active")
+	unknown := secrets.ClientIDPrefix + "0000000000000000000000"
+	if st, err := f.svc.CheckIssuedToken(ctx, "", "", unknown, IssuedToken{TokenID: jtiID("x")}); err != nil || st.Active {
+		t.Fatalf("an unknown client's token checks %+v, %v", st, err)
+	}
+	// A client asking about a client id that is not its own learns nothing,
+	// not even whether it exists.
+	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), unknown, IssuedToken{TokenID: jtiID("x")}); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Fatalf("a client checking an unknown client's token: %v, want PermissionDenied", err)
 	}
 }
 
@@ -201,15 +231,15 @@ func TestCheckIssuedTokenAnonymousLearnsOnlyActive(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a, aSecret := f.credential(t, "acme", "inventory")
-	st, err := f.svc.CheckIssuedToken(ctx, "", "", a.ID, IssuedToken{TokenID: "jti"})
+	st, err := f.svc.CheckIssuedToken(ctx, "", "", a.ID, IssuedToken{TokenID: jtiID("jti")})
 	if err != nil || !st.Active || st.Client.Tenant != "" || st.Client.Scopes != nil {
 		t.Fatalf("anonymous check = %+v, %v; want only active", st, err)
 	}
-	st, err = f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), a.ID, IssuedToken{TokenID: "jti"})
+	st, err = f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), a.ID, IssuedToken{TokenID: jtiID("jti")})
 	if err != nil || st.Client.Tenant != "acme" {
 		t.Fatalf("authenticated check = %+v, %v", st, err)
 	}
-	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, "wrong", a.ID, IssuedToken{TokenID: "jti"}); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, "wrong", a.ID, IssuedToken{TokenID: jtiID("jti")}); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("wrong caller secret: %v", err)
 	}
 }

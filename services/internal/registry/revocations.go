@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
@@ -12,18 +13,47 @@ import (
 )
 
 // accessTokenHorizon is how long after it is issued any access token may
-// still be accepted: the auth service refuses lifetimes over 24 h, and
-// verifiers tolerate verify.MaxLeeway of clock skew at most.
-const accessTokenHorizon = 24*time.Hour + verify.MaxLeeway
+// still be accepted: the longest access-token lifetime, and the clock skew
+// verifiers tolerate at most.
+const accessTokenHorizon = chave.MaxAccessTokenLifetime + verify.MaxLeeway
 
 // familyFallbackLife bounds a family whose expiry is unknown (revoked before
 // first use by a token that did not say): the longest family lifetime.
-const familyFallbackLife = 367 * 24 * time.Hour
+const familyFallbackLife = chave.MaxRefreshFamilyLifetime + 24*time.Hour
 
 // The revocation-set entries for what the database records. Each lives
 // until no token it revokes can still be accepted.
-func credentialEntry(t chave.Token) revocation.Entry {
-	return revocation.Entry{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: t.RevokeTime.Add(accessTokenHorizon)}
+//
+// A revoked credential has two: one for the tokens that carry no secret
+// version (issued before chave stamped it) and one for those of its
+// current version (revocation.CredentialKey); the tokens of its earlier
+// versions were revoked when those rotated away.
+func credentialEntries(t chave.Token) []revocation.Entry {
+	until := t.RevokeTime.Add(accessTokenHorizon)
+	return []revocation.Entry{
+		{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: until},
+		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersion(t.SecretHash)), At: t.RevokeTime, Until: until},
+	}
+}
+
+// A rotation without a grace period revokes every token issued under the
+// secret it replaces. The database records it as a revoked-access-token
+// row whose id names the credential and the old version (rotationRecord),
+// which no jti can look like, so that rebuilding the set from the
+// database restores it; the set holds it as the Credential entry of that
+// version, At its Until: whenever a token of that version was issued, it
+// is revoked.
+const rotationRecordPrefix = "secret-version:"
+
+func rotationRecord(clientID, oldVersion string, now time.Time) chave.RevokedAccessToken {
+	return chave.RevokedAccessToken{
+		ID: rotationRecordPrefix + revocation.CredentialKey(clientID, oldVersion), ClientID: clientID,
+		ExpireTime: now.Add(accessTokenHorizon), RevokeTime: now,
+	}
+}
+
+func rotationEntry(r chave.RevokedAccessToken) revocation.Entry {
+	return revocation.Entry{Kind: revocation.Credential, ID: strings.TrimPrefix(r.ID, rotationRecordPrefix), At: r.ExpireTime, Until: r.ExpireTime}
 }
 
 func accessTokenEntry(r chave.RevokedAccessToken) revocation.Entry {
@@ -82,10 +112,14 @@ func (s *Service) RebuildRevocations(ctx context.Context) error {
 	}
 	entries := make([]revocation.Entry, 0, len(revs.Credentials)+len(revs.AccessTokens)+len(revs.Families))
 	for _, t := range revs.Credentials {
-		entries = append(entries, credentialEntry(t))
+		entries = append(entries, credentialEntries(t)...)
 	}
 	for _, r := range revs.AccessTokens {
-		entries = append(entries, accessTokenEntry(r))
+		if strings.HasPrefix(r.ID, rotationRecordPrefix) {
+			entries = append(entries, rotationEntry(r))
+		} else {
+			entries = append(entries, accessTokenEntry(r))
+		}
 	}
 	for _, f := range revs.Families {
 		entries = append(entries, familyEntry(f))

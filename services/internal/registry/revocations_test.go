@@ -48,11 +48,12 @@ func TestRevocationsReachTheSet(t *testing.T) {
 		}
 		return r
 	}
-	exp := time.Now().Add(time.Hour)
-	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{TokenID: "jti-1", ExpireTime: exp}); err != nil {
+	exp := f.now.Add(time.Hour)
+	jti := chave.NewTokenID(other.ID)
+	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{TokenID: jti, ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{FamilyID: "fam-1", ExpireTime: exp}); err != nil {
+	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{FamilyID: famID("fam-1"), ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.RevokeToken(ctx, f.op, cred.ID); err != nil {
@@ -60,15 +61,15 @@ func TestRevocationsReachTheSet(t *testing.T) {
 	}
 	want := []revocation.Query{
 		{ClientID: cred.ID, IssuedAt: issued},
-		{ClientID: other.ID, IssuedAt: issued, TokenID: "jti-1"},
-		{ClientID: other.ID, IssuedAt: issued, FamilyID: "fam-1"},
+		{ClientID: other.ID, IssuedAt: issued, TokenID: jti},
+		{ClientID: other.ID, IssuedAt: issued, FamilyID: famID("fam-1")},
 	}
 	for _, q := range want {
 		if !revoked(q) {
 			t.Fatalf("%+v not revoked after the call returned", q)
 		}
 	}
-	if revoked(revocation.Query{ClientID: other.ID, IssuedAt: issued, TokenID: "jti-2"}) {
+	if revoked(revocation.Query{ClientID: other.ID, IssuedAt: issued, TokenID: jtiID("jti-2")}) {
 		t.Fatal("an unrevoked token reads as revoked")
 	}
 
@@ -105,7 +106,7 @@ func TestRevokeAnswersUnavailableWhenTheSetIsDown(t *testing.T) {
 		t.Fatalf("revoke with Redis down: %v, want Unavailable", err)
 	}
 	// The database holds the revocation: the credential is refused at once.
-	if _, err := f.svc.Principal(ctx, cred.ID); err == nil {
+	if _, err := f.svc.Principal(ctx, cred.ID, ""); err == nil {
 		t.Fatal("a credential revoked in the database is still a principal")
 	}
 	srv.Restart()

@@ -251,57 +251,6 @@ func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantR
 	return &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}, nil
 }
 
-// AuthenticateClient implements registryv1.RegistryServiceServer.
-func (s *Server) AuthenticateClient(ctx context.Context, req *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {
-	client, err := s.svc.AuthenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
-	if err != nil {
-		return nil, s.status(ctx, err)
-	}
-	return &registryv1.AuthenticateClientResponse{Client: clientToProto(client)}, nil
-}
-
-// UseRefreshToken implements registryv1.RegistryServiceServer.
-func (s *Server) UseRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (*registryv1.UseRefreshTokenResponse, error) {
-	client, err := s.svc.UseRefreshToken(ctx, req.GetClientId(), req.GetClientSecret(), req.GetFamilyId(),
-		req.GetGeneration(), timeFromProto(req.GetFamilyExpireTime()))
-	if err != nil {
-		return nil, s.status(ctx, err)
-	}
-	return &registryv1.UseRefreshTokenResponse{Client: clientToProto(client)}, nil
-}
-
-// RevokeIssuedToken implements registryv1.RegistryServiceServer.
-func (s *Server) RevokeIssuedToken(ctx context.Context, req *registryv1.RevokeIssuedTokenRequest) (*registryv1.RevokeIssuedTokenResponse, error) {
-	err := s.svc.RevokeIssuedToken(ctx, req.GetClientId(), req.GetClientSecret(), IssuedToken{
-		TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), ExpireTime: timeFromProto(req.GetExpireTime()),
-	})
-	if err != nil {
-		return nil, s.status(ctx, err)
-	}
-	return &registryv1.RevokeIssuedTokenResponse{}, nil
-}
-
-// CheckIssuedToken implements registryv1.RegistryServiceServer.
-func (s *Server) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := s.svc.CheckIssuedToken(ctx, req.GetCallerClientId(), req.GetCallerClientSecret(), req.GetClientId(), IssuedToken{TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation})
-	if err != nil {
-		return nil, s.status(ctx, err)
-	}
-	if !st.Active {
-		return &registryv1.CheckIssuedTokenResponse{}, nil
-	}
-	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Client.Tenant, Scopes: st.Client.Scopes,
-		Operator: st.Client.Operator, SecretVersion: st.Client.SecretVersion}, nil
-}
-
-func clientToProto(c Client) *registryv1.Client {
-	return &registryv1.Client{
-		ClientId: c.ID, Tenant: c.Tenant, Scopes: c.Scopes,
-		ExpireTime: timeToProto(c.ExpireTime), Operator: c.Operator,
-		IssueRefreshTokens: c.IssueRefreshTokens, SecretVersion: c.SecretVersion,
-	}
-}
-
 // ---- conversions ----
 
 // timeToProto answers a stored time; zero is "none". A time outside what a

@@ -4,6 +4,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -447,7 +448,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 		s.log.InfoContext(ctx, "token revoked", "token", id, "actor", c.ClientID)
 	}
 	// Also when it was already revoked: a retry repairs a failed write.
-	if err := s.propagate(ctx, credentialEntry(t)); err != nil {
+	if err := s.propagate(ctx, credentialEntries(t)...); err != nil {
 		return chave.Token{}, err
 	}
 	return s.masked(t), nil
@@ -456,19 +457,37 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 var errUnchanged = chave.Errorf(chave.FailedPrecondition, "unchanged")
 
 // RotateToken gives an active token a new secret; the old one stops
-// working at once.
+// working at once, and so does every access and refresh token issued
+// under it: before the new secret is stored, the database records the
+// old secret version as revoked (the revocation is what must not be lost;
+// a rotation that fails after it leaves a credential whose tokens fail
+// until it is rotated again), and once it is stored, the revocation set
+// holds it too.
 func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.Token, secrets.ClientSecret, error) {
-	if _, err := s.visibleToken(ctx, c, id); err != nil {
+	before, err := s.visibleToken(ctx, c, id)
+	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
+	}
+	if st := before.State(s.clock()); st != chave.StateActive {
+		return chave.Token{}, secrets.ClientSecret{}, chave.Errorf(chave.FailedPrecondition, "token %q is %s; only an active token can rotate its secret", id, st)
 	}
 	secret, err := secrets.NewClientSecret()
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
+	rec := rotationRecord(id, secretVersion(before.SecretHash), s.clock())
+	if err := s.store.RevokeAccessToken(ctx, rec); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("rotate token: %w", err)
+	}
 	t, err := s.store.UpdateToken(ctx, id, func(t *chave.Token) (chave.Event, error) {
 		now := s.clock()
 		if st := t.State(now); st != chave.StateActive {
 			return chave.Event{}, chave.Errorf(chave.FailedPrecondition, "token %q is %s; only an active token can rotate its secret", t.ID, st)
+		}
+		if !bytes.Equal(t.SecretHash, before.SecretHash) {
+			// Another rotation came first; its old version is not the
+			// one recorded above.
+			return chave.Event{}, chave.Errorf(chave.Conflict, "token %q was rotated concurrently; retry", t.ID)
 		}
 		t.SecretHash = s.hasher.Hash(secret)
 		return chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionRotate, Fields: []string{"secret"}}, nil
@@ -477,6 +496,9 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
 	s.log.InfoContext(ctx, "token secret rotated", "token", id, "actor", c.ClientID)
+	if err := s.propagate(ctx, rotationEntry(rec)); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, err
+	}
 	return s.masked(t), secret, nil
 }
 
@@ -510,28 +532,41 @@ var errBadClient = chave.Errorf(chave.Unauthenticated, "invalid client credentia
 // keyed hashes) and returns the client's current access.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
 	parsed, perr := secrets.ParseClientSecret(secret)
-	if clientID == "" || !strings.HasPrefix(clientID, secrets.ClientIDPrefix) || perr != nil {
+	if perr != nil {
 		return Client{}, errBadClient
 	}
-	t, err := s.store.GetToken(ctx, clientID)
-	if chave.IsCode(err, chave.NotFound) {
-		return Client{}, errBadClient
-	} else if err != nil {
-		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	t, err := s.activeToken(ctx, clientID)
+	if err != nil {
+		return Client{}, err
 	}
 	if !s.hasher.Verify(parsed, t.SecretHash) {
 		return Client{}, errBadClient
 	}
 	now := s.clock()
-	if t.State(now) != chave.StateActive {
-		return Client{}, errBadClient
-	}
 	client, err := s.clientOf(ctx, t)
 	if err != nil {
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
 	s.recordUse(ctx, t.ID, now)
 	return client, nil
+}
+
+// activeToken loads the active credential of a client id, or fails with
+// errBadClient.
+func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token, error) {
+	if !validClientID(clientID) {
+		return chave.Token{}, errBadClient
+	}
+	t, err := s.store.GetToken(ctx, clientID)
+	if chave.IsCode(err, chave.NotFound) {
+		return chave.Token{}, errBadClient
+	} else if err != nil {
+		return chave.Token{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	if t.State(s.clock()) != chave.StateActive {
+		return chave.Token{}, errBadClient
+	}
+	return t, nil
 }
 
 // clientOf describes a credential's current access.
@@ -575,8 +610,10 @@ func (s *Service) recordUse(ctx context.Context, id string, now time.Time) {
 
 // Principal returns the caller behind an access token's client id, checked
 // against the credential's current state: a revoked or expired credential,
-// or one that lost registry.admin, is refused at once.
-func (s *Service) Principal(ctx context.Context, clientID string) (Caller, error) {
+// one that lost registry.admin, or one whose secret rotated since the
+// token was issued (secretVersion, when the token carries one), is refused
+// at once.
+func (s *Service) Principal(ctx context.Context, clientID, tokenSecretVersion string) (Caller, error) {
 	t, err := s.store.GetToken(ctx, clientID)
 	if chave.IsCode(err, chave.NotFound) {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "unknown credential")
@@ -585,6 +622,9 @@ func (s *Service) Principal(ctx context.Context, clientID string) (Caller, error
 	}
 	if t.State(s.clock()) != chave.StateActive {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential is no longer active")
+	}
+	if tokenSecretVersion != "" && tokenSecretVersion != secretVersion(t.SecretHash) {
+		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential's secret was rotated after the access token was issued")
 	}
 	if !t.Operator && !slices.Contains(t.Contexts, chave.ScopeRegistryAdmin) {
 		return Caller{}, chave.Errorf(chave.PermissionDenied, "the credential lacks the %s scope", chave.ScopeRegistryAdmin)

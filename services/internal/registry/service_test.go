@@ -77,7 +77,7 @@ func newFixtureWith(t *testing.T, newSet func(clock func() time.Time) revocation
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.op, err = f.svc.Principal(ctx, id)
+	f.op, err = f.svc.Principal(ctx, id, "")
 	if err != nil || !f.op.Operator {
 		t.Fatalf("operator principal = %+v, %v", f.op, err)
 	}
@@ -99,7 +99,7 @@ func (f *fixture) admin(t *testing.T, tenant string) Caller {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := f.svc.Principal(context.Background(), tok.ID)
+	c, err := f.svc.Principal(context.Background(), tok.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,14 +293,14 @@ func TestPrincipalFollowsTheCredential(t *testing.T) {
 	if _, err := f.svc.UpdateToken(ctx, f.op, chave.Token{ID: admin.ClientID, Contexts: []string{"inventory"}}, []string{"contexts"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Principal(ctx, admin.ClientID); !chave.IsCode(err, chave.PermissionDenied) {
+	if _, err := f.svc.Principal(ctx, admin.ClientID, ""); !chave.IsCode(err, chave.PermissionDenied) {
 		t.Fatalf("a credential that lost registry.admin is still a principal: %v", err)
 	}
 	other := f.admin(t, "acme")
 	if _, err := f.svc.RevokeToken(ctx, f.op, other.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Principal(ctx, other.ClientID); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.Principal(ctx, other.ClientID, ""); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("a revoked credential is still a principal: %v", err)
 	}
 }

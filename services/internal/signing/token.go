@@ -31,6 +31,7 @@ type wireClaims struct {
 	Scope    string `json:"scope"` // SPEC §2.3: always present, even when empty
 	TenantID string `json:"tenantid"`
 	Sid      string `json:"sid,omitempty"` // the refresh-token family, if any
+	Sv       string `json:"sv,omitempty"`  // the credential's secret version
 }
 
 // Sign mints an access token (RFC 9068) for c with the active key: a compact
@@ -57,6 +58,7 @@ func (s *KeySet) Sign(c Claims) (string, error) {
 		Scope:    strings.Join(c.Scopes, " "),
 		TenantID: c.TenantID,
 		Sid:      c.SessionID,
+		Sv:       c.SecretVersion,
 	}
 	if len(c.Audience) == 1 {
 		w.Aud = c.Audience[0]

@@ -31,10 +31,17 @@ type TokenRequest struct {
 	ClientId     string `protobuf:"bytes,2,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	ClientSecret string `protobuf:"bytes,3,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
 	// Space-separated context ids; narrows the credential's access.
-	Scope         string `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
-	RefreshToken  string `protobuf:"bytes,5,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scope        string `protobuf:"bytes,4,opt,name=scope,proto3" json:"scope,omitempty"`
+	RefreshToken string `protobuf:"bytes,5,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	// For the refresh grant: the refresh token authenticates the client by
+	// itself (it names its client and secret version, under the auth
+	// service's MAC), as TSS's WSTSSAUTH wants. client_id, if sent, must be
+	// the token's; a client_secret, if sent, is checked as usual. Off, the
+	// refresh grant needs client authentication (RFC 6749 §6), as at
+	// /oauth2/token.
+	RefreshTokenAuthenticates bool `protobuf:"varint,6,opt,name=refresh_token_authenticates,json=refreshTokenAuthenticates,proto3" json:"refresh_token_authenticates,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *TokenRequest) Reset() {
@@ -100,6 +107,13 @@ func (x *TokenRequest) GetRefreshToken() string {
 		return x.RefreshToken
 	}
 	return ""
+}
+
+func (x *TokenRequest) GetRefreshTokenAuthenticates() bool {
+	if x != nil {
+		return x.RefreshTokenAuthenticates
+	}
+	return false
 }
 
 // TokenResponse is RFC 6749 §5.1's successful response.
@@ -853,14 +867,15 @@ var File_chave_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaa\x01\n" +
+	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
 	"\fTokenRequest\x12\x1d\n" +
 	"\n" +
 	"grant_type\x18\x01 \x01(\tR\tgrantType\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\x12\x14\n" +
 	"\x05scope\x18\x04 \x01(\tR\x05scope\x12#\n" +
-	"\rrefresh_token\x18\x05 \x01(\tR\frefreshToken\"\xaf\x01\n" +
+	"\rrefresh_token\x18\x05 \x01(\tR\frefreshToken\x12>\n" +
+	"\x1brefresh_token_authenticates\x18\x06 \x01(\bR\x19refreshTokenAuthenticates\"\xaf\x01\n" +
 	"\rTokenResponse\x12\"\n" +
 	"\faccess_token\x18\x01 \x01(\tR\faccess_token\x12\x1e\n" +
 	"\n" +

@@ -1988,10 +1988,17 @@ func (x *AuthenticateClientResponse) GetClient() *Client {
 
 // UseRefreshTokenRequest presents one generation of a refresh-token family.
 type UseRefreshTokenRequest struct {
-	state        protoimpl.MessageState `protogen:"open.v1"`
-	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
-	FamilyId     string                 `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// How the client is authenticated.
+	//
+	// Types that are valid to be assigned to Proof:
+	//
+	//	*UseRefreshTokenRequest_ClientSecret
+	//	*UseRefreshTokenRequest_RefreshTokenSecretVersion
+	Proof isUseRefreshTokenRequest_Proof `protobuf_oneof:"proof"`
+	// The family: 22 base64url characters (128 bits).
+	FamilyId string `protobuf:"bytes,3,opt,name=family_id,json=familyId,proto3" json:"family_id,omitempty"`
 	// The generation of the presented refresh token (0 for the first).
 	Generation int64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
 	// The family's absolute expiry, carried by its tokens.
@@ -2037,9 +2044,27 @@ func (x *UseRefreshTokenRequest) GetClientId() string {
 	return ""
 }
 
+func (x *UseRefreshTokenRequest) GetProof() isUseRefreshTokenRequest_Proof {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
 func (x *UseRefreshTokenRequest) GetClientSecret() string {
 	if x != nil {
-		return x.ClientSecret
+		if x, ok := x.Proof.(*UseRefreshTokenRequest_ClientSecret); ok {
+			return x.ClientSecret
+		}
+	}
+	return ""
+}
+
+func (x *UseRefreshTokenRequest) GetRefreshTokenSecretVersion() string {
+	if x != nil {
+		if x, ok := x.Proof.(*UseRefreshTokenRequest_RefreshTokenSecretVersion); ok {
+			return x.RefreshTokenSecretVersion
+		}
 	}
 	return ""
 }
@@ -2064,6 +2089,26 @@ func (x *UseRefreshTokenRequest) GetFamilyExpireTime() *timestamppb.Timestamp {
 	}
 	return nil
 }
+
+type isUseRefreshTokenRequest_Proof interface {
+	isUseRefreshTokenRequest_Proof()
+}
+
+type UseRefreshTokenRequest_ClientSecret struct {
+	// The client's secret (RFC 6749 §6: the client authenticates).
+	ClientSecret string `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3,oneof"`
+}
+
+type UseRefreshTokenRequest_RefreshTokenSecretVersion struct {
+	// The secret version of a refresh token whose MAC the auth service
+	// verified (the TSS endpoint: the refresh token alone authenticates).
+	// It must be the credential's current one.
+	RefreshTokenSecretVersion string `protobuf:"bytes,6,opt,name=refresh_token_secret_version,json=refreshTokenSecretVersion,proto3,oneof"`
+}
+
+func (*UseRefreshTokenRequest_ClientSecret) isUseRefreshTokenRequest_Proof() {}
+
+func (*UseRefreshTokenRequest_RefreshTokenSecretVersion) isUseRefreshTokenRequest_Proof() {}
 
 // UseRefreshTokenResponse is the authenticated client; the family is now at
 // the next generation.
@@ -2228,8 +2273,9 @@ func (*RevokeIssuedTokenResponse) Descriptor() ([]byte, []int) {
 	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
-// CheckIssuedTokenRequest names an issued token, on behalf of an
-// authenticated caller (the client introspecting it).
+// CheckIssuedTokenRequest names an issued token, on behalf of the auth
+// service itself (its revocation check) or of an authenticated caller (the
+// client introspecting it).
 type CheckIssuedTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The credential the token was issued to.
@@ -2243,12 +2289,18 @@ type CheckIssuedTokenRequest struct {
 	Generation *int64 `protobuf:"varint,4,opt,name=generation,proto3,oneof" json:"generation,omitempty"`
 	// The caller's credentials (the client introspecting). Without them the
 	// answer holds only `active`; with them, the credential's tenant, scopes
-	// and secret version too (who may see which token is the auth service's
-	// rule). Wrong ones are UNAUTHENTICATED.
+	// and secret version too, if the caller may see the token: its own, its
+	// tenant's with the token.introspect scope, or the operator. Wrong ones
+	// are UNAUTHENTICATED; a token the caller may not see is
+	// PERMISSION_DENIED.
 	CallerClientId     string `protobuf:"bytes,5,opt,name=caller_client_id,json=callerClientId,proto3" json:"caller_client_id,omitempty"`
 	CallerClientSecret string `protobuf:"bytes,6,opt,name=caller_client_secret,json=callerClientSecret,proto3" json:"caller_client_secret,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The secret version the token carries (an access token's sv claim, a
+	// refresh token's v), or empty: the token is active only while it is the
+	// credential's current one.
+	SecretVersion string `protobuf:"bytes,7,opt,name=secret_version,json=secretVersion,proto3" json:"secret_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckIssuedTokenRequest) Reset() {
@@ -2319,6 +2371,13 @@ func (x *CheckIssuedTokenRequest) GetCallerClientId() string {
 func (x *CheckIssuedTokenRequest) GetCallerClientSecret() string {
 	if x != nil {
 		return x.CallerClientSecret
+	}
+	return ""
+}
+
+func (x *CheckIssuedTokenRequest) GetSecretVersion() string {
+	if x != nil {
+		return x.SecretVersion
 	}
 	return ""
 }
@@ -2551,15 +2610,17 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x14issue_refresh_tokens\x18\x06 \x01(\bR\x12issueRefreshTokens\x12%\n" +
 	"\x0esecret_version\x18\a \x01(\tR\rsecretVersion\"O\n" +
 	"\x1aAuthenticateClientResponse\x121\n" +
-	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xe1\x01\n" +
+	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xaf\x02\n" +
 	"\x16UseRefreshTokenRequest\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12%\n" +
+	"\rclient_secret\x18\x02 \x01(\tH\x00R\fclientSecret\x12A\n" +
+	"\x1crefresh_token_secret_version\x18\x06 \x01(\tH\x00R\x19refreshTokenSecretVersion\x12\x1b\n" +
 	"\tfamily_id\x18\x03 \x01(\tR\bfamilyId\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x04 \x01(\x03R\n" +
 	"generation\x12H\n" +
-	"\x12family_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10familyExpireTime\"L\n" +
+	"\x12family_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10familyExpireTimeB\a\n" +
+	"\x05proof\"L\n" +
 	"\x17UseRefreshTokenResponse\x121\n" +
 	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xd1\x01\n" +
 	"\x18RevokeIssuedTokenRequest\x12\x1b\n" +
@@ -2569,7 +2630,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\tfamily_id\x18\x04 \x01(\tR\bfamilyId\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\"\x1b\n" +
-	"\x19RevokeIssuedTokenResponse\"\xfe\x01\n" +
+	"\x19RevokeIssuedTokenResponse\"\xa5\x02\n" +
 	"\x17CheckIssuedTokenRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x19\n" +
 	"\btoken_id\x18\x02 \x01(\tR\atokenId\x12\x1b\n" +
@@ -2578,7 +2639,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"generation\x18\x04 \x01(\x03H\x00R\n" +
 	"generation\x88\x01\x01\x12(\n" +
 	"\x10caller_client_id\x18\x05 \x01(\tR\x0ecallerClientId\x120\n" +
-	"\x14caller_client_secret\x18\x06 \x01(\tR\x12callerClientSecretB\r\n" +
+	"\x14caller_client_secret\x18\x06 \x01(\tR\x12callerClientSecret\x12%\n" +
+	"\x0esecret_version\x18\a \x01(\tR\rsecretVersionB\r\n" +
 	"\v_generation\"\xa5\x01\n" +
 	"\x18CheckIssuedTokenResponse\x12\x16\n" +
 	"\x06active\x18\x01 \x01(\bR\x06active\x12\x16\n" +
@@ -2591,7 +2653,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x17TOKEN_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TOKEN_STATE_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13TOKEN_STATE_REVOKED\x10\x02\x12\x17\n" +
-	"\x13TOKEN_STATE_EXPIRED\x10\x032\xc3\x0f\n" +
+	"\x13TOKEN_STATE_EXPIRED\x10\x032\x89\f\n" +
 	"\x0fRegistryService\x12s\n" +
 	"\vCreateToken\x12%.chave.registry.v1.CreateTokenRequest\x1a&.chave.registry.v1.CreateTokenResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/tokens\x12s\n" +
@@ -2607,7 +2669,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\fCreateTenant\x12&.chave.registry.v1.CreateTenantRequest\x1a'.chave.registry.v1.CreateTenantResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06tenantb\x06tenant\"\v/v1/tenants\x12x\n" +
 	"\tGetTenant\x12#.chave.registry.v1.GetTenantRequest\x1a$.chave.registry.v1.GetTenantResponse\" \x82\xd3\xe4\x93\x02\x1ab\x06tenant\x12\x10/v1/tenants/{id}\x12q\n" +
 	"\vListTenants\x12%.chave.registry.v1.ListTenantsRequest\x1a&.chave.registry.v1.ListTenantsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/tenants\x12\x90\x01\n" +
-	"\fUpdateTenant\x12&.chave.registry.v1.UpdateTenantRequest\x1a'.chave.registry.v1.UpdateTenantResponse\"/\x82\xd3\xe4\x93\x02):\x06tenantb\x06tenant2\x17/v1/tenants/{tenant.id}\x12q\n" +
+	"\fUpdateTenant\x12&.chave.registry.v1.UpdateTenantRequest\x1a'.chave.registry.v1.UpdateTenantResponse\"/\x82\xd3\xe4\x93\x02):\x06tenantb\x06tenant2\x17/v1/tenants/{tenant.id}2\xcd\x03\n" +
+	"\x11CredentialService\x12q\n" +
 	"\x12AuthenticateClient\x12,.chave.registry.v1.AuthenticateClientRequest\x1a-.chave.registry.v1.AuthenticateClientResponse\x12h\n" +
 	"\x0fUseRefreshToken\x12).chave.registry.v1.UseRefreshTokenRequest\x1a*.chave.registry.v1.UseRefreshTokenResponse\x12n\n" +
 	"\x11RevokeIssuedToken\x12+.chave.registry.v1.RevokeIssuedTokenRequest\x1a,.chave.registry.v1.RevokeIssuedTokenResponse\x12k\n" +
@@ -2725,10 +2788,10 @@ var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	24, // 47: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
 	26, // 48: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
 	28, // 49: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
-	30, // 50: chave.registry.v1.RegistryService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
-	33, // 51: chave.registry.v1.RegistryService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
-	35, // 52: chave.registry.v1.RegistryService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
-	37, // 53: chave.registry.v1.RegistryService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
+	30, // 50: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
+	33, // 51: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
+	35, // 52: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
+	37, // 53: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
 	3,  // 54: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
 	5,  // 55: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
 	7,  // 56: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
@@ -2741,10 +2804,10 @@ var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	25, // 63: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
 	27, // 64: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
 	29, // 65: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
-	32, // 66: chave.registry.v1.RegistryService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
-	34, // 67: chave.registry.v1.RegistryService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
-	36, // 68: chave.registry.v1.RegistryService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
-	38, // 69: chave.registry.v1.RegistryService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
+	32, // 66: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
+	34, // 67: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
+	36, // 68: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
+	38, // 69: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
 	54, // [54:70] is the sub-list for method output_type
 	38, // [38:54] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
@@ -2758,6 +2821,10 @@ func file_chave_registry_v1_registry_proto_init() {
 		return
 	}
 	file_chave_registry_v1_registry_proto_msgTypes[1].OneofWrappers = []any{}
+	file_chave_registry_v1_registry_proto_msgTypes[32].OneofWrappers = []any{
+		(*UseRefreshTokenRequest_ClientSecret)(nil),
+		(*UseRefreshTokenRequest_RefreshTokenSecretVersion)(nil),
+	}
 	file_chave_registry_v1_registry_proto_msgTypes[36].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2767,7 +2834,7 @@ func file_chave_registry_v1_registry_proto_init() {
 			NumEnums:      1,
 			NumMessages:   41,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_chave_registry_v1_registry_proto_goTypes,
 		DependencyIndexes: file_chave_registry_v1_registry_proto_depIdxs,

@@ -19,22 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RegistryService_CreateToken_FullMethodName        = "/chave.registry.v1.RegistryService/CreateToken"
-	RegistryService_GetToken_FullMethodName           = "/chave.registry.v1.RegistryService/GetToken"
-	RegistryService_ListTokens_FullMethodName         = "/chave.registry.v1.RegistryService/ListTokens"
-	RegistryService_UpdateToken_FullMethodName        = "/chave.registry.v1.RegistryService/UpdateToken"
-	RegistryService_RevokeToken_FullMethodName        = "/chave.registry.v1.RegistryService/RevokeToken"
-	RegistryService_RotateToken_FullMethodName        = "/chave.registry.v1.RegistryService/RotateToken"
-	RegistryService_ListTokenEvents_FullMethodName    = "/chave.registry.v1.RegistryService/ListTokenEvents"
-	RegistryService_ListContexts_FullMethodName       = "/chave.registry.v1.RegistryService/ListContexts"
-	RegistryService_CreateTenant_FullMethodName       = "/chave.registry.v1.RegistryService/CreateTenant"
-	RegistryService_GetTenant_FullMethodName          = "/chave.registry.v1.RegistryService/GetTenant"
-	RegistryService_ListTenants_FullMethodName        = "/chave.registry.v1.RegistryService/ListTenants"
-	RegistryService_UpdateTenant_FullMethodName       = "/chave.registry.v1.RegistryService/UpdateTenant"
-	RegistryService_AuthenticateClient_FullMethodName = "/chave.registry.v1.RegistryService/AuthenticateClient"
-	RegistryService_UseRefreshToken_FullMethodName    = "/chave.registry.v1.RegistryService/UseRefreshToken"
-	RegistryService_RevokeIssuedToken_FullMethodName  = "/chave.registry.v1.RegistryService/RevokeIssuedToken"
-	RegistryService_CheckIssuedToken_FullMethodName   = "/chave.registry.v1.RegistryService/CheckIssuedToken"
+	RegistryService_CreateToken_FullMethodName     = "/chave.registry.v1.RegistryService/CreateToken"
+	RegistryService_GetToken_FullMethodName        = "/chave.registry.v1.RegistryService/GetToken"
+	RegistryService_ListTokens_FullMethodName      = "/chave.registry.v1.RegistryService/ListTokens"
+	RegistryService_UpdateToken_FullMethodName     = "/chave.registry.v1.RegistryService/UpdateToken"
+	RegistryService_RevokeToken_FullMethodName     = "/chave.registry.v1.RegistryService/RevokeToken"
+	RegistryService_RotateToken_FullMethodName     = "/chave.registry.v1.RegistryService/RotateToken"
+	RegistryService_ListTokenEvents_FullMethodName = "/chave.registry.v1.RegistryService/ListTokenEvents"
+	RegistryService_ListContexts_FullMethodName    = "/chave.registry.v1.RegistryService/ListContexts"
+	RegistryService_CreateTenant_FullMethodName    = "/chave.registry.v1.RegistryService/CreateTenant"
+	RegistryService_GetTenant_FullMethodName       = "/chave.registry.v1.RegistryService/GetTenant"
+	RegistryService_ListTenants_FullMethodName     = "/chave.registry.v1.RegistryService/ListTenants"
+	RegistryService_UpdateTenant_FullMethodName    = "/chave.registry.v1.RegistryService/UpdateTenant"
 )
 
 // RegistryServiceClient is the client API for RegistryService service.
@@ -44,11 +40,9 @@ const (
 // RegistryService keeps API credentials (tokens), the tenants they belong to,
 // and the catalog of contexts (scopes) a token may reach.
 //
-// Every method with a REST mapping requires a Bearer access token carrying
-// the registry.admin scope (own tenant only) or the operator credential
-// (every tenant). The methods for the auth service (AuthenticateClient,
-// UseRefreshToken, RevokeIssuedToken, CheckIssuedToken) have none and take
-// client credentials instead.
+// Every method requires a Bearer access token carrying the registry.admin
+// scope (own tenant only) or the operator credential (every tenant). What
+// the auth service needs of the registry is CredentialService's.
 type RegistryServiceClient interface {
 	// CreateToken creates a credential. The response holds the secret; it is
 	// never shown again.
@@ -64,7 +58,8 @@ type RegistryServiceClient interface {
 	// RevokeToken revokes a credential. It is idempotent and never deletes.
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
-	// working at once. The new secret is shown only in this response.
+	// working at once, and so does every access and refresh token issued
+	// under it. The new secret is shown only in this response.
 	RotateToken(ctx context.Context, in *RotateTokenRequest, opts ...grpc.CallOption) (*RotateTokenResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(ctx context.Context, in *ListTokenEventsRequest, opts ...grpc.CallOption) (*ListTokenEventsResponse, error)
@@ -80,24 +75,6 @@ type RegistryServiceClient interface {
 	// UpdateTenant changes a tenant's display name or entitled contexts.
 	// Operator only.
 	UpdateTenant(ctx context.Context, in *UpdateTenantRequest, opts ...grpc.CallOption) (*UpdateTenantResponse, error)
-	// AuthenticateClient checks a client id and secret and returns what a
-	// grant needs. It is for the auth service and has no REST mapping; the
-	// secret itself is the proof, so it needs no Bearer token.
-	AuthenticateClient(ctx context.Context, in *AuthenticateClientRequest, opts ...grpc.CallOption) (*AuthenticateClientResponse, error)
-	// UseRefreshToken authenticates the client and advances its refresh-token
-	// family by one generation, atomically. A generation that was already
-	// used revokes the whole family and fails with FAILED_PRECONDITION
-	// (ErrorInfo reason INVALID_GRANT). For the auth service; no REST mapping.
-	UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error)
-	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
-	// family the authenticated client was issued (RFC 7009). For the auth
-	// service; no REST mapping.
-	RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error)
-	// CheckIssuedToken reports whether an issued token is still good as far
-	// as the database knows: its credential active, its family and its jti
-	// not revoked. The caller authenticates with its client credentials. For
-	// the auth service; no REST mapping.
-	CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error)
 }
 
 type registryServiceClient struct {
@@ -228,46 +205,6 @@ func (c *registryServiceClient) UpdateTenant(ctx context.Context, in *UpdateTena
 	return out, nil
 }
 
-func (c *registryServiceClient) AuthenticateClient(ctx context.Context, in *AuthenticateClientRequest, opts ...grpc.CallOption) (*AuthenticateClientResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AuthenticateClientResponse)
-	err := c.cc.Invoke(ctx, RegistryService_AuthenticateClient_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *registryServiceClient) UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UseRefreshTokenResponse)
-	err := c.cc.Invoke(ctx, RegistryService_UseRefreshToken_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *registryServiceClient) RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(RevokeIssuedTokenResponse)
-	err := c.cc.Invoke(ctx, RegistryService_RevokeIssuedToken_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *registryServiceClient) CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CheckIssuedTokenResponse)
-	err := c.cc.Invoke(ctx, RegistryService_CheckIssuedToken_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // RegistryServiceServer is the server API for RegistryService service.
 // All implementations must embed UnimplementedRegistryServiceServer
 // for forward compatibility.
@@ -275,11 +212,9 @@ func (c *registryServiceClient) CheckIssuedToken(ctx context.Context, in *CheckI
 // RegistryService keeps API credentials (tokens), the tenants they belong to,
 // and the catalog of contexts (scopes) a token may reach.
 //
-// Every method with a REST mapping requires a Bearer access token carrying
-// the registry.admin scope (own tenant only) or the operator credential
-// (every tenant). The methods for the auth service (AuthenticateClient,
-// UseRefreshToken, RevokeIssuedToken, CheckIssuedToken) have none and take
-// client credentials instead.
+// Every method requires a Bearer access token carrying the registry.admin
+// scope (own tenant only) or the operator credential (every tenant). What
+// the auth service needs of the registry is CredentialService's.
 type RegistryServiceServer interface {
 	// CreateToken creates a credential. The response holds the secret; it is
 	// never shown again.
@@ -295,7 +230,8 @@ type RegistryServiceServer interface {
 	// RevokeToken revokes a credential. It is idempotent and never deletes.
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
-	// working at once. The new secret is shown only in this response.
+	// working at once, and so does every access and refresh token issued
+	// under it. The new secret is shown only in this response.
 	RotateToken(context.Context, *RotateTokenRequest) (*RotateTokenResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(context.Context, *ListTokenEventsRequest) (*ListTokenEventsResponse, error)
@@ -311,24 +247,6 @@ type RegistryServiceServer interface {
 	// UpdateTenant changes a tenant's display name or entitled contexts.
 	// Operator only.
 	UpdateTenant(context.Context, *UpdateTenantRequest) (*UpdateTenantResponse, error)
-	// AuthenticateClient checks a client id and secret and returns what a
-	// grant needs. It is for the auth service and has no REST mapping; the
-	// secret itself is the proof, so it needs no Bearer token.
-	AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error)
-	// UseRefreshToken authenticates the client and advances its refresh-token
-	// family by one generation, atomically. A generation that was already
-	// used revokes the whole family and fails with FAILED_PRECONDITION
-	// (ErrorInfo reason INVALID_GRANT). For the auth service; no REST mapping.
-	UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error)
-	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
-	// family the authenticated client was issued (RFC 7009). For the auth
-	// service; no REST mapping.
-	RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error)
-	// CheckIssuedToken reports whether an issued token is still good as far
-	// as the database knows: its credential active, its family and its jti
-	// not revoked. The caller authenticates with its client credentials. For
-	// the auth service; no REST mapping.
-	CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
 
@@ -374,18 +292,6 @@ func (UnimplementedRegistryServiceServer) ListTenants(context.Context, *ListTena
 }
 func (UnimplementedRegistryServiceServer) UpdateTenant(context.Context, *UpdateTenantRequest) (*UpdateTenantResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateTenant not implemented")
-}
-func (UnimplementedRegistryServiceServer) AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method AuthenticateClient not implemented")
-}
-func (UnimplementedRegistryServiceServer) UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method UseRefreshToken not implemented")
-}
-func (UnimplementedRegistryServiceServer) RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method RevokeIssuedToken not implemented")
-}
-func (UnimplementedRegistryServiceServer) CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method CheckIssuedToken not implemented")
 }
 func (UnimplementedRegistryServiceServer) mustEmbedUnimplementedRegistryServiceServer() {}
 func (UnimplementedRegistryServiceServer) testEmbeddedByValue()                         {}
@@ -624,78 +530,6 @@ func _RegistryService_UpdateTenant_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
-func _RegistryService_AuthenticateClient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AuthenticateClientRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RegistryServiceServer).AuthenticateClient(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RegistryService_AuthenticateClient_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RegistryServiceServer).AuthenticateClient(ctx, req.(*AuthenticateClientRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _RegistryService_UseRefreshToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UseRefreshTokenRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RegistryServiceServer).UseRefreshToken(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RegistryService_UseRefreshToken_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RegistryServiceServer).UseRefreshToken(ctx, req.(*UseRefreshTokenRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _RegistryService_RevokeIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(RevokeIssuedTokenRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RegistryServiceServer).RevokeIssuedToken(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RegistryService_RevokeIssuedToken_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RegistryServiceServer).RevokeIssuedToken(ctx, req.(*RevokeIssuedTokenRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _RegistryService_CheckIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(CheckIssuedTokenRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RegistryServiceServer).CheckIssuedToken(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RegistryService_CheckIssuedToken_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RegistryServiceServer).CheckIssuedToken(ctx, req.(*CheckIssuedTokenRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // RegistryService_ServiceDesc is the grpc.ServiceDesc for RegistryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -751,21 +585,263 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "UpdateTenant",
 			Handler:    _RegistryService_UpdateTenant_Handler,
 		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "chave/registry/v1/registry.proto",
+}
+
+const (
+	CredentialService_AuthenticateClient_FullMethodName = "/chave.registry.v1.CredentialService/AuthenticateClient"
+	CredentialService_UseRefreshToken_FullMethodName    = "/chave.registry.v1.CredentialService/UseRefreshToken"
+	CredentialService_RevokeIssuedToken_FullMethodName  = "/chave.registry.v1.CredentialService/RevokeIssuedToken"
+	CredentialService_CheckIssuedToken_FullMethodName   = "/chave.registry.v1.CredentialService/CheckIssuedToken"
+)
+
+// CredentialServiceClient is the client API for CredentialService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// CredentialService is the registry's internal API for the auth service:
+// client authentication, refresh-token families and the revocation of
+// issued tokens. It has no REST mapping and is never served to clients:
+// `chave serve` offers it only in process, `chave registry` only to a
+// caller that proves it is the auth service (a client certificate of the
+// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
+// authenticates the client it names, refuses a refresh family or an access
+// token's jti of another client (PERMISSION_DENIED; a jti carries a tag of
+// its client id) and bounds every id and time it takes (INVALID_ARGUMENT).
+type CredentialServiceClient interface {
+	// AuthenticateClient checks a client id and secret and returns what a
+	// grant needs.
+	AuthenticateClient(ctx context.Context, in *AuthenticateClientRequest, opts ...grpc.CallOption) (*AuthenticateClientResponse, error)
+	// UseRefreshToken authenticates the client and advances its refresh-token
+	// family by one generation, atomically. A generation that was already
+	// used revokes the whole family and fails with FAILED_PRECONDITION
+	// (ErrorInfo reason INVALID_GRANT), as does a family of another client.
+	UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error)
+	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
+	// family the authenticated client was issued (RFC 7009).
+	RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error)
+	// CheckIssuedToken reports whether an issued token is still good as far
+	// as the database knows: its credential active under the same secret,
+	// its family and its jti not revoked.
+	CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error)
+}
+
+type credentialServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewCredentialServiceClient(cc grpc.ClientConnInterface) CredentialServiceClient {
+	return &credentialServiceClient{cc}
+}
+
+func (c *credentialServiceClient) AuthenticateClient(ctx context.Context, in *AuthenticateClientRequest, opts ...grpc.CallOption) (*AuthenticateClientResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthenticateClientResponse)
+	err := c.cc.Invoke(ctx, CredentialService_AuthenticateClient_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *credentialServiceClient) UseRefreshToken(ctx context.Context, in *UseRefreshTokenRequest, opts ...grpc.CallOption) (*UseRefreshTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UseRefreshTokenResponse)
+	err := c.cc.Invoke(ctx, CredentialService_UseRefreshToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *credentialServiceClient) RevokeIssuedToken(ctx context.Context, in *RevokeIssuedTokenRequest, opts ...grpc.CallOption) (*RevokeIssuedTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeIssuedTokenResponse)
+	err := c.cc.Invoke(ctx, CredentialService_RevokeIssuedToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *credentialServiceClient) CheckIssuedToken(ctx context.Context, in *CheckIssuedTokenRequest, opts ...grpc.CallOption) (*CheckIssuedTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckIssuedTokenResponse)
+	err := c.cc.Invoke(ctx, CredentialService_CheckIssuedToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CredentialServiceServer is the server API for CredentialService service.
+// All implementations must embed UnimplementedCredentialServiceServer
+// for forward compatibility.
+//
+// CredentialService is the registry's internal API for the auth service:
+// client authentication, refresh-token families and the revocation of
+// issued tokens. It has no REST mapping and is never served to clients:
+// `chave serve` offers it only in process, `chave registry` only to a
+// caller that proves it is the auth service (a client certificate of the
+// --tls-client-ca, or the shared CHAVE_INTERNAL_TOKEN). Every method
+// authenticates the client it names, refuses a refresh family or an access
+// token's jti of another client (PERMISSION_DENIED; a jti carries a tag of
+// its client id) and bounds every id and time it takes (INVALID_ARGUMENT).
+type CredentialServiceServer interface {
+	// AuthenticateClient checks a client id and secret and returns what a
+	// grant needs.
+	AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error)
+	// UseRefreshToken authenticates the client and advances its refresh-token
+	// family by one generation, atomically. A generation that was already
+	// used revokes the whole family and fails with FAILED_PRECONDITION
+	// (ErrorInfo reason INVALID_GRANT), as does a family of another client.
+	UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error)
+	// RevokeIssuedToken revokes an access token (by jti) or a refresh-token
+	// family the authenticated client was issued (RFC 7009).
+	RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error)
+	// CheckIssuedToken reports whether an issued token is still good as far
+	// as the database knows: its credential active under the same secret,
+	// its family and its jti not revoked.
+	CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error)
+	mustEmbedUnimplementedCredentialServiceServer()
+}
+
+// UnimplementedCredentialServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedCredentialServiceServer struct{}
+
+func (UnimplementedCredentialServiceServer) AuthenticateClient(context.Context, *AuthenticateClientRequest) (*AuthenticateClientResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthenticateClient not implemented")
+}
+func (UnimplementedCredentialServiceServer) UseRefreshToken(context.Context, *UseRefreshTokenRequest) (*UseRefreshTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UseRefreshToken not implemented")
+}
+func (UnimplementedCredentialServiceServer) RevokeIssuedToken(context.Context, *RevokeIssuedTokenRequest) (*RevokeIssuedTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeIssuedToken not implemented")
+}
+func (UnimplementedCredentialServiceServer) CheckIssuedToken(context.Context, *CheckIssuedTokenRequest) (*CheckIssuedTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckIssuedToken not implemented")
+}
+func (UnimplementedCredentialServiceServer) mustEmbedUnimplementedCredentialServiceServer() {}
+func (UnimplementedCredentialServiceServer) testEmbeddedByValue()                           {}
+
+// UnsafeCredentialServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to CredentialServiceServer will
+// result in compilation errors.
+type UnsafeCredentialServiceServer interface {
+	mustEmbedUnimplementedCredentialServiceServer()
+}
+
+func RegisterCredentialServiceServer(s grpc.ServiceRegistrar, srv CredentialServiceServer) {
+	// If the following call panics, it indicates UnimplementedCredentialServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&CredentialService_ServiceDesc, srv)
+}
+
+func _CredentialService_AuthenticateClient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthenticateClientRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CredentialServiceServer).AuthenticateClient(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CredentialService_AuthenticateClient_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CredentialServiceServer).AuthenticateClient(ctx, req.(*AuthenticateClientRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CredentialService_UseRefreshToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UseRefreshTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CredentialServiceServer).UseRefreshToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CredentialService_UseRefreshToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CredentialServiceServer).UseRefreshToken(ctx, req.(*UseRefreshTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CredentialService_RevokeIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeIssuedTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CredentialServiceServer).RevokeIssuedToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CredentialService_RevokeIssuedToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CredentialServiceServer).RevokeIssuedToken(ctx, req.(*RevokeIssuedTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CredentialService_CheckIssuedToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckIssuedTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CredentialServiceServer).CheckIssuedToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CredentialService_CheckIssuedToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CredentialServiceServer).CheckIssuedToken(ctx, req.(*CheckIssuedTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// CredentialService_ServiceDesc is the grpc.ServiceDesc for CredentialService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var CredentialService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "chave.registry.v1.CredentialService",
+	HandlerType: (*CredentialServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
 		{
 			MethodName: "AuthenticateClient",
-			Handler:    _RegistryService_AuthenticateClient_Handler,
+			Handler:    _CredentialService_AuthenticateClient_Handler,
 		},
 		{
 			MethodName: "UseRefreshToken",
-			Handler:    _RegistryService_UseRefreshToken_Handler,
+			Handler:    _CredentialService_UseRefreshToken_Handler,
 		},
 		{
 			MethodName: "RevokeIssuedToken",
-			Handler:    _RegistryService_RevokeIssuedToken_Handler,
+			Handler:    _CredentialService_RevokeIssuedToken_Handler,
 		},
 		{
 			MethodName: "CheckIssuedToken",
-			Handler:    _RegistryService_CheckIssuedToken_Handler,
+			Handler:    _CredentialService_CheckIssuedToken_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -322,6 +322,7 @@ func TestFleet(t *testing.T) {
 		// Mutual TLS between the services.
 		"CHAVE_TLS_CERT="+pki.ServerCert, "CHAVE_TLS_KEY="+pki.ServerKey, "CHAVE_TLS_CLIENT_CA="+pki.CA,
 		"CHAVE_TLS_CA="+pki.CA, "CHAVE_TLS_CLIENT_CERT="+pki.ClientCert, "CHAVE_TLS_CLIENT_KEY="+pki.ClientKey,
+		"CHAVE_INTERNAL_TOKEN="+randomKey(t),
 	)
 	f := &fleet{t: t, bin: bin, env: env}
 	t.Cleanup(f.cleanup)
