@@ -60,7 +60,7 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID, secret, familyI
 	}
 	if replayed {
 		s.log.WarnContext(ctx, "refresh token replayed; family revoked", "client_id", clientID, "family", familyID, "generation", gen)
-		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+		if err := s.propagate(ctx, s.familyEntry(fam)); err != nil {
 			return Client{}, err
 		}
 		return Client{}, errInvalidGrant
@@ -91,7 +91,7 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke refresh family: %w", err)
 		}
 		s.log.InfoContext(ctx, "refresh family revoked", "client_id", clientID, "family", tok.FamilyID)
-		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+		if err := s.propagate(ctx, s.familyEntry(fam)); err != nil {
 			return err
 		}
 	}
@@ -101,7 +101,7 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke access token: %w", err)
 		}
 		s.log.InfoContext(ctx, "access token revoked", "client_id", clientID, "jti", tok.TokenID)
-		if err := s.propagate(ctx, accessTokenEntry(r)); err != nil {
+		if err := s.propagate(ctx, s.accessTokenEntry(r)); err != nil {
 			return err
 		}
 	}
