@@ -10,35 +10,28 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 	"github.com/chave/chave/services/internal/testserver"
 )
 
 // seedListTokens writes sqlstoretest.ListTokens(now) in one transaction, in
-// one round trip, lists every shape once (bringing the expired marks up to
-// date) and gathers the planner's statistics.
+// one round trip, and gathers the planner's statistics.
 func seedListTokens(tb testing.TB, s *Store, now time.Time) {
 	tb.Helper()
 	ctx := context.Background()
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var batch pgx.Batch
 		for _, t := range sqlstoretest.ListTokens(now) {
-			args, err := sqlstore.TokenArgs(t)
+			args, err := sqlstoretest.SeedTokenArgs(t, now)
 			if err != nil {
 				return err
 			}
-			batch.Queue(sqlstore.InsertTokenSQL, args...)
+			batch.Queue(sqlstoretest.SeedTokenSQL, args...)
 		}
 		return tx.SendBatch(ctx, &batch).Close()
 	})
 	if err != nil {
 		tb.Fatalf("seed: %v", err)
-	}
-	for _, shape := range sqlstoretest.ListShapes(now) {
-		if _, err := s.ListTokens(ctx, shape.Filter); err != nil {
-			tb.Fatal(err)
-		}
 	}
 	if _, err := s.pool.Exec(ctx, `ANALYZE tokens`); err != nil {
 		tb.Fatal(err)

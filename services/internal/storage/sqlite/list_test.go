@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
-	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 )
 
@@ -19,13 +18,13 @@ func seedListTokens(tb testing.TB, s *Store, now time.Time) {
 	tb.Helper()
 	ctx := context.Background()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		insert, err := tx.PrepareContext(ctx, sqlstore.InsertTokenSQL)
+		insert, err := tx.PrepareContext(ctx, sqlstoretest.SeedTokenSQL)
 		if err != nil {
 			return err
 		}
 		defer insert.Close()
 		for _, t := range sqlstoretest.ListTokens(now) {
-			args, err := sqlstore.TokenArgs(t)
+			args, err := sqlstoretest.SeedTokenArgs(t, now)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,8 @@
 -- the rows it returns.
 ALTER TABLE tokens ADD COLUMN state SMALLINT NOT NULL DEFAULT 0;
 UPDATE tokens SET state = 2 WHERE revoke_time IS NOT NULL;
+-- What has expired by now, so that the first list need not mark it all.
+UPDATE tokens SET state = 1 WHERE revoke_time IS NULL AND expire_time <= (extract(epoch FROM now()) * 1000000)::BIGINT;
 
 -- A state's rows newest first, within a tenant and across every tenant.
 CREATE INDEX tokens_tenant_state_order ON tokens (tenant, state, create_time DESC, id DESC);

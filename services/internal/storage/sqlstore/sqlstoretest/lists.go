@@ -3,6 +3,7 @@ package sqlstoretest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ const (
 
 // ListTokens returns the tokens of BigTenant and FreshTenant as they stand
 // at now, oldest first, one minute apart. A backend inserts them in one
-// transaction, through sqlstore.InsertTokenSQL and sqlstore.TokenArgs.
+// transaction with SeedTokenSQL and SeedTokenArgs.
 func ListTokens(now time.Time) []chave.Token {
 	out := make([]chave.Token, 0, BigTenantSize+FreshTenantSize)
 	add := func(tenant string, n int, state func(i int) chave.State) {
@@ -66,6 +67,27 @@ func ListTokens(now time.Time) []chave.Token {
 		return chave.StateActive
 	})
 	return out
+}
+
+// SeedTokenSQL is sqlstore.InsertTokenSQL with the state column's value as
+// $17, so that a seed need not mark 50,000 expired tokens afterwards.
+var SeedTokenSQL = strings.Replace(sqlstore.InsertTokenSQL, sqlstore.StateOfWrite, "$17", 1)
+
+// SeedTokenArgs returns the arguments of SeedTokenSQL: TokenArgs and the
+// state a list at now would mark.
+func SeedTokenArgs(t chave.Token, now time.Time) ([]any, error) {
+	args, err := sqlstore.TokenArgs(t)
+	if err != nil {
+		return nil, err
+	}
+	state := 0
+	switch t.State(now) {
+	case chave.StateExpired:
+		state = 1
+	case chave.StateRevoked:
+		state = 2
+	}
+	return append(args, state), nil
 }
 
 // ListShape is one filter shape of the list API.
