@@ -12,9 +12,17 @@ UPDATE tokens SET state = 2 WHERE revoke_time IS NOT NULL;
 -- What has expired by now, so that the first list need not mark it all.
 UPDATE tokens SET state = 1 WHERE revoke_time IS NULL AND expire_time <= (extract(epoch FROM now()) * 1000000)::BIGINT;
 
--- A state's rows newest first, within a tenant and across every tenant.
-CREATE INDEX tokens_tenant_state_order ON tokens (tenant, state, create_time DESC, id DESC);
-CREATE INDEX tokens_state_order ON tokens (state, create_time DESC, id DESC);
+-- A state's rows newest first, within a tenant and across every tenant:
+-- partial indexes, each row in one of each pair, so that the keyset order
+-- leads. With (state, create_time, …) instead, PostgreSQL would rather walk
+-- 0001's tokens_order and filter, for its create_time's correlation with
+-- the insertion order.
+CREATE INDEX tokens_tenant_live_order ON tokens (tenant, create_time DESC, id DESC) WHERE state = 0;
+CREATE INDEX tokens_tenant_expired_order ON tokens (tenant, create_time DESC, id DESC) WHERE state = 1;
+CREATE INDEX tokens_tenant_revoked_order ON tokens (tenant, create_time DESC, id DESC) WHERE state = 2;
+CREATE INDEX tokens_live_order ON tokens (create_time DESC, id DESC) WHERE state = 0;
+CREATE INDEX tokens_expired_order ON tokens (create_time DESC, id DESC) WHERE state = 1;
+CREATE INDEX tokens_revoked_order ON tokens (create_time DESC, id DESC) WHERE state = 2;
 
 -- Rows whose mark is behind (live rows past their expiry) or ahead (marked
 -- rows whose expiry is after a list's "now"): a range each, empty as a rule.

@@ -13,6 +13,9 @@ UPDATE tokens SET state = 2 WHERE revoke_time IS NOT NULL;
 UPDATE tokens SET state = 1 WHERE revoke_time IS NULL AND expire_time <= unixepoch('subsec') * 1000000;
 
 -- A state's rows newest first, within a tenant and across every tenant.
+-- (PostgreSQL's 0004 makes these partial indexes, one per state: SQLite's
+-- planner, without statistics, would rather search tokens_state_expiry by
+-- state and sort than walk a partial index.)
 CREATE INDEX tokens_tenant_state_order ON tokens (tenant, state, create_time DESC, id DESC);
 CREATE INDEX tokens_state_order ON tokens (state, create_time DESC, id DESC);
 
