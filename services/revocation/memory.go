@@ -33,9 +33,10 @@ const shrinkAbove = 1024
 // (BenchmarkMemoryBytesPerEntry): it is keyed by a 128-bit hash of its kind
 // and id, seeded at random per set, and holds its instant and its expiry as
 // two integers. Two ids with one key would share an entry, which could
-// only revoke more than asked, never less; with random seeds nobody can
-// choose ids that collide. A goroutine, owned by the set and stopped by
-// Close, drops expired entries every minute.
+// only revoke more than asked, never less; maphash is not a cryptographic
+// hash, but its seeds never leave the process, so ids cannot be aimed at a
+// collision. A goroutine, owned by the set and stopped by Close, drops
+// expired entries every minute.
 type Memory struct {
 	now    func() time.Time
 	seeds  [3][2]maphash.Seed // per kind, of the two halves of a key
