@@ -24,12 +24,17 @@ import (
 //
 //	{chave:rev}:gen            the generation marker: a random value, no expiry
 //	{chave:rev}:c:<client id>  a revoked credential; value: At in Unix nanoseconds, 19 digits
-//	{chave:rev}:t:<jti>        a revoked access token; same value
-//	{chave:rev}:f:<family id>  a revoked refresh family; same value
+//	{chave:rev}:t:<jti>        a revoked access token; value: 1
+//	{chave:rev}:f:<family id>  a revoked refresh family; value: 1
 //	{chave:rev}:rebuild:<rand> present while a Rebuild runs; expires on its own
 //
 // Every entry key expires at its entry's Until (SET … PX, relative to the
 // clock, so clock skew between chave and Redis does not move expiries).
+// Only a credential's check reads the value; the others hold 1, which Redis
+// keeps as a shared integer, allocating nothing for it. (A 19-digit value
+// is an integer to Redis too, but one object per key: 16 bytes more.) Keys
+// written by older versions, with the instant in every value, read the
+// same.
 //
 // The whole prefix is the key's hash tag, so every key of a set lives in one
 // Redis Cluster slot: a check is one MGET, and writes are Lua scripts,
@@ -150,9 +155,9 @@ func (r *Redis) key(kind Kind, id string) string {
 
 // writeScript merges entries into the set and reports whether the marker
 // exists. KEYS[1] is the marker, KEYS[2…] the entries; ARGV holds, for each
-// entry, its At (19 digits, so string order is time order) and its time to
-// live in milliseconds. An existing entry keeps the later At and the longer
-// time to live.
+// entry, its value (a credential's At in 19 digits, so that string order is
+// time order; 1 for the others) and its time to live in milliseconds. An
+// existing entry keeps the greater value and the longer time to live.
 var writeScript = redis.NewScript(`
 local whole = redis.call('EXISTS', KEYS[1])
 for i = 2, #KEYS do
@@ -206,8 +211,12 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 			continue
 		}
 		ms := (ttl + time.Millisecond - 1) / time.Millisecond // round up: never forget early
+		value := "1"
+		if e.Kind == Credential {
+			value = formatAt(e.At)
+		}
 		keys = append(keys, r.key(e.Kind, e.ID))
-		args = append(args, formatAt(e.At), strconv.FormatInt(int64(ms), 10))
+		args = append(args, value, strconv.FormatInt(int64(ms), 10))
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()

@@ -2,9 +2,12 @@ package revocation_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -566,4 +569,63 @@ func BenchmarkRedisIsRevoked(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkRedisBytesPerEntry measures what an entry costs Redis: its
+// used_memory before and after adding entriesPerRun entries of every kind
+// (ids as chave makes them), and MEMORY USAGE of one key of each kind.
+func BenchmarkRedisBytesPerEntry(b *testing.B) {
+	const entriesPerRun = 100_000
+	srv := testserver.StartRedis(b)
+	a := admin(b, srv)
+	ctx := b.Context()
+	usedMemory := func() int64 {
+		b.Helper()
+		info, err := a.InfoMap(ctx, "memory").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := strconv.ParseInt(info["Memory"]["used_memory"], 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return n
+	}
+	now := time.Now()
+	entries := make([]revocation.Entry, entriesPerRun)
+	for i := range entries {
+		e := revocation.Entry{At: now, Until: now.Add(time.Hour)}
+		switch i % 3 {
+		case 0:
+			e.Kind, e.ID = revocation.AccessToken, rand.Text()
+		case 1:
+			e.Kind, e.ID = revocation.Family, base64.RawURLEncoding.EncodeToString([]byte(rand.Text())[:16])
+		default:
+			e.Kind, e.ID = revocation.Credential, "chv_"+rand.Text()
+		}
+		entries[i] = e
+	}
+	var perEntry float64
+	for b.Loop() {
+		if err := a.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		s := rebuilt(b, srv.URL(), revocation.Options{})
+		before := usedMemory()
+		if err := s.Rebuild(ctx, entries); err != nil {
+			b.Fatal(err)
+		}
+		perEntry = float64(usedMemory()-before) / entriesPerRun
+	}
+	b.ReportMetric(perEntry, "bytes/entry")
+	for i, kind := range []string{"credential", "access-token", "family"} {
+		e := entries[(i+2)%3]
+		key := "{" + revocation.DefaultPrefix + "}:" + map[revocation.Kind]string{
+			revocation.Credential: "c:", revocation.AccessToken: "t:", revocation.Family: "f:"}[e.Kind] + e.ID
+		n, err := a.MemoryUsage(ctx, key).Result()
+		if err != nil {
+			b.Fatalf("MEMORY USAGE %s: %v", key, err)
+		}
+		b.ReportMetric(float64(n), "usage-bytes/"+kind+"-key")
+	}
 }

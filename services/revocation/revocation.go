@@ -9,12 +9,16 @@
 //     token is revoked when its client_id has an entry and it was issued at
 //     or before that instant (iat <= At). A revoked credential cannot get new
 //     tokens, so the entry may be forgotten once every token it could have
-//     issued has expired: At plus the longest token lifetime.
+//     issued has expired: At plus the access-token lifetime.
 //   - AccessToken: keyed by jti; forgotten when the token expires.
 //   - Family: keyed by refresh-family id; every access token whose sid names
-//     the family is revoked; forgotten when the family expires.
+//     the family is revoked; forgotten when the last access token the family
+//     minted (by its revocation or its expiry) expires. Refresh tokens never
+//     consult the set: the database refuses a revoked family's.
 //
-// Entries forget themselves at Until; nothing ever removes one earlier. The
+// The writer chooses each Until (the registry, with the verifiers' leeway
+// added). Entries forget themselves at Until; nothing ever removes one
+// earlier. The
 // set only grows, so merging two views of it is always safe: writing an
 // entry that exists keeps the later At and the later Until, and Rebuild adds
 // the database's entries to whatever the set holds instead of replacing it

@@ -59,6 +59,7 @@ func registryCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	redisFlags(f, &cfg)
 	tokenFlags(f, &cfg, "http://localhost:8080", "")
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
+	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
 	tlsServerFlags(f, &cfg.TLS)
 	internalServerFlags(f, &cfg.Internal)
 	tracingFlags(f, &cfg)

@@ -74,7 +74,7 @@ func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys s
 		return nil, err
 	}
 	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger,
-		Revocations: revs, Registerer: reg})
+		Revocations: revs, Registerer: reg, AccessTokenLifetime: cfg.AccessTokenLifetime})
 }
 
 // StartRegistry starts `chave registry`: the registry's gRPC service over

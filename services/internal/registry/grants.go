@@ -144,7 +144,7 @@ func (s *Service) UseRefreshToken(ctx context.Context, clientID string, proof Cl
 	}
 	if replayed {
 		s.log.WarnContext(ctx, "refresh token replayed; family revoked", "client_id", clientID, "family", familyID, "generation", gen)
-		if err := s.propagate(ctx, familyEntry(fam)); err != nil {
+		if err := s.propagate(ctx, s.familyEntry(fam)); err != nil {
 			return Client{}, err
 		}
 		return Client{}, errInvalidGrant
@@ -186,7 +186,7 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke refresh family: %w", err)
 		}
 		s.log.InfoContext(ctx, "refresh family revoked", "client_id", clientID, "family", tok.FamilyID)
-		return s.propagate(ctx, familyEntry(fam))
+		return s.propagate(ctx, s.familyEntry(fam))
 	case tok.TokenID != "":
 		if err := checkTokenID(tok.TokenID); err != nil {
 			return err
@@ -202,7 +202,7 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 			return fmt.Errorf("revoke access token: %w", err)
 		}
 		s.log.InfoContext(ctx, "access token revoked", "client_id", clientID, "jti", tok.TokenID)
-		return s.propagate(ctx, accessTokenEntry(r))
+		return s.propagate(ctx, s.accessTokenEntry(r))
 	default:
 		return chave.InvalidField("tokenId", "an access token's jti or a refresh family is required")
 	}

@@ -12,24 +12,28 @@ import (
 	"github.com/chave/chave/services/verify"
 )
 
-// accessTokenHorizon is how long after it is issued any access token may
-// still be accepted: the longest access-token lifetime, and the clock skew
-// verifiers tolerate at most.
-const accessTokenHorizon = chave.MaxAccessTokenLifetime + verify.MaxLeeway
-
-// familyFallbackLife bounds a family whose expiry is unknown (revoked before
-// first use by a token that did not say): the longest family lifetime.
-const familyFallbackLife = chave.MaxRefreshFamilyLifetime + 24*time.Hour
-
 // The revocation-set entries for what the database records. Each lives
-// until no token it revokes can still be accepted.
+// exactly as long as a token it revokes could still be accepted: until the
+// last such access token's exp, plus verify.MaxLeeway, the most any
+// verifier tolerates (it also absorbs the skew between the registry's
+// clock and the auth service's). Only access tokens consult the set:
+// refresh tokens are checked against the database by UseRefreshToken,
+// which refuses a revoked family or credential at once.
 //
-// A revoked credential has two: one for the tokens that carry no secret
-// version (issued before chave stamped it) and one for those of its
-// current version (revocation.CredentialKey); the tokens of its earlier
-// versions were revoked when those rotated away.
-func credentialEntries(t chave.Token) []revocation.Entry {
-	until := t.RevokeTime.Add(accessTokenHorizon)
+// The access tokens a revocation can concern were all issued by its
+// instant: a revoked credential, family or rotated-away secret mints no
+// more. So none outlives the instant by more than the access-token
+// lifetime.
+func (s *Service) accessTokenHorizon() time.Duration {
+	return s.accessTokenLifetime + verify.MaxLeeway
+}
+
+// credentialEntries: a revoked credential has two, one for the tokens that
+// carry no secret version (issued before chave stamped it) and one for
+// those of its current version (revocation.CredentialKey); the tokens of
+// its earlier versions were revoked when those rotated away.
+func (s *Service) credentialEntries(t chave.Token) []revocation.Entry {
+	until := t.RevokeTime.Add(s.accessTokenHorizon())
 	return []revocation.Entry{
 		{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: until},
 		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersion(t.SecretHash)), At: t.RevokeTime, Until: until},
@@ -45,10 +49,10 @@ func credentialEntries(t chave.Token) []revocation.Entry {
 // is revoked.
 const rotationRecordPrefix = "secret-version:"
 
-func rotationRecord(clientID, oldVersion string, now time.Time) chave.RevokedAccessToken {
+func (s *Service) rotationRecord(clientID, oldVersion string, now time.Time) chave.RevokedAccessToken {
 	return chave.RevokedAccessToken{
 		ID: rotationRecordPrefix + revocation.CredentialKey(clientID, oldVersion), ClientID: clientID,
-		ExpireTime: now.Add(accessTokenHorizon), RevokeTime: now,
+		ExpireTime: now.Add(s.accessTokenHorizon()), RevokeTime: now,
 	}
 }
 
@@ -56,22 +60,36 @@ func rotationEntry(r chave.RevokedAccessToken) revocation.Entry {
 	return revocation.Entry{Kind: revocation.Credential, ID: strings.TrimPrefix(r.ID, rotationRecordPrefix), At: r.ExpireTime, Until: r.ExpireTime}
 }
 
-func accessTokenEntry(r chave.RevokedAccessToken) revocation.Entry {
-	until := r.ExpireTime
-	if until.IsZero() {
-		until = r.RevokeTime.Add(accessTokenHorizon)
+// accessTokenEntry: the token's own exp, which the auth service read from
+// the signed token; never past its revocation plus the longest lifetime
+// any access token has, whatever the caller said; and when unknown, the
+// revocation plus the configured lifetime.
+func (s *Service) accessTokenEntry(r chave.RevokedAccessToken) revocation.Entry {
+	last := r.RevokeTime.Add(s.accessTokenLifetime)
+	if !r.ExpireTime.IsZero() {
+		last = minTime(r.ExpireTime, r.RevokeTime.Add(chave.MaxAccessTokenLifetime))
 	}
-	return revocation.Entry{Kind: revocation.AccessToken, ID: r.ID, At: r.RevokeTime, Until: until.Add(verify.MaxLeeway)}
+	return revocation.Entry{Kind: revocation.AccessToken, ID: r.ID, At: r.RevokeTime, Until: last.Add(verify.MaxLeeway)}
 }
 
-// familyEntry outlives the family by the horizon: an access token minted
-// by the family's last refresh lives on after the family expires.
-func familyEntry(f chave.RefreshFamily) revocation.Entry {
-	until := f.ExpireTime
-	if until.IsZero() {
-		until = f.RevokeTime.Add(familyFallbackLife)
+// familyEntry: the family's last access token was minted by its last
+// refresh, at its revocation or its expiry, whichever came first, and lives
+// the access-token lifetime from then. Its refresh tokens, which may live
+// on for days, need no entry (see above).
+func (s *Service) familyEntry(f chave.RefreshFamily) revocation.Entry {
+	lastMint := f.RevokeTime
+	if !f.ExpireTime.IsZero() {
+		lastMint = minTime(lastMint, f.ExpireTime)
 	}
-	return revocation.Entry{Kind: revocation.Family, ID: f.ID, At: f.RevokeTime, Until: until.Add(accessTokenHorizon)}
+	return revocation.Entry{Kind: revocation.Family, ID: f.ID, At: f.RevokeTime,
+		Until: lastMint.Add(s.accessTokenLifetime + verify.MaxLeeway)}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // errNotPropagated answers a revocation that the database recorded but the
@@ -105,24 +123,27 @@ func (s *Service) requestRebuild() {
 // still matter into the set; the set merges, never forgets early.
 func (s *Service) RebuildRevocations(ctx context.Context) error {
 	now := s.clock()
-	horizon := now.Add(-accessTokenHorizon)
+	// No entry outlives its revocation, or an expiry before it, by more
+	// than chave.MaxAccessTokenLifetime and the leeway: the database need list
+	// nothing older. Entries past their Until are dropped below.
+	horizon := now.Add(-chave.MaxAccessTokenLifetime - verify.MaxLeeway)
 	revs, err := s.store.ListRevocations(ctx, horizon, horizon)
 	if err != nil {
 		return fmt.Errorf("rebuild revocation set: %w", err)
 	}
 	entries := make([]revocation.Entry, 0, len(revs.Credentials)+len(revs.AccessTokens)+len(revs.Families))
 	for _, t := range revs.Credentials {
-		entries = append(entries, credentialEntries(t)...)
+		entries = append(entries, s.credentialEntries(t)...)
 	}
 	for _, r := range revs.AccessTokens {
 		if strings.HasPrefix(r.ID, rotationRecordPrefix) {
 			entries = append(entries, rotationEntry(r))
 		} else {
-			entries = append(entries, accessTokenEntry(r))
+			entries = append(entries, s.accessTokenEntry(r))
 		}
 	}
 	for _, f := range revs.Families {
-		entries = append(entries, familyEntry(f))
+		entries = append(entries, s.familyEntry(f))
 	}
 	live := entries[:0]
 	for _, e := range entries {

@@ -9,6 +9,7 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/testserver"
 	"github.com/chave/chave/services/revocation"
+	"github.com/chave/chave/services/verify"
 )
 
 func redisSet(t *testing.T, srv *testserver.Redis, clock func() time.Time) *revocation.Redis {
@@ -53,7 +54,7 @@ func TestRevocationsReachTheSet(t *testing.T) {
 	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{TokenID: jti, ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{FamilyID: famID("fam-1"), ExpireTime: exp}); err != nil {
+	if err := f.svc.RevokeIssuedToken(ctx, other.ID, otherSecret.Reveal(), IssuedToken{FamilyID: famID("ZmFtaWx5LW9uZS1pZC0xMg"), ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.RevokeToken(ctx, f.op, cred.ID); err != nil {
@@ -62,7 +63,7 @@ func TestRevocationsReachTheSet(t *testing.T) {
 	want := []revocation.Query{
 		{ClientID: cred.ID, IssuedAt: issued},
 		{ClientID: other.ID, IssuedAt: issued, TokenID: jti},
-		{ClientID: other.ID, IssuedAt: issued, FamilyID: famID("fam-1")},
+		{ClientID: other.ID, IssuedAt: issued, FamilyID: famID("ZmFtaWx5LW9uZS1pZC0xMg")},
 	}
 	for _, q := range want {
 		if !revoked(q) {
@@ -128,5 +129,75 @@ func TestRevokeAnswersUnavailableWhenTheSetIsDown(t *testing.T) {
 			t.Fatalf("the keeper did not restore the set: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRevocationEntryLifetimes: each entry lasts exactly as long as an
+// access token it revokes could still be accepted, the verifiers' largest
+// leeway included, and no longer.
+func TestRevocationEntryLifetimes(t *testing.T) {
+	const lifetime = 30 * time.Minute
+	s := &Service{accessTokenLifetime: lifetime}
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	lw := verify.MaxLeeway
+	for _, c := range []struct {
+		name string
+		got  revocation.Entry
+		want time.Time
+	}{
+		{"credential", s.credentialEntries(chave.Token{ID: "c", RevokeTime: at})[0], at.Add(lifetime + lw)},
+		{"access token: its exp", s.accessTokenEntry(chave.RevokedAccessToken{ID: "j", RevokeTime: at, ExpireTime: at.Add(10 * time.Minute)}),
+			at.Add(10*time.Minute + lw)},
+		{"access token: exp unknown", s.accessTokenEntry(chave.RevokedAccessToken{ID: "j", RevokeTime: at}), at.Add(lifetime + lw)},
+		{"access token: exp past any lifetime", s.accessTokenEntry(chave.RevokedAccessToken{ID: "j", RevokeTime: at, ExpireTime: at.AddDate(100, 0, 0)}),
+			at.Add(chave.MaxAccessTokenLifetime + lw)},
+		// A family's refresh tokens live on for days; they are checked
+		// against the database, and its last access token was minted at
+		// the revocation.
+		{"family", s.familyEntry(chave.RefreshFamily{ID: "f", RevokeTime: at, ExpireTime: at.Add(30 * 24 * time.Hour)}), at.Add(lifetime + lw)},
+		{"family without expiry", s.familyEntry(chave.RefreshFamily{ID: "f", RevokeTime: at}), at.Add(lifetime + lw)},
+		// Revoked after it expired: it minted nothing after its expiry.
+		{"family revoked after its expiry", s.familyEntry(chave.RefreshFamily{ID: "f", RevokeTime: at, ExpireTime: at.Add(-time.Hour)}),
+			at.Add(-time.Hour + lifetime + lw)},
+	} {
+		if !c.got.Until.Equal(c.want) || !c.got.At.Equal(at) {
+			t.Errorf("%s: At %s, Until %s; want At %s, Until %s", c.name, c.got.At, c.got.Until, at, c.want)
+		}
+	}
+}
+
+// TestRevokedFamilyForgottenWhenItsTokensExpire: a family revoked a month
+// before it would have expired stays in the set until the last access
+// token it minted has expired, leeway included, and then leaves it.
+func TestRevokedFamilyForgottenWhenItsTokensExpire(t *testing.T) {
+	f := newFixture(t) // access tokens of chave.MaxAccessTokenLifetime
+	ctx := context.Background()
+	cred, secret := f.credential(t, "acme", "inventory")
+	revokedAt := f.now
+	tok := IssuedToken{FamilyID: "ZmFtaWx5LW9uZS1pZC0xMg", ExpireTime: f.now.Add(30 * 24 * time.Hour)}
+	if err := f.svc.RevokeIssuedToken(ctx, cred.ID, secret.Reveal(), tok); err != nil {
+		t.Fatal(err)
+	}
+	last := revokedAt.Add(chave.MaxAccessTokenLifetime + verify.MaxLeeway)
+	for _, c := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{revokedAt, true},
+		{last.Add(-time.Second), true},
+		{last, false},
+	} {
+		f.now = c.at
+		got, err := f.svc.revocations.IsRevoked(ctx, revocation.Query{FamilyID: "ZmFtaWx5LW9uZS1pZC0xMg"})
+		if err != nil || got != c.want {
+			t.Errorf("at revocation +%s: IsRevoked = %v, %v; want %v", c.at.Sub(revokedAt), got, err, c.want)
+		}
+		// A rebuild from the database agrees.
+		if err := f.svc.RebuildRevocations(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.revocations.Size(ctx); err != nil || (n == 1) != c.want {
+			t.Errorf("at revocation +%s: after a rebuild Size = %d, %v; want the family held = %v", c.at.Sub(revokedAt), n, err, c.want)
+		}
 	}
 }

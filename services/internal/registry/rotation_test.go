@@ -101,7 +101,7 @@ func TestRotationRevokesTheOldSecretVersion(t *testing.T) {
 func TestRotationRecordsCannotBeNamed(t *testing.T) {
 	f := newFixture(t)
 	tok, secret := f.credential(t, "acme", "inventory")
-	rec := rotationRecord(tok.ID, "v", f.now)
+	rec := f.svc.rotationRecord(tok.ID, "v", f.now)
 	if chave.ValidTokenID(rec.ID) {
 		t.Fatalf("rotation record id %q has a jti's form", rec.ID)
 	}

@@ -48,6 +48,11 @@ type Config struct {
 	Revocations revocation.Set
 	// Registerer receives the registry's metrics; nil: none.
 	Registerer prometheus.Registerer
+	// AccessTokenLifetime is the auth service's access-token lifetime (its
+	// --access-token-lifetime), at least that of every live access token:
+	// revocation entries last this long plus the verifiers' leeway. Zero:
+	// chave.MaxAccessTokenLifetime, the longest the auth service accepts.
+	AccessTokenLifetime time.Duration
 }
 
 // Service implements the registry's rules.
@@ -63,6 +68,9 @@ type Service struct {
 	rebuild     chan struct{} // asks the keeper to rebuild the set
 	metrics     *metrics
 
+	// accessTokenLifetime is how long revocation entries last, leeway aside.
+	accessTokenLifetime time.Duration
+
 	mu      sync.Mutex
 	lastUse map[string]time.Time // client id → last recorded use
 }
@@ -76,6 +84,13 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, catalog: cfg.Catalog, hasher: cfg.Hasher, sealer: cfg.Sealer,
 		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
+		accessTokenLifetime: cfg.AccessTokenLifetime,
+	}
+	switch lt := s.accessTokenLifetime; {
+	case lt == 0:
+		s.accessTokenLifetime = chave.MaxAccessTokenLifetime
+	case lt < time.Second || lt > chave.MaxAccessTokenLifetime:
+		return nil, fmt.Errorf("registry: access-token lifetime %v is outside [1s, %v]", lt, chave.MaxAccessTokenLifetime)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -448,7 +463,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 		s.log.InfoContext(ctx, "token revoked", "token", id, "actor", c.ClientID)
 	}
 	// Also when it was already revoked: a retry repairs a failed write.
-	if err := s.propagate(ctx, credentialEntries(t)...); err != nil {
+	if err := s.propagate(ctx, s.credentialEntries(t)...); err != nil {
 		return chave.Token{}, err
 	}
 	return s.masked(t), nil
@@ -475,7 +490,7 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	rec := rotationRecord(id, secretVersion(before.SecretHash), s.clock())
+	rec := s.rotationRecord(id, secretVersion(before.SecretHash), s.clock())
 	if err := s.store.RevokeAccessToken(ctx, rec); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("rotate token: %w", err)
 	}

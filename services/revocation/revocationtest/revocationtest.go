@@ -45,6 +45,7 @@ func Run(t *testing.T, newSet func(t *testing.T) revocation.Set) {
 		{"Merge", testMerge},
 		{"Expiry", testExpiry},
 		{"PastEntriesSkipped", testPastEntriesSkipped},
+		{"ExpiredEntryStartsAfresh", testExpiredEntryStartsAfresh},
 		{"Invalid", testInvalid},
 		{"Rebuild", testRebuild},
 		{"Size", testSize},
@@ -270,6 +271,30 @@ func testExpiry(t *testing.T, s revocation.Set) {
 		check{revocation.Query{FamilyID: "grown"}, true},
 	)
 	eventually(t, "Size counts only live entries", func() bool { return size(t, s) == 2 })
+}
+
+// testExpiredEntryStartsAfresh: with no write to prompt it, an expired
+// entry leaves the set (Size) and answers no more; written again, it does
+// not inherit the old entry's later instant.
+func testExpiredEntryStartsAfresh(t *testing.T, s revocation.Set) {
+	const ttl = 150 * time.Millisecond
+	later := t0.Add(time.Hour)
+	revoke(t, s,
+		revocation.Entry{Kind: revocation.Credential, ID: "c1", At: later, Until: time.Now().Add(ttl)},
+		revocation.Entry{Kind: revocation.Family, ID: "f1", At: t0, Until: time.Now().Add(ttl)},
+		revocation.Entry{Kind: revocation.AccessToken, ID: "kept", At: t0, Until: hour()},
+	)
+	eventually(t, "expired entries leave the set", func() bool { return size(t, s) == 1 })
+	expect(t, s,
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0}, false},
+		check{revocation.Query{FamilyID: "f1"}, false},
+		check{revocation.Query{TokenID: "kept"}, true},
+	)
+	revoke(t, s, revocation.Entry{Kind: revocation.Credential, ID: "c1", At: t0, Until: hour()})
+	expect(t, s,
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0}, true},
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0.Add(time.Second)}, false},
+	)
 }
 
 func testPastEntriesSkipped(t *testing.T, s revocation.Set) {

@@ -57,6 +57,12 @@ func getToken(ctx context.Context, q querier, id string, forUpdate bool) (chave.
 // ListTokens returns one page of tokens, newest first (by create time, then
 // id, both descending), after f.After when set.
 func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.TokenPage, error) {
+	if sqlstore.MarksExpiry(f) {
+		// As a rule an empty range of tokens_state_expiry, no row written.
+		if _, err := s.exec(ctx, sqlstore.MarkExpiredSQL, f.Now.UnixMicro()); err != nil {
+			return storage.TokenPage{}, fmt.Errorf("postgres: list tokens: mark expired tokens: %w", classify(err))
+		}
+	}
 	page, err := sqlstore.ListTokens(queryOn(ctx, s.pool), f)
 	if err != nil {
 		return storage.TokenPage{}, fmt.Errorf("postgres: list tokens: %w", classify(err))

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,11 +52,33 @@ func getToken(ctx context.Context, q querier, id string) (chave.Token, error) {
 // ListTokens returns one page of tokens, newest first (by create time, then
 // id, both descending), after f.After when set.
 func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.TokenPage, error) {
+	if sqlstore.MarksExpiry(f) {
+		if err := s.markExpired(ctx, f.Now); err != nil {
+			return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: mark expired tokens: %w", err)
+		}
+	}
 	page, err := sqlstore.ListTokens(queryOn(ctx, s.read), f)
 	if err != nil {
 		return storage.TokenPage{}, fmt.Errorf("sqlite: list tokens: %w", err)
 	}
 	return page, nil
+}
+
+// markExpired marks the live tokens expired by now, if there are any (see
+// sqlstore.MarksExpiry): a read of the read connection as a rule, a write
+// transaction only when some token has expired since the last list.
+func (s *Store) markExpired(ctx context.Context, now time.Time) error {
+	var found int
+	switch err := s.read.QueryRowContext(ctx, sqlstore.ExpiredUnmarkedSQL, now.UnixMicro()).Scan(&found); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, sqlstore.MarkExpiredSQL, now.UnixMicro())
+		return err
+	})
 }
 
 // UpdateToken reads the token, applies update and writes the result with

@@ -8,11 +8,43 @@ import (
 	"github.com/chave/chave/services/internal/storage"
 )
 
+// The values of the tokens table's state column (migration 0004): an index
+// key that lets a list by state walk only that state's rows, newest first.
+// Revoked is exact. Expired is a mark that MarkExpiredSQL sets on live rows
+// whose expire time has passed; lists check expire_time against their own
+// now regardless, so the mark decides how much a page reads, never what it
+// answers.
+const (
+	stateLive    = 0
+	stateExpired = 1
+	stateRevoked = 2
+)
+
+// StateOfWrite is the state a write of TokenArgs stores: revoked when it
+// has a revoke time ($13), else live (a later list marks it expired).
+const StateOfWrite = `CASE WHEN CAST($13 AS BIGINT) IS NULL THEN 0 ELSE 2 END`
+
+// Marking expired tokens, before a list for ACTIVE or EXPIRED (see
+// MarksExpiry): ExpiredUnmarkedSQL finds whether any live row's expire time
+// is at or before $1, MarkExpiredSQL marks them all. Both read the range of
+// tokens_state_expiry; as a rule there is nothing to mark.
+const (
+	ExpiredUnmarkedSQL = `SELECT 1 FROM tokens WHERE state = 0 AND expire_time <= $1 LIMIT 1`
+	MarkExpiredSQL     = `UPDATE tokens SET state = 1 WHERE state = 0 AND expire_time <= $1`
+)
+
+// MarksExpiry reports whether the list of f reads the expired marks, so
+// that the store should bring them up to f.Now first (ExpiredUnmarkedSQL,
+// MarkExpiredSQL) for the page to read no more rows than it returns.
+func MarksExpiry(f storage.TokenFilter) bool {
+	return f.State == chave.StateActive || f.State == chave.StateExpired
+}
+
 // ListTokens returns one page of tokens through q, newest first (by create
 // time, then id, both descending), after f.After when set. An invalid
 // filter (a page size below 1, an unknown state) is an Invalid error.
 func ListTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
-	stmt, args, err := listQuery(f)
+	stmt, args, err := ListQuery(f)
 	if err != nil {
 		return storage.TokenPage{}, err
 	}
@@ -38,63 +70,93 @@ func ListTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
 	return page, nil
 }
 
-// listQuery builds the page query: it asks for one row more than the limit
-// to learn whether more follow.
-func listQuery(f storage.TokenFilter) (string, []any, error) {
+// listOrder is the keyset order of every list; the indexes of migrations
+// 0001 and 0004 hold it.
+const listOrder = ` ORDER BY create_time DESC, id DESC`
+
+// ListQuery returns the page query and its arguments (exported for the
+// backends' tests of its plan). It asks for one row more than the limit to
+// learn whether more follow.
+//
+// Every filter shape reads one index in the keyset order and stops after
+// the page: the tenant (or not), then the state column's value. A state
+// derived from expire_time and now is the union of two parts: the rows
+// whose mark agrees with now, walked in order (their expire_time test,
+// written expire_time + 0 so that no planner takes it for a range to
+// search and then sorts, holds for every row as a rule); and the rows whose
+// mark disagrees, an expiry range of tokens_*state_expiry that is empty as
+// a rule.
+func ListQuery(f storage.TokenFilter) (string, []any, error) {
 	if f.Limit <= 0 {
 		return "", nil, chave.Errorf(chave.Invalid, "the page size must be positive, got %d", f.Limit)
 	}
-	var b whereBuilder
+	var b argList
+	var common []string
 	if f.Tenant != "" {
-		b.add("tenant = " + b.arg(f.Tenant))
-	}
-	if err := b.state(f); err != nil {
-		return "", nil, err
+		common = append(common, "tenant = "+b.arg(f.Tenant))
 	}
 	if f.After != nil {
-		b.add("(create_time, id) < (" + b.arg(f.After.CreateTime.UnixMicro()) + ", " + b.arg(f.After.ID) + ")")
+		common = append(common, "(create_time, id) < ("+b.arg(f.After.CreateTime.UnixMicro())+", "+b.arg(f.After.ID)+")")
 	}
-	query := `SELECT ` + TokenColumns + ` FROM tokens` + b.where() +
-		` ORDER BY create_time DESC, id DESC LIMIT ` + b.arg(f.Limit+1)
+	state := func(v int) string { return "state = " + strconv.Itoa(v) }
+	var now string
+	if MarksExpiry(f) {
+		now = b.arg(f.Now.UnixMicro())
+	}
+	limit := b.arg(f.Limit + 1)
+	var query string
+	switch f.State {
+	case chave.StateUnspecified:
+		query = selectTokens(common) + listOrder + ` LIMIT ` + limit
+	case chave.StateRevoked:
+		query = selectTokens(common, state(stateRevoked)) + listOrder + ` LIMIT ` + limit
+	case chave.StateActive:
+		query = union(limit,
+			selectTokens(common, state(stateLive), "expire_time IS NULL OR expire_time + 0 > "+now),
+			selectTokens(common, state(stateExpired), "expire_time > "+now))
+	case chave.StateExpired:
+		query = union(limit,
+			selectTokens(common, state(stateExpired), "expire_time + 0 <= "+now),
+			selectTokens(common, state(stateLive), "expire_time <= "+now))
+	default:
+		return "", nil, chave.Errorf(chave.Invalid, "unknown token state %d", f.State)
+	}
 	return query, b.args, nil
 }
 
-// state adds the condition of the filter's state, derived at f.Now exactly
-// as chave.Token.State derives it.
-func (b *whereBuilder) state(f storage.TokenFilter) error {
-	switch f.State {
-	case chave.StateUnspecified:
-	case chave.StateRevoked:
-		b.add("revoke_time IS NOT NULL")
-	case chave.StateExpired:
-		b.add("revoke_time IS NULL AND expire_time IS NOT NULL AND expire_time <= " + b.arg(f.Now.UnixMicro()))
-	case chave.StateActive:
-		b.add("revoke_time IS NULL AND (expire_time IS NULL OR expire_time > " + b.arg(f.Now.UnixMicro()) + ")")
-	default:
-		return chave.Errorf(chave.Invalid, "unknown token state %d", f.State)
-	}
-	return nil
+// selectTokens selects the rows that meet every condition.
+func selectTokens(common []string, conds ...string) string {
+	return selectFromTokens(TokenColumns, common, conds...)
 }
 
-// whereBuilder collects AND-ed conditions and their $N arguments.
-type whereBuilder struct {
-	conds []string
-	args  []any
+func selectFromTokens(columns string, common []string, conds ...string) string {
+	all := append(append([]string(nil), common...), conds...)
+	q := `SELECT ` + columns + ` FROM tokens`
+	if len(all) > 0 {
+		q += " WHERE (" + strings.Join(all, ") AND (") + ")"
+	}
+	return q
+}
+
+// union is the page of the rows of walked, read in the keyset order up to
+// limit rows, and of the rows of searched (few as a rule), in that order.
+// searched is read in expiry order: that makes its expiry index the one
+// that serves it, where a planner sparing the final sort would walk every
+// row of the state in the keyset order. (Its LIMIT, past any table's size,
+// only keeps that ORDER BY from being dropped.)
+func union(limit, walked, searched string) string {
+	return `SELECT ` + TokenColumns + ` FROM (` + walked + listOrder + ` LIMIT ` + limit + `) AS walked
+		UNION ALL SELECT ` + TokenColumns + ` FROM (` + searched + ` ORDER BY expire_time LIMIT 4611686018427387904) AS searched` +
+		listOrder + ` LIMIT ` + limit
+}
+
+// argList numbers the arguments of a statement.
+type argList struct {
+	args []any
 }
 
 // arg adds v to the arguments and returns its placeholder.
-func (b *whereBuilder) arg(v any) string {
+func (b *argList) arg(v any) string {
 	b.args = append(b.args, v)
 	return "$" + strconv.Itoa(len(b.args))
-}
-
-// add adds a condition.
-func (b *whereBuilder) add(cond string) { b.conds = append(b.conds, "("+cond+")") }
-
-// where returns the WHERE clause of the conditions, empty without any.
-func (b *whereBuilder) where() string {
-	if len(b.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(b.conds, " AND ")
 }

@@ -17,15 +17,19 @@ const TokenColumns = `id, tenant, display_name, description, general_access,
 // $1; InsertTokenSQL and UpdateTokenSQL take TokenArgs. TouchTokenSQL takes
 // the id and a last-use time in unix microseconds, and changes nothing
 // unless that time is later than the one stored.
+//
+// Both writes set the state column (migration 0004) from the revoke time:
+// revoked, or live until a list marks it expired.
 const (
-	InsertTokenSQL = `INSERT INTO tokens (` + TokenColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	InsertTokenSQL = `INSERT INTO tokens (` + TokenColumns + `, state)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, ` + StateOfWrite + `)`
 	SelectTokenSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE id = $1`
 	UpdateTokenSQL = `UPDATE tokens SET
 		tenant = $2, display_name = $3, description = $4, general_access = $5,
 		contexts = $6, parameters = $7, secret_hash = $8, operator = $9,
 		issue_refresh_tokens = $10, create_time = $11, expire_time = $12,
-		revoke_time = $13, last_use_time = $14, creator = $15, revoker = $16
+		revoke_time = $13, last_use_time = $14, creator = $15, revoker = $16,
+		state = ` + StateOfWrite + `
 		WHERE id = $1`
 	TouchTokenSQL = `UPDATE tokens SET last_use_time = $2
 		WHERE id = $1 AND (last_use_time IS NULL OR last_use_time < $2)`
