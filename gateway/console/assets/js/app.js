@@ -267,7 +267,7 @@ function badge(status) {
 }
 
 function accessSummary(tok, catalog) {
-  const scopes = (tok.contexts || []).map((c) => scopeName(c, catalog));
+  const scopes = (tok.contexts || []).map((c) => scopeName(c, catalog)).sort((a, b) => a.localeCompare(b, lang()));
   if (tok.generalAccess) return [t('access.general'), ...scopes.filter((x) => x === t('access.adminScope'))].join(' · ');
   return scopes.join(', ');
 }
@@ -340,7 +340,7 @@ async function listView(view, swap) {
       h('td', { 'data-label': t('field.name') },
         h('a', { href: `#/tokens/${encodeURIComponent(tok.id)}`, class: 'token-name', text: name }),
         tok.description ? h('span', { class: 'muted small block', text: tok.description }) : null),
-      h('td', { 'data-label': t('field.company'), text: tenantNames.get(tok.tenant) || tok.tenant }),
+      h('td', { 'data-label': t('field.company'), text: tenantNames.get(tok.tenant) || tok.tenant || '—' }),
       h('td', { 'data-label': t('field.state') }, badge(status)),
       h('td', { 'data-label': t('field.access'), text: accessSummary(tok, catalog) }),
       h('td', { 'data-label': t('field.expireTime'), text: tok.expireTime ? formatDate(tok.expireTime) : t('token.never') }),
@@ -502,7 +502,7 @@ async function detailView(view, id) {
 
   view.append(
     h('p', { class: 'crumbs' }, h('a', { href: '#/tokens', text: t('list.title') }), ' / ', h('span', { text: name })),
-    h('div', { class: 'view-head' }, h('h1', { text: name }), badge(status)),
+    h('div', { class: 'title-row' }, h('h1', { text: name }), badge(status)),
     actions,
     h('div', { class: 'detail-grid' },
       h('section', { class: 'card', 'aria-labelledby': 'detail-fields' },
@@ -540,6 +540,7 @@ function eventLabel(action) {
 function fieldLabel(f) {
   switch (f) {
     case 'displayName': return t('field.name');
+    case 'tenant': return t('field.company');
     case 'description': return t('field.description');
     case 'expireTime': return t('field.expireTime');
     case 'generalAccess': case 'contexts': return t('field.access');
