@@ -459,3 +459,7 @@ func (b *browserSession) signIn(id, secret, listTitle string) {
 func evalString(js string) chromedp.Action[string] { return chromedp.Evaluate[string](js) }
 
 func reload() chromedp.Action[chromedp.Void] { return chromedp.Reload() }
+
+func waitHidden(xpath string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitNotVisible(xpath)
+}
