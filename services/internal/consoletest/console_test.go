@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp/kb"
 )
 
 const botToken = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -132,7 +134,7 @@ func TestTokenLifecycle(t *testing.T) {
 	b.waitVisible(secretDialog)
 
 	// Escape is the same as closing: it asks too.
-	b.press("\x1b") // Escape
+	b.press(kb.Escape)
 	b.waitVisible(dialog("Você copiou o token?"))
 	b.click(inDialog(button("Voltar ao token")))
 	b.waitGone(dialog("Você copiou o token?"))

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
 	"github.com/chave/chave/services/internal/app"
 )
 
@@ -214,6 +217,28 @@ func TestTenantAdmin(t *testing.T) {
 	b.waitVisible(`//h1[normalize-space()='Equipe de vendas']`)
 	b.waitVisible(`//dd[normalize-space()='acme']`)
 	b.waitVisible(`//dd[normalize-space()='Comercial']`)
+
+	// By keyboard: a dialog takes the focus, keeps it while Tab goes
+	// round, and gives it back when Escape closes it.
+	revoke := `//div[contains(@class,'actions')]/button[normalize-space()='Revogar']`
+	b.do(chromedp.Focus(revoke))
+	b.press(kb.Enter)
+	b.waitVisible(dialog("Revogar o token “Equipe de vendas”?"))
+	if got := run(b, evalString(`document.activeElement.textContent`)); got != "Cancelar" {
+		t.Errorf("the confirmation opened with the focus on %q, want Cancelar", got)
+	}
+	for i := range 5 {
+		b.press(kb.Tab)
+		if in := run(b, chromedp.Evaluate[bool](`!!document.activeElement.closest('dialog[open]')`)); !in {
+			t.Errorf("after %d Tab presses the focus left the dialog", i+1)
+		}
+	}
+	b.press(kb.Escape)
+	b.waitGone(`//dialog[@open]`)
+	if got := run(b, evalString(`document.activeElement.textContent`)); got != "Revogar" {
+		t.Errorf("after the dialog closed the focus is on %q, want Revogar", got)
+	}
+	b.waitVisible(`//div[contains(@class,'title-row')]/span[normalize-space()='Ativo']`)
 }
 
 // TestSignInAgain: when the access token stops working, the console asks

@@ -1,6 +1,6 @@
 // Modal dialogs on the native <dialog>: showModal makes the rest of the page
-// inert (focus stays inside), Escape is handled, and focus goes back to
-// where it was when the dialog closes.
+// inert, Tab wraps inside, Escape is handled, and focus goes back to where it
+// was when the dialog closes.
 
 import { h, uid } from './dom.js';
 import { t } from './i18n.js';
@@ -18,6 +18,23 @@ export function openDialog({ title, body = [], actions = [], onClose, onCancel, 
     if (onCancel) {
       ev.preventDefault();
       onCancel();
+    }
+  });
+  // showModal keeps the focus out of the page, but Tab past the last
+  // control would leave the dialog for the browser's own UI: wrap it.
+  dlg.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Tab') return;
+    const items = [...dlg.querySelectorAll('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+      .filter((el) => !el.disabled && el.getClientRects().length > 0);
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (ev.shiftKey && document.activeElement === first) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && document.activeElement === last) {
+      ev.preventDefault();
+      first.focus();
     }
   });
   dlg.addEventListener('close', () => {
