@@ -123,6 +123,11 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 	b.screenshot("one-time-secret")
 	b.axe("one-time dialog")
+	// Leaving the page while the secret is shown asks first.
+	if !b.reloadIsGuarded() {
+		t.Errorf("reloading with the one-time dialog open was not guarded (beforeunload)")
+	}
+	b.waitVisible(secretDialog)
 
 	// Closing before copying asks first.
 	b.click(inDialog(button("Fechar")))

@@ -38,7 +38,7 @@ const chromiumPath = "/usr/bin/chromium"
 const stepTimeout = 45 * time.Second
 
 // repoRoot is the directory holding go.work.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -58,7 +58,7 @@ func repoRoot(t *testing.T) string {
 
 // server is a running all-in-one chave and a REST client for it.
 type server struct {
-	t           *testing.T
+	t           testing.TB
 	base        string
 	opID, opSec string
 	client      *http.Client
@@ -66,7 +66,7 @@ type server struct {
 	opAccessTok string
 }
 
-func startServer(t *testing.T, edit func(*app.Config)) *server {
+func startServer(t testing.TB, edit func(*app.Config)) *server {
 	t.Helper()
 	dir := t.TempDir()
 	var stdout bytes.Buffer
@@ -156,7 +156,7 @@ func (s *server) api(method, path string, body any) map[string]any {
 
 // browserSession is one headless Chromium tab.
 type browserSession struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	shots     string
 	step      int
@@ -167,7 +167,7 @@ type browserSession struct {
 // startBrowser starts headless Chromium at the given window size. Without
 // chromium the test fails, naming the package to install: the console's
 // tests are part of `make test`, never skipped.
-func startBrowser(t *testing.T, width, height int) *browserSession {
+func startBrowser(t testing.TB, width, height int) *browserSession {
 	t.Helper()
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		t.Fatalf("the console's browser tests need Debian's chromium at %s (apt-get install chromium; .ci/run installs it): %v", chromiumPath, err)
@@ -462,4 +462,24 @@ func reload() chromedp.Action[chromedp.Void] { return chromedp.Reload() }
 
 func waitHidden(xpath string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitNotVisible(xpath)
+}
+
+// reloadIsGuarded asks the page to reload and reports whether it asked
+// first (beforeunload); it answers "stay", so the page stays as it was.
+func (b *browserSession) reloadIsGuarded() bool {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	b.eval(`setTimeout(() => location.reload(), 0)`)
+	for ev, err := range dialogs {
+		if err != nil {
+			return false
+		}
+		if _, err := chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}); err != nil {
+			b.t.Fatalf("answering the %s dialog: %v", ev.Type, err)
+		}
+		return ev.Type == page.DialogTypeBeforeunload
+	}
+	return false
 }
