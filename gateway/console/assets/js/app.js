@@ -359,7 +359,7 @@ async function listView(view, swap) {
     let shown = 0;
     for (const tr of tbody.rows) {
       const hit = !needle || tr.dataset.name.includes(needle);
-      tr.hidden = !hit;
+      if (tr.hidden === hit) tr.hidden = !hit; // touch only the rows that change
       if (hit) shown++;
     }
     const n = formatNumber(shown);
@@ -782,7 +782,7 @@ async function tokenForm(view, id) {
     h('p', { class: 'crumbs' }, h('a', { href: '#/tokens', text: t('list.title') }), ' / ',
       h('span', { text: editing ? tok.displayName : t('form.newTitle') })),
     h('h1', { text: editing ? t('form.editTitle', { name: tok.displayName }) : t('form.newTitle') }),
-    h('p', { class: 'muted', text: t('form.required') + ': *' }),
+    h('p', { class: 'muted', text: t('form.requiredLegend') }),
     form);
 }
 
