@@ -10,6 +10,7 @@ export GOTOOLCHAIN := go1.27.3
 GO      ?= go
 MODULES := proto services gateway deploy
 BUF     := node_modules/@bufbuild/buf-linux-x64/bin/buf
+AXE     := node_modules/axe-core/axe.min.js
 GOOGLE_PROTOS := annotations http
 # A development server: nothing balances load to it, so Ctrl-C stops it at
 # once (no drain delay).
@@ -27,18 +28,19 @@ run: build
 	@mkdir -p chave-data
 	bin/chave serve $(RUN_FLAGS)
 
-test:
+# The admin console's browser tests need axe-core from npm (and Debian's chromium).
+test: $(AXE)
 	@set -e; for m in $(MODULES); do \
 		echo "== go vet + test: $$m"; \
 		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); \
 	done
 
-test-short:
+test-short: $(AXE)
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) test -count=1 ./...); done
 
-$(BUF): package.json package-lock.json
+$(BUF) $(AXE) &: package.json package-lock.json
 	npm ci --no-audit --no-fund
-	@touch $(BUF)
+	@touch $(BUF) $(AXE)
 
 tools:
 	GOWORK=off GOBIN=$(CURDIR)/.bin $(GO) -C tools install tool

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/chave/chave/gateway/console"
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 )
@@ -78,6 +79,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	route(mux, "/healthz", onlyGet(http.HandlerFunc(serveHealthz)))
 	route(mux, "/readyz", onlyGet(readyzHandler(cfg.Ready, log)))
 	route(mux, "/openapi.json", onlyGet(http.HandlerFunc(serveOpenAPI)))
+	routeConsole(mux, console.Handler())
 	mux.Handle("/", rest) // the REST mux labels its own routes
 
 	return observe(canonicalPath(withClientAddress(mux, cfg.TrustedProxies)), metrics, log), nil
@@ -118,4 +120,17 @@ func onlyGet(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// routeConsole serves the admin console (SPEC §3.4): its page at exactly /
+// and its assets under /console/, for GET and HEAD only; every other path,
+// and any other method on /, still reaches the REST mux and its JSON 404.
+func routeConsole(mux *http.ServeMux, h http.Handler) {
+	for _, path := range []string{"/{$}", console.AssetPrefix} {
+		label := strings.TrimSuffix(path, "{$}")
+		mux.Handle("GET "+path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r.Context(), label)
+			h.ServeHTTP(w, r)
+		}))
+	}
 }
