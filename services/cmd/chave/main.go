@@ -55,19 +55,27 @@ func main() {
 // serverCommand is a server or administration command that parses its
 // own flags (a flag.FlagSet whose defaults come from CHAVE_* variables).
 type serverCommand struct {
-	use, short string
-	run        func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	use, short, example string
+	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // serverCommands are chave's server and administration commands.
 var serverCommands = []serverCommand{
-	{"serve [flags]", "the all-in-one server: registry, auth service and gateway in one process", serve},
-	{"registry --grpc-addr A --db URL [--redis URL]", "the token registry (gRPC)", registryCommand},
-	{"auth --grpc-addr A --registry ADDR [--redis URL]", "the auth service (gRPC): signs access tokens", authCommand},
-	{"gateway --http-addr A --registry ADDR --auth ADDR", "the HTTP edge: JSON REST, OAuth 2.0, JWKS", gatewayCommand},
-	{"migrate --db URL", "apply the database migrations and exit", migrate},
-	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`, bootstrap},
-	{"keys rotate|list [flags]", "rotate or list the signing keys", keysCommand},
+	{"serve [flags]", "the all-in-one server: registry, auth service and gateway in one process",
+		"  chave serve --db sqlite://chave-data/chave.db --print-bootstrap-credential   # what make run runs\n" +
+			"  CHAVE_REDIS=redis://localhost:6379 chave serve --db postgres://chave@localhost/chave", serve},
+	{"registry --grpc-addr A --db URL [--redis URL]", "the token registry (gRPC)",
+		"  chave registry --grpc-addr :9091 --metrics-addr :9101 --db sqlite://chave-data/chave.db", registryCommand},
+	{"auth --grpc-addr A --registry ADDR [--redis URL]", "the auth service (gRPC): signs access tokens",
+		"  chave auth --grpc-addr :9092 --metrics-addr :9102 --registry localhost:9091", authCommand},
+	{"gateway --http-addr A --registry ADDR --auth ADDR", "the HTTP edge: JSON REST, OAuth 2.0, JWKS",
+		"  chave gateway --http-addr :8080 --metrics-addr :9103 --registry localhost:9091 --auth localhost:9092", gatewayCommand},
+	{"migrate --db URL", "apply the database migrations and exit",
+		"  chave migrate --db sqlite://chave-data/chave.db", migrate},
+	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`,
+		"  chave bootstrap --db sqlite://chave-data/chave.db", bootstrap},
+	{"keys rotate|list [flags]", "rotate or list the signing keys",
+		"  chave keys list\n  chave keys rotate --pre-publish 10m", keysCommand},
 }
 
 // run runs chave with the process's environment and standard input.
@@ -90,7 +98,7 @@ func newRoot(env *cli.Env) *cobra.Command {
 	root := cli.NewRoot(env, long)
 	root.AddGroup(&cobra.Group{ID: "server", Title: "Run and administer the servers:"})
 	for _, sc := range serverCommands {
-		cmd := cli.FlagSetCommand(env, sc.use, sc.short, sc.run)
+		cmd := cli.FlagSetCommand(env, sc.use, sc.short, sc.example, sc.run)
 		cmd.GroupID = "server"
 		root.AddCommand(cmd)
 	}

@@ -139,14 +139,17 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) error {
 
 // FlagSetCommand wraps a command that parses its own flags (a
 // flag.FlagSet) into the tree: it gets every argument, --help included.
-func FlagSetCommand(env *Env, use, short string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cobra.Command {
+// Its help is the FlagSet's, then the examples.
+func FlagSetCommand(env *Env, use, short, example string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:                use,
 		Short:              short,
+		Example:            example,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := run(ctxOf(cmd), args, env.Stdout, env.Stderr)
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(env.Stderr, "\nExamples:\n%s\n", example)
 				return helpShown{} // flag.ErrHelp would make cobra print its own help too
 			}
 			return err
@@ -155,6 +158,7 @@ func FlagSetCommand(env *Env, use, short string, run func(ctx context.Context, a
 	// `chave help serve` shows what `chave serve --help` does, on stdout.
 	cmd.SetHelpFunc(func(cmd *cobra.Command, _ []string) {
 		_ = run(ctxOf(cmd), []string{"--help"}, env.Stdout, env.Stdout)
+		fmt.Fprintf(env.Stdout, "\nExamples:\n%s\n", example)
 	})
 	return cmd
 }

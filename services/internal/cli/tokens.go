@@ -72,7 +72,7 @@ func (f *tokenFields) bind(fs *pflag.FlagSet, create bool) {
 	}
 	fs.BoolVar(&f.generalAccess, "general-access", false, "every context the tenant is entitled to, including ones added later")
 	fs.StringArrayVar(&f.contexts, "context", nil, "a context the token reaches (repeat for more); see chave contexts list")
-	fs.StringArrayVar(&f.params, "param", nil, "a context parameter, CONTEXT.NAME=VALUE (repeat for more), e.g. foccohub.marketplace=mercadolivre")
+	fs.StringArrayVar(&f.params, "param", nil, "a context parameter, CONTEXT.NAME=VALUE (repeat for more), e.g. foccohub.marketplace=mercado-livre")
 	fs.StringVar(&f.paramFile, "param-file", "", `context parameters from a JSON file, e.g. {"telegram": {"botToken": "…"}}; keeps secrets out of shell history`)
 	fs.BoolVar(&f.refreshTokens, "refresh-tokens", true, "client-credentials grants also return a refresh token")
 }
@@ -230,7 +230,7 @@ func (a *app) tokensCreate() *cobra.Command {
 		Example: `  chave tokens create --name "Equipe financeiro" --tenant acme --context inventory
   chave tokens create --name "Bot de vendas" --tenant acme --context telegram \
     --param telegram.botToken=123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw --expires-in 90d
-  chave tokens create --name Integração --tenant acme --general-access --expires 2027-01-31 -o json`,
+  chave tokens create --name Integração --tenant acme --general-access --expires 2027-12-31 -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := a.out.mode(); err != nil {
