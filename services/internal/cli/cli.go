@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -57,7 +56,6 @@ type app struct {
 	conn   connFlags
 	out    outputFlags
 	client *Client
-	log    *slog.Logger
 	lang   lang
 }
 
@@ -103,7 +101,6 @@ func NewRoot(env *Env, long string) *cobra.Command {
 			_ = cmd.Usage()
 			return Usagef("no command")
 		},
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
 	}
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -112,7 +109,6 @@ func NewRoot(env *Env, long string) *cobra.Command {
 	// Listing commands by their whole path makes the root's help a map of
 	// what to type.
 	root.SetUsageTemplate(strings.ReplaceAll(root.UsageTemplate(), "{{rpad .Name .NamePadding }}", "{{rpad .CommandPath .CommandPathPadding}}"))
-	addCompletion(root, env)
 	return root
 }
 

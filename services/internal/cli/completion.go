@@ -9,12 +9,6 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 )
 
-// addCompletion describes the completion command cobra adds (bash, zsh,
-// fish, powershell); ids complete from the server.
-func addCompletion(root *cobra.Command, _ *Env) {
-	root.CompletionOptions.DisableDescriptions = false
-}
-
 // completeTokenIDs completes a token id from the server's list, each with
 // its name, tenant and state.
 func (a *app) completeTokenIDs(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
