@@ -60,17 +60,11 @@ elif ! declare -F _get_comp_words_by_ref >/dev/null; then
 fi
 `
 
-// TestCompletionLoadsInBashAndCompletesIDs sources `chave completion bash`
-// in bash, as a user's profile does, and completes token and tenant ids
-// from a running server; zsh and fish scripts generate.
-func TestCompletionLoadsInBashAndCompletesIDs(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Fatal("bash is needed: ", err)
-	}
-	bin, env := chaveBinary(t)
-
-	// A server with a tenant and a token.
+// startServer starts `chave serve` in process on loopback with a
+// temporary SQLite database; it returns the base URL and the operator
+// credential.
+func startServer(t *testing.T) (base, id, secret string) {
+	t.Helper()
 	dir := t.TempDir()
 	var out bytes.Buffer
 	srv, err := app.Start(context.Background(), app.Config{
@@ -91,7 +85,21 @@ func TestCompletionLoadsInBashAndCompletesIDs(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &cred); err != nil {
 		t.Fatal(err)
 	}
-	env = append(env, "CHAVE_SERVER=http://"+srv.HTTPAddr(), "CHAVE_CLIENT_ID="+cred.ClientID, "CHAVE_CLIENT_SECRET="+cred.ClientSecret)
+	return "http://" + srv.HTTPAddr(), cred.ClientID, cred.ClientSecret
+}
+
+// TestCompletionLoadsInBashAndCompletesIDs sources `chave completion bash`
+// in bash, as a user's profile does, and completes token and tenant ids
+// from a running server; zsh and fish scripts generate.
+func TestCompletionLoadsInBashAndCompletesIDs(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Fatal("bash is needed: ", err)
+	}
+	bin, env := chaveBinary(t)
+
+	base, id, secret := startServer(t)
+	env = append(env, "CHAVE_SERVER="+base, "CHAVE_CLIENT_ID="+id, "CHAVE_CLIENT_SECRET="+secret)
 	chave := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -104,7 +112,7 @@ func TestCompletionLoadsInBashAndCompletesIDs(t *testing.T) {
 		return stdout.String()
 	}
 	chave("tenants", "create", "acme", "--name", "ACME", "--context", "inventory")
-	id := strings.TrimSpace(chave("tokens", "create", "--name", "Equipe financeiro", "--tenant", "acme", "--context", "inventory", "-o", "name"))
+	id = strings.TrimSpace(chave("tokens", "create", "--name", "Equipe financeiro", "--tenant", "acme", "--context", "inventory", "-o", "name"))
 
 	complete := func(line string) string {
 		t.Helper()

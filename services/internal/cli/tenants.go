@@ -18,8 +18,8 @@ func (a *app) tenantsCommand() *cobra.Command {
 		Long: `Manage tenants: the companies tokens belong to, each entitled to the
 contexts it purchased. Only the operator credential creates and changes them;
 a tenant's administrators read their own.`,
-		Example: `  chave tenants create acme --name ACME --context inventory --context telegram
-  chave tenants list`,
+		Example: `  chave tenants list
+  chave tenants get acme -o json`,
 	})
 	a.addConnFlags(cmd.PersistentFlags())
 	a.addOutputFlag(cmd.PersistentFlags())

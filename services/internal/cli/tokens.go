@@ -558,7 +558,7 @@ func (a *app) tokensUpdate() *cobra.Command {
 		Short: "change a token's name, description, access, parameters or expiry",
 		Example: `  ID=$(chave tokens list --tenant acme -o name | head -1)
   chave tokens update "$ID" --description "Consulta de estoque" --expires-in 30d
-  chave tokens update "$ID" --context inventory --context commercial`,
+  chave tokens update "$ID" --context inventory   # custom access: inventory only`,
 		Args:              exactArgs("id"),
 		ValidArgsFunction: a.completeTokenIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
