@@ -104,7 +104,7 @@ func TestEveryCommandBothModes(t *testing.T) {
 	// tokens
 	o = op.must(t, "tokens", "create", "--name", "Bot de vendas", "--tenant", "acme", "--context", "telegram",
 		"--param-file", paramFile, "--expires-in", "90d")
-	wantAll(t, o.stdout, "clientId:", "clientSecret:  chave_sk_", "Bot de vendas", "telegram", "em 2 meses")
+	wantAll(t, o.stdout, "clientId:", "clientSecret:  chave_sk_", "Bot de vendas", "telegram", "em 3 meses")
 	j := op.must(t, "tokens", "create", "--name", "Equipe financeiro", "--description", "Consulta", "--tenant", "acme",
 		"--general-access", "--expires", "2099-01-31", "-o", "json").json(t)
 	id := j["clientId"].(string)

@@ -103,6 +103,7 @@ type style struct {
 	color bool
 	lang  lang
 	now   time.Time
+	loc   *time.Location // of absolute times
 }
 
 func (a *app) style() *style {
@@ -115,6 +116,7 @@ func (a *app) style() *style {
 		color: a.env.StdoutIsTerminal && !noColor && a.env.getenv("TERM") != "dumb",
 		lang:  a.lang,
 		now:   now,
+		loc:   a.location(),
 	}
 }
 
@@ -222,7 +224,8 @@ func (s *style) ago(t time.Time) string {
 	return "há " + n + " " + unit
 }
 
-// humanDuration rounds d down to its largest unit.
+// humanDuration says d in its largest unit, rounded to the nearest: a
+// token created to expire in 90 days expires "em 3 meses", not in 2.
 func humanDuration(d time.Duration, l lang) (string, string) {
 	const day = 24 * time.Hour
 	units := []struct {
@@ -237,7 +240,7 @@ func humanDuration(d time.Duration, l lang) (string, string) {
 	}
 	for _, u := range units {
 		if d >= u.size {
-			n := int(d / u.size)
+			n := int((d + u.size/2) / u.size)
 			name := l.t(u.ptMany, u.en)
 			if n == 1 {
 				name = l.t(u.ptOne, u.enOne)

@@ -23,7 +23,9 @@ func TestAgo(t *testing.T) {
 		{now.Add(24 * time.Hour), "em 1 dia", "in 1 day"},
 		{now.Add(5 * time.Minute), "em 5 minutos", "in 5 minutes"},
 		{now.Add(90 * 24 * time.Hour), "em 3 meses", "in 3 months"},
-		{now.Add(-45 * 24 * time.Hour), "há 1 mês", "1 month ago"},
+		{now.Add(-40 * 24 * time.Hour), "há 1 mês", "1 month ago"},
+		{now.Add(90*24*time.Hour - time.Second), "em 3 meses", "in 3 months"},
+		{now.Add(-time.Hour - 59*time.Minute), "há 2 horas", "2 hours ago"},
 		{now.Add(-800 * 24 * time.Hour), "há 2 anos", "2 years ago"},
 	} {
 		if got := pt.ago(tc.t); got != tc.pt {

@@ -535,7 +535,11 @@ func when(t time.Time, set bool, s *style) string {
 	if !set {
 		return "-"
 	}
-	return t.Local().Format("2006-01-02 15:04") + " (" + s.ago(t) + ")"
+	loc := s.loc
+	if loc == nil {
+		loc = time.Local
+	}
+	return t.In(loc).Format("2006-01-02 15:04") + " (" + s.ago(t) + ")"
 }
 
 func parameters(t *registryv1.Token) string {
