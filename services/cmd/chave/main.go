@@ -17,25 +17,25 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/chave/chave/services/internal/cli"
 )
 
-const usage = `chave issues and manages API credentials.
+// long is `chave --help`'s introduction.
+const long = `chave issues and manages API credentials: a token registry, an auth service
+that signs access tokens, and a REST gateway over both.
 
-Usage:
-  chave serve [flags]                the all-in-one server (registry, auth, gateway)
-  chave registry --grpc-addr A --db URL [--redis URL]
-                                     the token registry (gRPC)
-  chave auth --grpc-addr A --registry ADDR [--redis URL]
-                                     the auth service (gRPC): signs access tokens
-  chave gateway --http-addr A --registry ADDR --auth ADDR
-                                     the HTTP edge: JSON REST, OAuth 2.0, JWKS
-  chave migrate --db URL             apply the database migrations and exit
-  chave bootstrap --db URL           create an operator credential; prints {"clientId","clientSecret"}
-  chave keys rotate|list             rotate or list the signing keys
-
-Every flag can also be set in the environment as CHAVE_<FLAG> (--grpc-addr:
-CHAVE_GRPC_ADDR). Run "chave <command> --help" for a command's flags.
-`
+The server commands run them (all in one with serve, or each apart); every
+flag of theirs can also be set in the environment as CHAVE_<FLAG>
+(--grpc-addr: CHAVE_GRPC_ADDR). The client commands talk to a running
+server's REST API: --server or CHAVE_SERVER (default http://localhost:8080),
+signed in as CHAVE_CLIENT_ID with CHAVE_CLIENT_SECRET (or chave login).
+Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 not found, 4 no or
+insufficient credential.`
 
 // defaultGCPercent trades memory for CPU: chave's live heap is small (tens
 // of MB) and a grant allocates briefly, so collecting less often measurably
@@ -47,43 +47,63 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr) // prints its error
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chave:", err)
-		os.Exit(1)
-	}
+	os.Exit(cli.ExitCode(err))
 }
 
-// commands are chave's subcommands.
-var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
-	"serve":     serve,
-	"registry":  registryCommand,
-	"auth":      authCommand,
-	"gateway":   gatewayCommand,
-	"migrate":   migrate,
-	"bootstrap": bootstrap,
-	"keys":      keysCommand,
+// serverCommand is a server or administration command that parses its
+// own flags (a flag.FlagSet whose defaults come from CHAVE_* variables).
+type serverCommand struct {
+	use, short, example string
+	run                 func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
+// serverCommands are chave's server and administration commands.
+var serverCommands = []serverCommand{
+	{"serve [flags]", "the all-in-one server: registry, auth service and gateway in one process",
+		"  chave serve --db sqlite://chave-data/chave.db --print-bootstrap-credential   # what make run runs\n" +
+			"  CHAVE_REDIS=redis://localhost:6379 chave serve --db postgres://chave@localhost/chave", serve},
+	{"registry --grpc-addr A --db URL [--redis URL]", "the token registry (gRPC)",
+		"  chave registry --grpc-addr :9091 --metrics-addr :9101 --db sqlite://chave-data/chave.db", registryCommand},
+	{"auth --grpc-addr A --registry ADDR [--redis URL]", "the auth service (gRPC): signs access tokens",
+		"  chave auth --grpc-addr :9092 --metrics-addr :9102 --registry localhost:9091", authCommand},
+	{"gateway --http-addr A --registry ADDR --auth ADDR", "the HTTP edge: JSON REST, OAuth 2.0, JWKS",
+		"  chave gateway --http-addr :8080 --metrics-addr :9103 --registry localhost:9091 --auth localhost:9092", gatewayCommand},
+	{"migrate --db URL", "apply the database migrations and exit",
+		"  chave migrate --db sqlite://chave-data/chave.db", migrate},
+	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`,
+		"  chave bootstrap --db sqlite://chave-data/chave.db", bootstrap},
+	{"keys rotate|list [flags]", "rotate or list the signing keys",
+		"  chave keys list\n  chave keys rotate --pre-publish 10m", keysCommand},
+}
+
+// run runs chave with the process's environment and standard input.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errors.New("no command")
+	env := &cli.Env{
+		Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, LookupEnv: os.LookupEnv,
+		StdinIsTerminal:  term.IsTerminal(int(os.Stdin.Fd())),
+		StdoutIsTerminal: stdout == io.Writer(os.Stdout) && term.IsTerminal(int(os.Stdout.Fd())),
+		Now:              time.Now, Location: time.Local,
+		ReadPassword: func() (string, error) {
+			b, err := term.ReadPassword(int(os.Stdin.Fd()))
+			return string(b), err
+		},
 	}
-	if cmd, ok := commands[args[0]]; ok {
-		return cmd(ctx, args[1:], stdout, stderr)
+	return cli.Execute(ctx, newRoot(env), args)
+}
+
+// newRoot is the whole `chave` command tree.
+func newRoot(env *cli.Env) *cobra.Command {
+	root := cli.NewRoot(env, long)
+	root.AddGroup(&cobra.Group{ID: "server", Title: "Run and administer the servers:"})
+	for _, sc := range serverCommands {
+		cmd := cli.FlagSetCommand(env, sc.use, sc.short, sc.example, sc.run)
+		cmd.GroupID = "server"
+		root.AddCommand(cmd)
 	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	cli.AddCommands(root, env)
+	return root
 }
 
 // flags binds a command's settings to flags whose defaults come from the
@@ -98,6 +118,7 @@ type flags struct {
 func newFlags(name string, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet("chave "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { printUsage(fs) }
 	return &flags{fs: fs}
 }
 
@@ -171,12 +192,23 @@ func (f *flags) logLevel(p *slog.Level) {
 	f.fs.TextVar(p, "log-level", p, "debug, info, warn or error (env CHAVE_LOG_LEVEL)")
 }
 
+// printUsage prints a command's flags as the client commands' --help does.
+func printUsage(fs *flag.FlagSet) {
+	pf := pflag.NewFlagSet(fs.Name(), pflag.ContinueOnError)
+	pf.AddGoFlagSet(fs)
+	// The defaults as defined, not the values parsed so far.
+	pf.VisitAll(func(f *pflag.Flag) { f.DefValue = fs.Lookup(f.Name).DefValue })
+	fmt.Fprintf(fs.Output(), "Usage:\n  %s [flags]\n\nFlags:\n%s", fs.Name(), pf.FlagUsages())
+}
+
 func (f *flags) parse(args []string) error {
-	if err := f.fs.Parse(args); err != nil {
+	if err := f.fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return err
+	} else if err != nil {
+		return &cli.UsageError{Err: err}
 	}
 	if f.fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
+		return cli.Usagef("unexpected argument %q", f.fs.Arg(0))
 	}
 	// A flag given on the command line wins over a bad environment value.
 	var errs []error
@@ -188,5 +220,8 @@ func (f *flags) parse(args []string) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return &cli.UsageError{Err: errors.Join(errs...)}
+	}
+	return nil
 }
