@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,7 +61,7 @@ func startThrottleE2E(t *testing.T, d deployment, redis *testserver.Redis, dir s
 	logs := &apptest.Buffer{}
 	var stdout bytes.Buffer
 	cfg := Config{
-		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DB: d.db(t, dir),
+		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DB: d.db(t, dir),
 		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"),
 		PrintBootstrapCredential: !replica, Stdout: &stdout,
 		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -221,10 +222,20 @@ func TestThrottleEndToEnd(t *testing.T) {
 	}
 }
 
-// scrape returns the server's /metrics.
+// scrape returns the server's /metrics, from its metrics address (the
+// public one has none).
 func scrape(t *testing.T, e *e2e) string {
 	t.Helper()
-	return string(e.do("GET", "/metrics", "", nil).body)
+	resp, err := e.client.Get("http://" + e.srv.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d, %v", resp.StatusCode, err)
+	}
+	return string(b)
 }
 
 // TestThrottleIgnoresUntrustedForwarding: without a trusted proxy the
