@@ -64,7 +64,8 @@ check-generate: generate
 
 lint: $(BUF) .build/googleapis
 	$(BUF) lint
-	@test -z "$$(gofmt -l $(MODULES))" || { echo "gofmt needed:"; gofmt -l $(MODULES); exit 1; }
+	@gofmt=$$($(GO) env GOROOT)/bin/gofmt; \
+	test -z "$$($$gofmt -l $(MODULES))" || { echo "gofmt needed:"; $$gofmt -l $(MODULES); exit 1; }
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
 
 # Hot paths as Go benchmarks, then the load benchmark: client-credentials
