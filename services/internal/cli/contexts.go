@@ -32,23 +32,13 @@ func (a *app) contextsList() *cobra.Command {
   LANG=en_US.UTF-8 chave contexts list`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := a.out.mode(); err != nil {
-				return err
-			}
-			c, err := a.clientFor(cmd)
-			if err != nil {
-				return err
-			}
 			q := url.Values{}
 			if tenant != "" {
 				q.Set("tenant", tenant)
 			}
-			raw, err := c.Do(ctxOf(cmd), "GET", "/v1/contexts", q, nil)
-			if err != nil {
-				return err
-			}
 			var resp registryv1.ListContextsResponse
-			if err := decode(raw, &resp); err != nil {
+			raw, err := a.fetch(cmd, "GET", "/v1/contexts", q, nil, &resp)
+			if err != nil {
 				return err
 			}
 			names := make([]string, len(resp.GetContexts()))

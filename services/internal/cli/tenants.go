@@ -101,19 +101,9 @@ func (a *app) tenantsGet() *cobra.Command {
 }
 
 func (a *app) showTenant(cmd *cobra.Command, method, path string, body any) error {
-	if _, _, err := a.out.mode(); err != nil {
-		return err
-	}
-	c, err := a.clientFor(cmd)
-	if err != nil {
-		return err
-	}
-	raw, err := c.Do(ctxOf(cmd), method, path, nil, body)
-	if err != nil {
-		return err
-	}
 	var t registryv1.Tenant
-	if err := decode(raw, &t); err != nil {
+	raw, err := a.fetch(cmd, method, path, nil, body, &t)
+	if err != nil {
 		return err
 	}
 	return a.print(result{raw: raw, names: []string{t.GetId()}, table: func(w io.Writer, s *style) error {
@@ -132,19 +122,9 @@ func (a *app) tenantsList() *cobra.Command {
 		Example: "  chave tenants list\n  chave tenants list -o name",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := a.out.mode(); err != nil {
-				return err
-			}
-			c, err := a.clientFor(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.Do(ctxOf(cmd), "GET", "/v1/tenants", nil, nil)
-			if err != nil {
-				return err
-			}
 			var resp registryv1.ListTenantsResponse
-			if err := decode(raw, &resp); err != nil {
+			raw, err := a.fetch(cmd, "GET", "/v1/tenants", nil, nil, &resp)
+			if err != nil {
 				return err
 			}
 			names := make([]string, len(resp.GetTenants()))

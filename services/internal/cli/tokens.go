@@ -27,6 +27,23 @@ func decode(raw []byte, m proto.Message) error {
 	return nil
 }
 
+// fetch checks the output mode, calls the REST API and decodes its answer
+// into m; it returns the answer's JSON as well, which -o json prints.
+func (a *app) fetch(cmd *cobra.Command, method, path string, q url.Values, body any, m proto.Message) ([]byte, error) {
+	if _, _, err := a.out.mode(); err != nil {
+		return nil, err
+	}
+	c, err := a.clientFor(cmd)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := c.Do(ctxOf(cmd), method, path, q, body)
+	if err != nil {
+		return nil, err
+	}
+	return raw, decode(raw, m)
+}
+
 func (a *app) tokensCommand() *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:   "tokens",
@@ -259,16 +276,9 @@ func (a *app) tokensCreate() *cobra.Command {
 // printSecret runs a create or a rotate and prints its answer: the secret
 // goes to stdout once, with a warning on stderr.
 func (a *app) printSecret(cmd *cobra.Command, method, path string, body any) error {
-	c, err := a.clientFor(cmd)
-	if err != nil {
-		return err
-	}
-	raw, err := c.Do(ctxOf(cmd), method, path, nil, body)
-	if err != nil {
-		return err
-	}
 	var resp registryv1.CreateTokenResponse // RotateTokenResponse has the same shape
-	if err := decode(raw, &resp); err != nil {
+	raw, err := a.fetch(cmd, method, path, nil, body, &resp)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(a.env.Stderr, a.lang.t(
@@ -437,19 +447,9 @@ func (a *app) tokensGet() *cobra.Command {
 
 // showToken calls an endpoint that answers one bare token and prints it.
 func (a *app) showToken(cmd *cobra.Command, method, path string, body any) error {
-	if _, _, err := a.out.mode(); err != nil {
-		return err
-	}
-	c, err := a.clientFor(cmd)
-	if err != nil {
-		return err
-	}
-	raw, err := c.Do(ctxOf(cmd), method, path, nil, body)
-	if err != nil {
-		return err
-	}
 	var tok registryv1.Token
-	if err := decode(raw, &tok); err != nil {
+	raw, err := a.fetch(cmd, method, path, nil, body, &tok)
+	if err != nil {
 		return err
 	}
 	return a.print(result{raw: raw, names: []string{tok.GetId()}, table: func(w io.Writer, s *style) error {
@@ -663,19 +663,9 @@ func (a *app) tokensEvents() *cobra.Command {
 		Args:              exactArgs("id"),
 		ValidArgsFunction: a.completeTokenIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, _, err := a.out.mode(); err != nil {
-				return err
-			}
-			c, err := a.clientFor(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.Do(ctxOf(cmd), "GET", "/v1/tokens/"+url.PathEscape(args[0])+"/events", nil, nil)
-			if err != nil {
-				return err
-			}
 			var resp registryv1.ListTokenEventsResponse
-			if err := decode(raw, &resp); err != nil {
+			raw, err := a.fetch(cmd, "GET", "/v1/tokens/"+url.PathEscape(args[0])+"/events", nil, nil, &resp)
+			if err != nil {
 				return err
 			}
 			names := make([]string, len(resp.GetEvents()))
