@@ -399,3 +399,28 @@ func TestCreateTokenUnknownTenant(t *testing.T) {
 		t.Fatalf("err = %v, want Invalid tenant", err)
 	}
 }
+
+// TestTenantAdminReadsOnlyItsOwnTenant: a tenant's admins read their own
+// tenant (its entitlement is what they may grant) and no other; listing,
+// creating and changing tenants stays the operator's.
+func TestTenantAdminReadsOnlyItsOwnTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	acme := f.admin(t, "acme")
+	got, err := f.svc.GetTenant(ctx, acme, "acme")
+	if err != nil || got.DisplayName != "Acme" {
+		t.Fatalf("own tenant: %+v, %v", got, err)
+	}
+	if _, err := f.svc.GetTenant(ctx, acme, "globex"); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Errorf("another tenant: %v, want PermissionDenied", err)
+	}
+	if _, err := f.svc.GetTenant(ctx, acme, ""); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Errorf("no tenant named: %v, want PermissionDenied", err)
+	}
+	if _, err := f.svc.ListTenants(ctx, acme); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Errorf("list: %v, want PermissionDenied", err)
+	}
+	if _, err := f.svc.UpdateTenant(ctx, acme, chave.Tenant{ID: "acme", DisplayName: "Mine"}, []string{"display_name"}); !chave.IsCode(err, chave.PermissionDenied) {
+		t.Errorf("update own tenant: %v, want PermissionDenied", err)
+	}
+}

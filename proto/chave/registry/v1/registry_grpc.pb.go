@@ -68,7 +68,8 @@ type RegistryServiceClient interface {
 	ListContexts(ctx context.Context, in *ListContextsRequest, opts ...grpc.CallOption) (*ListContextsResponse, error)
 	// CreateTenant creates a tenant with its entitled contexts. Operator only.
 	CreateTenant(ctx context.Context, in *CreateTenantRequest, opts ...grpc.CallOption) (*CreateTenantResponse, error)
-	// GetTenant returns one tenant. Operator only.
+	// GetTenant returns one tenant: the operator reads any, a tenant's
+	// registry.admin credentials their own.
 	GetTenant(ctx context.Context, in *GetTenantRequest, opts ...grpc.CallOption) (*GetTenantResponse, error)
 	// ListTenants lists tenants by id. Operator only.
 	ListTenants(ctx context.Context, in *ListTenantsRequest, opts ...grpc.CallOption) (*ListTenantsResponse, error)
@@ -240,7 +241,8 @@ type RegistryServiceServer interface {
 	ListContexts(context.Context, *ListContextsRequest) (*ListContextsResponse, error)
 	// CreateTenant creates a tenant with its entitled contexts. Operator only.
 	CreateTenant(context.Context, *CreateTenantRequest) (*CreateTenantResponse, error)
-	// GetTenant returns one tenant. Operator only.
+	// GetTenant returns one tenant: the operator reads any, a tenant's
+	// registry.admin credentials their own.
 	GetTenant(context.Context, *GetTenantRequest) (*GetTenantResponse, error)
 	// ListTenants lists tenants by id. Operator only.
 	ListTenants(context.Context, *ListTenantsRequest) (*ListTenantsResponse, error)
