@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -256,7 +257,9 @@ func startGRPC(t *testing.T, auth authv1.AuthServiceServer, reg registryv1.Regis
 	go func() { done <- srv.Serve(lis) }()
 	t.Cleanup(func() {
 		srv.Stop()
-		if err := <-done; err != nil {
+		// ErrServerStopped: the test ended before Serve began (it may
+		// never have been called on).
+		if err := <-done; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.Errorf("grpc Serve: %v", err)
 		}
 	})

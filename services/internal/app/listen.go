@@ -267,7 +267,9 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 func (s *Server) serve() {
 	if s.grpc != nil {
 		go func() {
-			if err := s.grpc.Serve(s.grpcLn); err != nil {
+			// ErrServerStopped: Stop came before Serve began, which is a
+			// shutdown, not a failure.
+			if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				s.errs <- fmt.Errorf("gRPC: %w", err)
 			}
 		}()
