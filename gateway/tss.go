@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,9 +91,13 @@ func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, erro
 	if err != nil {
 		return grantRequest{}, err
 	}
+	body = withoutTrailingComma(body)
 	var req tssRequest
-	if err := json.Unmarshal(withoutTrailingComma(body), &req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be a JSON object")
+	}
+	if name, ok := duplicateMember(body); ok {
+		return grantRequest{}, newOAuthError(errInvalidRequest, fmt.Sprintf("%s: given more than once", name))
 	}
 	grant, err := req.grantType()
 	if err != nil {
@@ -130,6 +136,35 @@ func withoutTrailingComma(body []byte) []byte {
 	out := make([]byte, 0, len(body)-1)
 	out = append(out, body[:i-1]...)
 	return append(out, body[i:]...)
+}
+
+// duplicateMember finds a member the object names twice. encoding/json
+// would keep the last one (and matches names without regard to case), so
+// {"grantType": 2, …, "grantType": 1} would be read as a client-credentials
+// grant that a proxy or a log in front saw as a refresh. body is a JSON
+// object that json.Unmarshal accepted.
+func duplicateMember(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := tok.(string)
+		if seen[strings.ToLower(name)] {
+			return name, true
+		}
+		seen[strings.ToLower(name)] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -159,6 +159,9 @@ func testHeaderAndBodyTricks(t *testing.T, tg *target) {
 		{"a form to the TSS endpoint", func() *http.Request {
 			return form("/rest/WSTSSAUTH", url.Values{"grantType": {"1"}, "clientId": {id}, "clientSecret": {secret}}.Encode())
 		}, []int{400, 415}},
+		{"TSS: duplicate keys, a refresh then client credentials", func() *http.Request {
+			return tg.request("POST", "/rest/WSTSSAUTH", "", fmt.Sprintf(`{"grantType": 2, "refreshToken": "x", "grantType": 1, "clientId": %q, "clientSecret": %q}`, id, secret))
+		}, []int{400}},
 		{"TSS: a client id of another client with this client's secret", func() *http.Request {
 			return tg.request("POST", "/rest/WSTSSAUTH", "", fmt.Sprintf(`{"grantType": 1, "clientId": %q, "clientSecret": %q}`, otherID, secret))
 		}, []int{401}},
