@@ -86,7 +86,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 }
 
 // canonicalPath rewrites any capitalisation of the TSS endpoint's path to
-// tssPath before routing: SPEC §3.3 matches it case-insensitively.
+// tssPath before routing: docs/spec.md §3.3 matches it case-insensitively.
 func canonicalPath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != tssPath && strings.EqualFold(r.URL.Path, tssPath) {
@@ -122,7 +122,7 @@ func onlyGet(h http.Handler) http.Handler {
 	})
 }
 
-// routeConsole serves the admin console (SPEC §3.4): its page at exactly /
+// routeConsole serves the admin console (docs/spec.md §3.4): its page at exactly /
 // and its assets under /console/, for GET and HEAD only; every other path,
 // and any other method on /, still reaches the REST mux and its JSON 404.
 func routeConsole(mux *http.ServeMux, h http.Handler) {

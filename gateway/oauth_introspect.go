@@ -48,7 +48,7 @@ type introspection struct {
 	Aud       any    `json:"aud,omitempty"`
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
-	// TenantID is the claim TSS clients read (SPEC §2.3).
+	// TenantID is the claim TSS clients read (docs/spec.md §2.3).
 	TenantID string `json:"tenantid,omitempty"`
 	// TokenUse says whether the token is an access or a refresh token, as
 	// Ory Hydra's member of that name does, so that a resource server can

@@ -26,7 +26,7 @@ import (
 // maxRESTBody bounds a registry API request body.
 const maxRESTBody = 1 << 20
 
-// newREST returns the registry's JSON REST API (SPEC §3.1), transcoded to
+// newREST returns the registry's JSON REST API (docs/spec.md §3.1), transcoded to
 // gRPC by grpc-gateway.
 func newREST(ctx context.Context, client registryv1.RegistryServiceClient, log *slog.Logger) (http.Handler, error) {
 	errs := &restErrors{log: log}

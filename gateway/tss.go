@@ -19,7 +19,7 @@ var tssGrants = map[int]string{
 	2: "refresh_token",
 }
 
-// serveTSS is POST /rest/WSTSSAUTH (SPEC §3.3): the token endpoint for
+// serveTSS is POST /rest/WSTSSAUTH (docs/spec.md §3.3): the token endpoint for
 // clients written against TOTVS TSS's WSTSSAUTH. It runs the same grant as
 // /oauth2/token; only the wire format differs.
 func (o *oauthEndpoints) serveTSS(w http.ResponseWriter, r *http.Request) {

@@ -1,4 +1,4 @@
-// Package console is chave's admin console (SPEC §3.4): a page at / and its
+// Package console is chave's admin console (docs/spec.md §3.4): a page at / and its
 // static assets under /console/, embedded in the binary. The console is a
 // client of the public REST API like any other; it has no endpoint of its
 // own beyond these files.

@@ -1,7 +1,7 @@
 // Package revocation holds the revocation set: what every verifier consults
 // before it accepts an access token. The database stays the source of truth;
 // a Set is the fast, shared copy of what it says about revocations that can
-// still matter (see SPEC §2.4).
+// still matter (see docs/spec.md §2.4).
 //
 // A set holds three kinds of entries:
 //

@@ -33,7 +33,7 @@ import (
 )
 
 // Config configures the all-in-one server and the services apart; each
-// reads the settings it uses. Zero values get the defaults of SPEC §5.
+// reads the settings it uses. Zero values get the defaults of docs/spec.md §5.
 type Config struct {
 	HTTPAddr string // default ":8080"
 	GRPCAddr string // default ":9090"

@@ -1,5 +1,5 @@
 // Package registry is the token registry: tenants, the context catalog and
-// API credentials, with every rule of the product (SPEC §2) enforced on top
+// API credentials, with every rule of the product (docs/spec.md §2) enforced on top
 // of a storage.Store. server.go exposes it over gRPC.
 package registry
 

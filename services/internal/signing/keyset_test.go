@@ -161,7 +161,7 @@ func TestSignKeepsGivenJTIAndAudienceList(t *testing.T) {
 	if fmt.Sprint(claims["aud"]) != "[a b]" {
 		t.Errorf("aud = %v, want [a b]", claims["aud"])
 	}
-	// SPEC §2.3 lists both claims: present even when empty (an operator
+	// docs/spec.md §2.3 lists both claims: present even when empty (an operator
 	// token has no tenant; a credential may reach no context).
 	for _, empty := range []string{"scope", "tenantid"} {
 		if v, ok := claims[empty]; !ok || v != "" {

@@ -28,7 +28,7 @@ type wireClaims struct {
 	Iat      int64  `json:"iat"`
 	Jti      string `json:"jti"`
 	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"` // SPEC §2.3: always present, even when empty
+	Scope    string `json:"scope"` // docs/spec.md §2.3: always present, even when empty
 	TenantID string `json:"tenantid"`
 	Sid      string `json:"sid,omitempty"` // the refresh-token family, if any
 	Sv       string `json:"sv,omitempty"`  // the credential's secret version
