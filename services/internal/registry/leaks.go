@@ -44,7 +44,7 @@ func (s *Service) ReportLeakedSecrets(ctx context.Context, reported []string) ([
 			now := s.clock()
 			t.RevokeTime, t.Revoker = now, LeakActor
 			changed = true
-			return chave.Event{TokenID: t.ID, Time: now, Actor: LeakActor, Action: chave.ActionRevoke, Fields: []string{"state", "revokeTime"}}, nil
+			return chave.Event{TokenID: t.ID, Time: now, Actor: LeakActor, Action: chave.ActionRevokeLeaked, Fields: []string{"state", "revokeTime"}}, nil
 		})
 		if errors.Is(err, errUnchanged) {
 			t, err = already, nil

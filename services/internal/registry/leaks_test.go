@@ -55,7 +55,7 @@ func TestReportLeakedSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := events[len(events)-1]; last.Action != chave.ActionRevoke || last.Actor != LeakActor {
+	if last := events[len(events)-1]; last.Action != chave.ActionRevokeLeaked || last.Actor != LeakActor {
 		t.Errorf("last event = %+v, want a revoke by %s", last, LeakActor)
 	}
 	// Reported again: still revoked, no second event.
