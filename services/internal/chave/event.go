@@ -8,6 +8,8 @@ const (
 	ActionUpdate = "update"
 	ActionRevoke = "revoke"
 	ActionRotate = "rotate"
+	// ActionRevokeLeaked is a revocation by a leak report.
+	ActionRevokeLeaked = "revoked: secret reported leaked"
 )
 
 // Event is one entry of a token's audit trail: who did what, when.

@@ -72,6 +72,10 @@ func (s *instrumentedStore) CreateToken(ctx context.Context, t chave.Token, ev c
 	return timedErr(s, "create_token", func() error { return s.Store.CreateToken(ctx, t, ev) })
 }
 
+func (s *instrumentedStore) GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error) {
+	return timed(s, "get_token_by_secret_hash", func() (chave.Token, error) { return s.Store.GetTokenBySecretHash(ctx, hash) })
+}
+
 func (s *instrumentedStore) GetToken(ctx context.Context, id string) (chave.Token, error) {
 	return timed(s, "get_token", func() (chave.Token, error) { return s.Store.GetToken(ctx, id) })
 }

@@ -37,6 +37,9 @@ type Store interface {
 	CreateToken(ctx context.Context, t chave.Token, ev chave.Event) error
 	// GetToken returns a token; NotFound if absent.
 	GetToken(ctx context.Context, id string) (chave.Token, error)
+	// GetTokenBySecretHash returns the token whose secret hashes to hash
+	// (what a leak report looks up); NotFound if none does.
+	GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error)
 	// ListTokens returns one page of tokens, newest first (by create time,
 	// then id, both descending).
 	ListTokens(ctx context.Context, f TokenFilter) (TokenPage, error)

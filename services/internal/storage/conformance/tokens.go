@@ -95,6 +95,36 @@ func runTokens(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("GetBySecretHash", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		a := minimalToken("tok-a", "acme", at(0))
+		a.SecretHash = []byte("hash-a")
+		b := minimalToken("tok-b", "acme", at(time.Second))
+		b.SecretHash = []byte("hash-b")
+		mustCreateToken(t, s, a)
+		mustCreateToken(t, s, b)
+		got, err := s.GetTokenBySecretHash(ctx, []byte("hash-b"))
+		if err != nil {
+			t.Fatalf("GetTokenBySecretHash(hash-b): %v", err)
+		}
+		checkToken(t, "GetTokenBySecretHash", b, got)
+		_, err = s.GetTokenBySecretHash(ctx, []byte("hash-c"))
+		wantCode(t, "GetTokenBySecretHash(hash-c)", err, chave.NotFound)
+		// After a rotation the old hash finds nothing, the new one the token.
+		if _, err := s.UpdateToken(ctx, "tok-a", func(t *chave.Token) (chave.Event, error) {
+			t.SecretHash = []byte("hash-a2")
+			return chave.Event{TokenID: t.ID, Time: at(time.Minute), Action: chave.ActionRotate}, nil
+		}); err != nil {
+			t.Fatalf("UpdateToken(tok-a): %v", err)
+		}
+		_, err = s.GetTokenBySecretHash(ctx, []byte("hash-a"))
+		wantCode(t, "GetTokenBySecretHash(hash-a) after rotation", err, chave.NotFound)
+		if got, err := s.GetTokenBySecretHash(ctx, []byte("hash-a2")); err != nil || got.ID != "tok-a" {
+			t.Fatalf("GetTokenBySecretHash(hash-a2) = %q, %v; want tok-a", got.ID, err)
+		}
+	})
+
 	t.Run("UpdateChangesEveryMutableField", testUpdateEveryField(open))
 	t.Run("UpdateEventsOldestFirst", testUpdateEventsOrder(open))
 	t.Run("UpdateErrorAborts", testUpdateErrorAborts(open))

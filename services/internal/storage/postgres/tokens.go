@@ -43,6 +43,16 @@ func (s *Store) GetToken(ctx context.Context, id string) (chave.Token, error) {
 	return t, nil
 }
 
+// GetTokenBySecretHash returns the token whose secret hashes to hash;
+// NotFound if none does.
+func (s *Store) GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error) {
+	t, err := sqlstore.ScanToken(s.pool.QueryRow(ctx, sqlstore.SelectTokenBySecretHashSQL, hash))
+	if err = notFound(err, "token", "with that secret"); err != nil {
+		return chave.Token{}, fmt.Errorf("postgres: get token by secret hash: %w", classify(err))
+	}
+	return t, nil
+}
+
 // getToken reads a token, locking its row until the end of the transaction
 // if forUpdate.
 func getToken(ctx context.Context, q querier, id string, forUpdate bool) (chave.Token, error) {

@@ -44,6 +44,16 @@ func (s *Store) GetToken(ctx context.Context, id string) (chave.Token, error) {
 	return t, nil
 }
 
+// GetTokenBySecretHash returns the token whose secret hashes to hash;
+// NotFound if none does.
+func (s *Store) GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error) {
+	t, err := sqlstore.ScanToken(s.read.QueryRowContext(ctx, sqlstore.SelectTokenBySecretHashSQL, hash))
+	if err = notFound(err, "token", "with that secret"); err != nil {
+		return chave.Token{}, fmt.Errorf("sqlite: get token by secret hash: %w", err)
+	}
+	return t, nil
+}
+
 func getToken(ctx context.Context, q querier, id string) (chave.Token, error) {
 	t, err := sqlstore.ScanToken(q.QueryRowContext(ctx, sqlstore.SelectTokenSQL, id))
 	return t, notFound(err, "token", id)

@@ -24,7 +24,10 @@ const (
 	InsertTokenSQL = `INSERT INTO tokens (` + TokenColumns + `, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, ` + StateOfWrite + `)`
 	SelectTokenSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE id = $1`
-	UpdateTokenSQL = `UPDATE tokens SET
+	// SelectTokenBySecretHashSQL finds a token by its secret's hash
+	// (index tokens_secret_hash).
+	SelectTokenBySecretHashSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE secret_hash = $1`
+	UpdateTokenSQL             = `UPDATE tokens SET
 		tenant = $2, display_name = $3, description = $4, general_access = $5,
 		contexts = $6, parameters = $7, secret_hash = $8, operator = $9,
 		issue_refresh_tokens = $10, create_time = $11, expire_time = $12,

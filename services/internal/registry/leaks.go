@@ -1,0 +1,64 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
+)
+
+// LeakActor is the actor a leak report's revocation is recorded under.
+const LeakActor = "leak-report"
+
+// ReportLeakedSecrets revokes the credential of every reported string that
+// is a chave secret, and answers per string, in order, whether it is one
+// whose credential is now revoked. A string that fails the prefix and
+// checksum check costs no database read. Each revocation reaches the
+// revocation set before the answer returns; a credential revoked before is
+// reported revoked without a second event. An error aborts the whole
+// report; retrying it is harmless.
+func (s *Service) ReportLeakedSecrets(ctx context.Context, reported []string) ([]bool, error) {
+	out := make([]bool, len(reported))
+	for i, raw := range reported {
+		parsed, err := secrets.ParseClientSecret(raw)
+		if err != nil {
+			continue
+		}
+		found, err := s.store.GetTokenBySecretHash(ctx, s.hasher.Hash(parsed))
+		if chave.IsCode(err, chave.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("leak report: %w", err)
+		}
+		var changed bool
+		var already chave.Token
+		t, err := s.store.UpdateToken(ctx, found.ID, func(t *chave.Token) (chave.Event, error) {
+			changed = false
+			if !t.RevokeTime.IsZero() {
+				already = *t
+				return chave.Event{}, errUnchanged
+			}
+			now := s.clock()
+			t.RevokeTime, t.Revoker = now, LeakActor
+			changed = true
+			return chave.Event{TokenID: t.ID, Time: now, Actor: LeakActor, Action: chave.ActionRevokeLeaked, Fields: []string{"state", "revokeTime"}}, nil
+		})
+		if errors.Is(err, errUnchanged) {
+			t, err = already, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("leak report: revoke: %w", err)
+		}
+		if changed {
+			s.log.WarnContext(ctx, "token revoked: secret reported leaked", "token", t.ID)
+		}
+		if err := s.propagate(ctx, s.credentialEntries(t)...); err != nil {
+			return nil, err
+		}
+		out[i] = true
+	}
+	return out, nil
+}
