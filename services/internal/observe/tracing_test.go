@@ -60,15 +60,26 @@ func TestTracingExportsSpans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := listen(t, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, health.NewServer()) }, tr.ServerOptions()...)
-	conn, err := grpc.NewClient("passthrough:///"+addr, append(tr.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	srv := grpc.NewServer(tr.ServerOptions()...)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///"+ln.Addr().String(), append(tr.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// The server ends its span after the client has its answer: wait for
+	// the handler to finish (GracefulStop does) before flushing, or the
+	// server's span may come after Shutdown and be dropped.
+	conn.Close()
+	srv.GracefulStop()
 	if err := tr.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
