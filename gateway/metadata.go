@@ -96,6 +96,7 @@ func newServerMetadata(resp *authv1.GetServerMetadataResponse) (serverMetadata, 
 		RevocationEndpoint:                     base + revokePath,
 		RevocationEndpointAuthMethodsSupported: methods,
 		IntrospectionEndpoint:                  base + introspectPath,
+		// A group of its own: gofmt 1.26 and 1.27 align its long name differently.
 		IntrospectionEndpointAuthMethodsSupported: methods,
 		AccessTokenSigningAlgs:                    resp.GetSigningAlgValuesSupported(),
 	}, nil
