@@ -5,14 +5,14 @@
 // metadata (RFC 8414).
 //
 // Protocol handling and token minting are kept apart, as in ory/fosite: each
-// grant lives in its own file (client_credentials.go, refresh_token.go) with
+// grant lives in its own file (grant_client_credentials.go, grant_refresh.go) with
 // the small interface it needs, and every grant mints through minter
 // (mint.go). The auth service reaches credentials only through the
 // registry's API (Registry; NewRegistryClient over gRPC).
 //
 // # Refresh tokens
 //
-// Refresh tokens are stateless and MAC-authenticated (refreshtoken.go):
+// Refresh tokens are stateless and MAC-authenticated (refresh_codec.go):
 // issuing one stores nothing. Each belongs to a family, started by a
 // client-credentials grant, and carries its generation; the registry keeps
 // one counter per family and advances it atomically when a token is used,

@@ -1,0 +1,181 @@
+// What the auth service asks of the registry: authenticating clients,
+// principals, and the bootstrap operator credential.
+
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
+	"github.com/chave/chave/services/internal/storage"
+)
+
+// Client is what a grant needs to know about an authenticated client.
+type Client struct {
+	ID                 string
+	Tenant             string
+	Scopes             []string // sorted
+	ExpireTime         time.Time
+	Operator           bool
+	IssueRefreshTokens bool
+	// SecretVersion changes when the secret rotates.
+	SecretVersion string
+}
+
+// errBadClient is the one answer for every failed client authentication,
+// so an unknown client and a wrong secret look the same.
+var errBadClient = chave.Errorf(chave.Unauthenticated, "invalid client credentials")
+
+// AuthenticateClient checks a client id and secret (constant-time compare of
+// keyed hashes) and returns the client's current access.
+func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
+	parsed, perr := secrets.ParseClientSecret(secret)
+	if perr != nil {
+		return Client{}, errBadClient
+	}
+	t, err := s.activeToken(ctx, clientID)
+	if err != nil {
+		return Client{}, err
+	}
+	if !s.hasher.Verify(parsed, t.SecretHash) {
+		return Client{}, errBadClient
+	}
+	now := s.clock()
+	client, err := s.clientOf(ctx, t)
+	if err != nil {
+		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	s.recordUse(ctx, t.ID, now)
+	return client, nil
+}
+
+// activeToken loads the active credential of a client id, or fails with
+// errBadClient.
+func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token, error) {
+	if !validClientID(clientID) {
+		return chave.Token{}, errBadClient
+	}
+	t, err := s.store.GetToken(ctx, clientID)
+	if chave.IsCode(err, chave.NotFound) {
+		return chave.Token{}, errBadClient
+	} else if err != nil {
+		return chave.Token{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	if t.State(s.clock()) != chave.StateActive {
+		return chave.Token{}, errBadClient
+	}
+	return t, nil
+}
+
+// clientOf describes a credential's current access.
+func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
+	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
+		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersion(t.SecretHash)}
+	if t.Operator {
+		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
+		return client, nil
+	}
+	tenant, err := s.store.GetTenant(ctx, t.Tenant)
+	if err != nil {
+		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+	}
+	client.Scopes = t.Scopes(tenant)
+	return client, nil
+}
+
+// recordUse writes the last-use time at most once per lastUseGranularity
+// per credential, so that grants stay reads.
+func (s *Service) recordUse(ctx context.Context, id string, now time.Time) {
+	s.mu.Lock()
+	last, ok := s.lastUse[id]
+	due := !ok || now.Sub(last) >= lastUseGranularity
+	if due {
+		s.lastUse[id] = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.store.TouchToken(ctx, id, now); err != nil {
+		s.log.WarnContext(ctx, "recording last use failed", "token", id, "err", err)
+		s.mu.Lock()
+		if s.lastUse[id].Equal(now) {
+			delete(s.lastUse, id) // the next use tries again
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Principal returns the caller behind an access token's client id, checked
+// against the credential's current state: a revoked or expired credential,
+// one that lost registry.admin, or one whose secret rotated since the
+// token was issued (secretVersion, when the token carries one), is refused
+// at once.
+func (s *Service) Principal(ctx context.Context, clientID, tokenSecretVersion string) (Caller, error) {
+	t, err := s.store.GetToken(ctx, clientID)
+	if chave.IsCode(err, chave.NotFound) {
+		return Caller{}, chave.Errorf(chave.Unauthenticated, "unknown credential")
+	} else if err != nil {
+		return Caller{}, fmt.Errorf("load caller: %w", err)
+	}
+	if t.State(s.clock()) != chave.StateActive {
+		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential is no longer active")
+	}
+	if tokenSecretVersion != "" && tokenSecretVersion != secretVersion(t.SecretHash) {
+		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential's secret was rotated after the access token was issued")
+	}
+	if !t.Operator && !slices.Contains(t.Contexts, chave.ScopeRegistryAdmin) {
+		return Caller{}, chave.Errorf(chave.PermissionDenied, "the credential lacks the %s scope", chave.ScopeRegistryAdmin)
+	}
+	return Caller{ClientID: t.ID, Tenant: t.Tenant, Operator: t.Operator}, nil
+}
+
+// Bootstrap creates an operator credential, which manages every tenant, and
+// returns its client id and secret.
+func (s *Service) Bootstrap(ctx context.Context) (string, secrets.ClientSecret, error) {
+	id, err := secrets.NewClientID()
+	if err != nil {
+		return "", secrets.ClientSecret{}, err
+	}
+	secret, err := secrets.NewClientSecret()
+	if err != nil {
+		return "", secrets.ClientSecret{}, err
+	}
+	now := s.clock()
+	t := chave.Token{
+		ID: id, DisplayName: "Operator (bootstrap)", Operator: true,
+		Contexts: []string{chave.ScopeRegistryAdmin}, SecretHash: s.hasher.Hash(secret),
+		CreateTime: now, Creator: "bootstrap",
+	}
+	ev := chave.Event{TokenID: id, Time: now, Actor: "bootstrap", Action: chave.ActionCreate, Fields: tokenFieldsSet(t)}
+	if err := s.store.CreateToken(ctx, t, ev); err != nil {
+		return "", secrets.ClientSecret{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	s.log.InfoContext(ctx, "operator credential created", "token", id)
+	return id, secret, nil
+}
+
+// HasOperator reports whether an active operator credential exists.
+func (s *Service) HasOperator(ctx context.Context) (bool, error) {
+	var after *storage.Cursor
+	for {
+		page, err := s.store.ListTokens(ctx, storage.TokenFilter{State: chave.StateActive, Now: s.clock(), Limit: MaxPageSize, After: after})
+		if err != nil {
+			return false, err
+		}
+		for _, t := range page.Tokens {
+			if t.Operator {
+				return true, nil
+			}
+		}
+		if !page.More || len(page.Tokens) == 0 {
+			return false, nil
+		}
+		last := page.Tokens[len(page.Tokens)-1]
+		after = &storage.Cursor{CreateTime: last.CreateTime, ID: last.ID}
+	}
+}
