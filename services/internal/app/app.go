@@ -80,7 +80,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(cfg, catalog, secretKeys, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}

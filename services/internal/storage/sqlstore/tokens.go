@@ -11,7 +11,8 @@ import (
 // ScanToken and TokenArgs.
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
-	create_time, expire_time, revoke_time, last_use_time, creator, revoker`
+	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
+	secret_hash_version, secret_version`
 
 // Statements on tokens. SelectTokenSQL and UpdateTokenSQL take the id as
 // $1; InsertTokenSQL and UpdateTokenSQL take TokenArgs. TouchTokenSQL takes
@@ -22,7 +23,7 @@ const TokenColumns = `id, tenant, display_name, description, general_access,
 // revoked, or live until a list marks it expired.
 const (
 	InsertTokenSQL = `INSERT INTO tokens (` + TokenColumns + `, state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, ` + StateOfWrite + `)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, ` + StateOfWrite + `)`
 	SelectTokenSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE id = $1`
 	// SelectTokenBySecretHashSQL finds a token by its secret's hash
 	// (index tokens_secret_hash).
@@ -32,6 +33,7 @@ const (
 		contexts = $6, parameters = $7, secret_hash = $8, operator = $9,
 		issue_refresh_tokens = $10, create_time = $11, expire_time = $12,
 		revoke_time = $13, last_use_time = $14, creator = $15, revoker = $16,
+		secret_hash_version = $17, secret_version = $18,
 		state = ` + StateOfWrite + `
 		WHERE id = $1`
 	TouchTokenSQL = `UPDATE tokens SET last_use_time = $2
@@ -47,7 +49,8 @@ func ScanToken(row Scanner) (chave.Token, error) {
 	)
 	err := row.Scan(&t.ID, &t.Tenant, &t.DisplayName, &t.Description, &t.GeneralAccess,
 		&contexts, &params, &t.SecretHash, &t.Operator, &t.IssueRefreshTokens,
-		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker)
+		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
+		&t.SecretHashVersion, &t.SecretVersion)
 	if err != nil {
 		return chave.Token{}, err
 	}
@@ -80,5 +83,6 @@ func TokenArgs(t chave.Token) ([]any, error) {
 	return []any{t.ID, t.Tenant, t.DisplayName, t.Description, t.GeneralAccess,
 		contexts, params, encodeBytes(t.SecretHash), t.Operator, t.IssueRefreshTokens,
 		encodeTime(t.CreateTime), encodeTime(t.ExpireTime), encodeTime(t.RevokeTime),
-		encodeTime(t.LastUseTime), t.Creator, t.Revoker}, nil
+		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
+		t.SecretHashVersion, t.SecretVersion}, nil
 }
