@@ -400,19 +400,28 @@ func loadKeys(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	if cfg.HashKey != "" || cfg.EncryptionKey != "" || cfg.RefreshTokenKey != "" {
 		return keysFromConfig(cfg, use)
 	}
-	path := cfg.SecretsFile
-	if path == "" {
-		dbPath, ok := sqlitePath(cfg.DB)
-		if !ok {
-			return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
-		}
-		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
+	path, err := SecretsFilePath(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
 	}
 	k, err := secrets.NewFileProvider(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
 	}
 	return k, nil
+}
+
+// SecretsFilePath returns the secrets file of cfg: --secrets-file, or
+// secrets.json beside the SQLite database.
+func SecretsFilePath(cfg Config) (string, error) {
+	if cfg.SecretsFile != "" {
+		return cfg.SecretsFile, nil
+	}
+	dbPath, ok := sqlitePath(cfg.DB)
+	if !ok {
+		return "", fmt.Errorf("--secrets-file is required with --db %s", redactURL(cfg.DB))
+	}
+	return filepath.Join(filepath.Dir(dbPath), "secrets.json"), nil
 }
 
 // keyNames are the environment variables of the keys use needs.
