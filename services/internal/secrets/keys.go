@@ -63,6 +63,11 @@ func LoadOrCreateKeyFile(path string) (Keys, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return createKeyFile(path)
 	}
+	if errors.Is(err, errNoServerKeys) {
+		// A file holding only other members (the key-encryption key):
+		// add the server keys, keep the rest.
+		return createKeyFile(path)
+	}
 	if errors.Is(err, errNoRefreshKey) {
 		// A file from before refresh tokens: add the key, keep the others.
 		key, err := randomKey()
@@ -79,6 +84,9 @@ func LoadOrCreateKeyFile(path string) (Keys, error) {
 // returned with it).
 var errNoRefreshKey = errors.New("no refresh-token key")
 
+// errNoServerKeys: the file holds none of the server keys.
+var errNoServerKeys = errors.New("no server keys")
+
 // ReadKeyFile reads and checks the keys at path.
 func ReadKeyFile(path string) (Keys, error) {
 	data, err := os.ReadFile(path)
@@ -88,6 +96,9 @@ func ReadKeyFile(path string) (Keys, error) {
 	var f keyFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Keys{}, fmt.Errorf("parse key file %s: %w", path, err)
+	}
+	if f.HashKey == "" && f.EncryptionKey == "" && f.RefreshTokenKey == "" && f.HMAC == nil && f.Seal == nil && f.Refresh == nil {
+		return Keys{}, fmt.Errorf("key file %s: %w", path, errNoServerKeys)
 	}
 	var k Keys
 	for _, r := range []struct {
@@ -222,7 +233,28 @@ func writeKeyFile(path string, k Keys) error {
 	} else {
 		f = keyFile{HMAC: encodeRing(k.Hash), Seal: encodeRing(k.Encryption), Refresh: encodeRing(k.RefreshToken)}
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
+	// Members of others (the key-encryption key) stay as they are.
+	members := map[string]json.RawMessage{}
+	switch old, err := os.ReadFile(path); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("read key file: %w", err)
+	default:
+		if err := json.Unmarshal(old, &members); err != nil {
+			return fmt.Errorf("parse key file %s: %w", path, err)
+		}
+	}
+	for _, name := range []string{"hashKey", "encryptionKey", "refreshTokenKey", "hmac", "seal", "refresh"} {
+		delete(members, name)
+	}
+	ours, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(ours, &members); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(members, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -296,3 +296,27 @@ func TestNewFileProviderNoticesChanges(t *testing.T) {
 		t.Fatal("a broken file took the keys out of service")
 	}
 }
+
+// TestNewKeyFileKeepsOtherMembers: the secrets file is shared (the
+// key-encryption key of the signing keys lives there too): writing the
+// server keys keeps what else it holds, and a file holding only that gets
+// server keys added.
+func TestNewKeyFileKeepsOtherMembers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.json")
+	if err := os.WriteFile(path, []byte(`{"keyEncryptionKey": "a2Vr"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateKeyFile(path, func(k *Keys) error { _, err := k.Encryption.Add(t0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"keyEncryptionKey": "a2Vr"`) || !strings.Contains(string(data), `"seal"`) {
+		t.Fatalf("the file lost a member or the keys: %s", data)
+	}
+	if k, err := ReadKeyFile(path); err != nil || len(k.Encryption.Versions) != 2 {
+		t.Fatalf("ReadKeyFile = %+v, %v", k.Encryption, err)
+	}
+}
