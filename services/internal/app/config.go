@@ -79,8 +79,13 @@ type Config struct {
 	// SecretsFile holds the hashing, encryption and refresh-token keys
 	// when HashKey, EncryptionKey and RefreshTokenKey are not given;
 	// default beside the SQLite database (the auth service apart:
-	// chave-data/secrets.json).
+	// chave-data/secrets.json). Each key has versions (chave keys
+	// server); the file is watched, and a version added or activated there
+	// is in use within SecretsCheckInterval.
 	SecretsFile string
+	// SecretsCheckInterval is how often the secrets file is looked at for
+	// changes; zero: secrets.DefaultCheckInterval (2s).
+	SecretsCheckInterval time.Duration
 	// HashKey and EncryptionKey (base64) protect credentials at rest: the
 	// registry's; RefreshTokenKey (base64) authenticates refresh tokens:
 	// the auth service's.
@@ -404,7 +409,7 @@ func loadKeys(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
 	}
-	k, err := secrets.NewFileProvider(path, 0)
+	k, err := secrets.NewFileProvider(path, cfg.SecretsCheckInterval)
 	if err != nil {
 		return nil, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
 	}
