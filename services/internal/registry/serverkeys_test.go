@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,10 +20,13 @@ type keysFixture struct {
 	provider *secrets.FileProvider
 }
 
-func newKeysFixture(t *testing.T) *keysFixture {
+func newKeysFixture(t *testing.T) *keysFixture { return newKeysFixtureTB(t) }
+
+func newKeysFixtureTB(t testing.TB) *keysFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := newFixture(t) // tenants and the operator, under static keys
+	f := &fixture{logs: &syncBuffer{}, now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	f.svc = &Service{log: slog.New(slog.NewJSONHandler(f.logs, nil))}
 	dir := t.TempDir()
 	kf := &keysFixture{fixture: f, keysPath: filepath.Join(dir, "secrets.json")}
 	var err error
@@ -56,7 +60,7 @@ func newKeysFixture(t *testing.T) *keysFixture {
 
 // rotate adds a version of kind and activates it, and waits until the
 // provider has read it.
-func (kf *keysFixture) rotate(t *testing.T, kind secrets.Kind) int {
+func (kf *keysFixture) rotate(t testing.TB, kind secrets.Kind) int {
 	t.Helper()
 	var v int
 	_, err := secrets.UpdateKeyFile(kf.keysPath, func(k *secrets.Keys) error {
@@ -73,7 +77,7 @@ func (kf *keysFixture) rotate(t *testing.T, kind secrets.Kind) int {
 	return v
 }
 
-func (kf *keysFixture) waitActive(t *testing.T, kind secrets.Kind, v int) {
+func (kf *keysFixture) waitActive(t testing.TB, kind secrets.Kind, v int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -327,5 +331,27 @@ func TestNewRewrapReportsWhatWillNotOpen(t *testing.T) {
 	}
 	if after := kf.stored(t, tok.ID); after.Parameters["telegram"]["botToken"] != before.Parameters["telegram"]["botToken"] {
 		t.Fatal("a value that would not open was changed")
+	}
+}
+
+// BenchmarkRewrap1000 re-seals the bot tokens of 1,000 credentials after
+// each seal rotation (SQLite, one transaction per credential).
+func BenchmarkRewrap1000(b *testing.B) {
+	kf := newKeysFixtureTB(b)
+	ctx := context.Background()
+	for range 1000 {
+		if _, _, err := kf.svc.CreateToken(ctx, kf.op, chave.Token{DisplayName: "bot", Tenant: "acme", Contexts: []string{"telegram"},
+			Parameters: chave.Parameters{"telegram": {"botToken": botToken}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		b.StopTimer()
+		kf.rotate(b, secrets.KindSeal)
+		b.StartTimer()
+		res, err := kf.svc.RewrapParameters(ctx, 200, nil)
+		if err != nil || res.Values != 1000 {
+			b.Fatalf("rewrap = %+v, %v", res, err)
+		}
 	}
 }
