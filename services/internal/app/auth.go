@@ -46,6 +46,9 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
+		if err := registerServerKeys(metrics, keys, useRefreshKey); err != nil {
+			return err
+		}
 		conn, err := s.dial("--registry", cfg.RegistryAddr, cfg.TLS)
 		if err != nil {
 			return err

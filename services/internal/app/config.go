@@ -413,6 +413,9 @@ func loadKeys(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
 	}
+	if log := cfg.Logger; log != nil {
+		k.OnError = func(err error) { log.Warn("the secrets file changed but does not load", "err", err) }
+	}
 	return k, nil
 }
 

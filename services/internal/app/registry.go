@@ -90,6 +90,9 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
+		if err := registerServerKeys(metrics, keys, useStorageKeys); err != nil {
+			return err
+		}
 		internal, err := cfg.Internal.registryRule(cfg.TLS)
 		if err != nil {
 			return err

@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/chave/chave/services/internal/app/apptest"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/internal/secrets"
@@ -389,5 +392,45 @@ func testServerKeysRotateUnderLoad(t *testing.T, d deployment) {
 	}
 	if strings.Contains(logs.String(), `"level":"ERROR"`) {
 		t.Fatalf("errors logged during the rotation:\n%s", logs.String())
+	}
+}
+
+// TestNewServerKeyMetrics: the active and usable versions of each key a
+// process holds are exported, and follow the file.
+func TestNewServerKeyMetrics(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secrets.json")
+	p, err := secrets.NewFileProvider(path, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	if err := registerServerKeys(reg, p, useRefreshKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.UpdateKeyFile(path, func(k *secrets.Keys) error {
+		v, _ := k.RefreshToken.Add(time.Now())
+		return k.RefreshToken.Activate(v, time.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		want := `
+# HELP chave_server_key_active_version The version of the server key (hmac, seal, refresh) that new values are made under.
+# TYPE chave_server_key_active_version gauge
+chave_server_key_active_version{kind="refresh"} 2
+# HELP chave_server_key_usable 1 for each version of the server key whose values this process accepts.
+# TYPE chave_server_key_usable gauge
+chave_server_key_usable{kind="refresh",version="1"} 1
+chave_server_key_usable{kind="refresh",version="2"} 1
+`
+		err := testutil.GatherAndCompare(reg, strings.NewReader(want))
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

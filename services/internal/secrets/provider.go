@@ -94,6 +94,10 @@ func sortVersions(vs []KeyVersion) {
 // to parse keeps the keys last read in service (and Keys reports nothing;
 // Refresh returns the error).
 type FileProvider struct {
+	// OnError, when set before first use, is told why a changed file did
+	// not load (the keys read before stay in service).
+	OnError func(error)
+
 	path     string
 	interval time.Duration
 	now      func() time.Time
@@ -103,6 +107,7 @@ type FileProvider struct {
 
 	mu      sync.Mutex // serialises reads of the file
 	stamp   fileStamp
+	bad     fileStamp // the last change that did not load, reported once
 	lastRef time.Time // last forced refresh
 }
 
@@ -163,7 +168,9 @@ func (p *FileProvider) Keys(ctx context.Context) (*Keys, error) {
 		return p.cur.Load(), nil
 	}
 	// This caller won the look; the others keep the current keys.
-	_, _ = p.reload(false)
+	if _, err := p.reload(false); err != nil && p.OnError != nil {
+		p.OnError(err)
+	}
 	return p.cur.Load(), nil
 }
 
@@ -187,7 +194,7 @@ func (p *FileProvider) reload(forced bool) (*Keys, error) {
 	if err != nil {
 		return p.cur.Load(), err
 	}
-	if st == p.stamp {
+	if st == p.stamp || (!forced && st == p.bad) {
 		return p.cur.Load(), nil
 	}
 	k, err := ReadKeyFile(p.path)
@@ -195,6 +202,7 @@ func (p *FileProvider) reload(forced bool) (*Keys, error) {
 		err = k.Validate()
 	}
 	if err != nil {
+		p.bad = st
 		return p.cur.Load(), fmt.Errorf("key file %s changed but does not load (the keys read before stay in use): %w", p.path, err)
 	}
 	p.stamp = st
