@@ -29,21 +29,27 @@ import (
 // TestNewServerKeysRotateUnderLoad rotates each server key (hmac, seal,
 // refresh: add, activate, drain or rewrap, retire) while clients keep
 // granting, refreshing, reading and updating their credentials, on SQLite
-// and on PostgreSQL: no request fails, no credential, parameter or
-// refresh token is lost, and every old version ends retired.
+// and on PostgreSQL with two replicas that share the secrets file (each
+// client alternates between them, so a value one replica made under a
+// version just activated reaches the other before it has looked at the
+// file): no request fails, no credential, parameter or refresh token is
+// lost, and every old version ends retired.
 func TestNewServerKeysRotateUnderLoad(t *testing.T) {
-	for _, d := range []deployment{
-		{name: "sqlite", db: sqliteURL},
-		{name: "postgres", db: func(t *testing.T, _ string) string { return testserver.Postgres(t) }},
+	for _, c := range []struct {
+		d        deployment
+		replicas int
+	}{
+		{deployment{name: "sqlite", db: sqliteURL}, 1},
+		{deployment{name: "postgres-2-replicas", db: func(t *testing.T, _ string) string { return testserver.Postgres(t) }}, 2},
 	} {
-		t.Run(d.name, func(t *testing.T) { testServerKeysRotateUnderLoad(t, d) })
+		t.Run(c.d.name, func(t *testing.T) { testServerKeysRotateUnderLoad(t, c.d, c.replicas) })
 	}
 }
 
 // keyLoad is the clients' side: each worker owns a credential, grants,
 // refreshes its refresh token and reads its parameter, over and over.
 type keyLoad struct {
-	base   string
+	bases  []string // the replicas
 	client *http.Client
 	op     atomic.Value // string: the operator's access token
 
@@ -64,8 +70,8 @@ func (l *keyLoad) fail(format string, args ...any) {
 	}
 }
 
-func (l *keyLoad) post(form url.Values, id, secret string) (int, map[string]any) {
-	req, _ := http.NewRequest("POST", l.base+"/oauth2/token", strings.NewReader(form.Encode()))
+func (l *keyLoad) post(replica int, form url.Values, id, secret string) (int, map[string]any) {
+	req, _ := http.NewRequest("POST", l.bases[replica%len(l.bases)]+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	return l.send(req)
@@ -83,13 +89,13 @@ func (l *keyLoad) send(req *http.Request) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-func (l *keyLoad) api(method, path string, body any) (int, map[string]any) {
+func (l *keyLoad) api(replica int, method, path string, body any) (int, map[string]any) {
 	var rd io.Reader
 	if body != nil {
 		data, _ := json.Marshal(body)
 		rd = bytes.NewReader(data)
 	}
-	req, _ := http.NewRequest(method, l.base+path, rd)
+	req, _ := http.NewRequest(method, l.bases[replica%len(l.bases)]+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+l.op.Load().(string))
 	return l.send(req)
@@ -101,7 +107,7 @@ func (l *keyLoad) api(method, path string, body any) (int, map[string]any) {
 func (l *keyLoad) run(ctx context.Context, id, secret, botToken string, writer bool) {
 	rt := ""
 	for i := 0; ctx.Err() == nil; i++ {
-		st, m := l.post(url.Values{"grant_type": {"client_credentials"}}, id, secret)
+		st, m := l.post(i, url.Values{"grant_type": {"client_credentials"}}, id, secret)
 		if st != 200 {
 			l.fail("grant %s: %d %v", id, st, m)
 			continue
@@ -111,7 +117,7 @@ func (l *keyLoad) run(ctx context.Context, id, secret, botToken string, writer b
 			rt = m["refresh_token"].(string)
 		}
 		granted := m["refresh_token"].(string)
-		st, m = l.post(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret)
+		st, m = l.post(i+1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, id, secret)
 		switch {
 		case st != 200 && refreshTokenExpired(rt):
 			l.expired.Add(1)
@@ -122,7 +128,7 @@ func (l *keyLoad) run(ctx context.Context, id, secret, botToken string, writer b
 			rt = m["refresh_token"].(string)
 			l.refreshes.Add(1)
 		}
-		if st, m := l.api("GET", "/v1/tokens/"+id, nil); st != 200 {
+		if st, m := l.api(i, "GET", "/v1/tokens/"+id, nil); st != 200 {
 			l.fail("get %s: %d %v", id, st, m)
 		} else if got := m["parameters"].(map[string]any)["telegram"].(map[string]any)["botToken"]; got != "********"+botToken[len(botToken)-4:] {
 			l.fail("get %s: bot token reads %v: lost", id, got)
@@ -131,7 +137,7 @@ func (l *keyLoad) run(ctx context.Context, id, secret, botToken string, writer b
 		}
 		if writer && i%3 == 0 {
 			// Writes seal under whichever version this replica has active.
-			if st, m := l.api("PATCH", "/v1/tokens/"+id, map[string]any{"parameters": map[string]any{"telegram": map[string]any{"botToken": botToken}}}); st != 200 {
+			if st, m := l.api(i+1, "PATCH", "/v1/tokens/"+id, map[string]any{"parameters": map[string]any{"telegram": map[string]any{"botToken": botToken}}}); st != 200 {
 				l.fail("update %s: %d %v", id, st, m)
 			} else {
 				l.updates.Add(1)
@@ -151,7 +157,7 @@ func refreshTokenExpired(rt string) bool {
 	return !time.Now().Before(time.Unix(p.E, 0))
 }
 
-func testServerKeysRotateUnderLoad(t *testing.T, d deployment) {
+func testServerKeysRotateUnderLoad(t *testing.T, d deployment, replicas int) {
 	const (
 		interval        = 50 * time.Millisecond // the servers' look at the secrets file
 		refreshLifetime = 4 * time.Second
@@ -164,18 +170,32 @@ func testServerKeysRotateUnderLoad(t *testing.T, d deployment) {
 		HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", DB: d.db(t, dir),
 		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"),
 		SecretsCheckInterval: interval, RefreshTokenLifetime: refreshLifetime,
+		// One issuer for the replicas: each verifies what the other signs.
+		Issuer: "http://chave.test", Audience: "http://chave.test",
 		PrintBootstrapCredential: true, Stdout: &stdout,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	srv, err := Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	var bases []string
+	var srv *Server
+	for i := range replicas {
+		c := cfg
+		if i > 0 {
+			c.PrintBootstrapCredential, c.Stdout = false, io.Discard
+		}
+		s, err := Start(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			s.Stop(ctx)
+		})
+		bases = append(bases, "http://"+s.HTTPAddr())
+		if i == 0 {
+			srv = s
+		}
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Stop(ctx)
-	})
 	e := &e2e{t: t, srv: srv, base: "http://" + srv.HTTPAddr(), dir: dir, db: cfg.DB, logs: logs, client: &http.Client{Timeout: 10 * time.Second}}
 	var cred struct{ ClientID, ClientSecret string }
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -206,7 +226,7 @@ func testServerKeysRotateUnderLoad(t *testing.T, d deployment) {
 		creds = append(creds, c)
 	}
 
-	load := &keyLoad{base: e.base, client: e.client}
+	load := &keyLoad{bases: bases, client: e.client}
 	load.op.Store(op)
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
