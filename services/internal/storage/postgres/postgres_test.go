@@ -299,3 +299,12 @@ func wantCode(code chave.Code) func(*testing.T, error) {
 }
 
 func fmtWrap(err error) error { return fmt.Errorf("commit: %w", err) }
+
+func BenchmarkGrantReads(b *testing.B) {
+	s, err := Open(b.Context(), testserver.Postgres(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sqlstoretest.BenchmarkGrantReads(b, s)
+}

@@ -79,3 +79,12 @@ func TestCorruptRowIsAnError(t *testing.T) {
 		return err
 	})
 }
+
+func BenchmarkGrantReads(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "chave.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sqlstoretest.BenchmarkGrantReads(b, s)
+}
