@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 
@@ -89,4 +90,14 @@ func scanEvent(row Scanner, tokenID string) (ev chave.Event, ok bool, err error)
 		return chave.Event{}, false, fmt.Errorf("event %d: fields: %w", id.Int64, err)
 	}
 	return ev, true, nil
+}
+
+// ListTokenEvents returns a token's audit trail, oldest first (in the order
+// the events were written); NotFound if the token is absent.
+func (s *Store) ListTokenEvents(ctx context.Context, tokenID string) ([]chave.Event, error) {
+	out, err := ListTokenEvents(queryOn(ctx, s.read), tokenID)
+	if err != nil {
+		return nil, s.fail(err, "list events of token %s", tokenID)
+	}
+	return out, nil
 }

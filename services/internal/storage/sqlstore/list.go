@@ -20,10 +20,6 @@ const (
 	stateRevoked = 2
 )
 
-// StateOfWrite is the state a write of TokenArgs stores: revoked when it
-// has a revoke time ($13), else live (a later list marks it expired).
-const StateOfWrite = `CASE WHEN CAST($13 AS BIGINT) IS NULL THEN 0 ELSE 2 END`
-
 // Marking expired tokens, before a list for ACTIVE or EXPIRED (see
 // MarksExpiry): ExpiredUnmarkedSQL finds whether any live row's expire time
 // is at or before $1, MarkExpiredSQL marks them all. Both read the range of

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -62,4 +63,23 @@ func sortRevocations(r *storage.Revocations) {
 	slices.SortFunc(r.Credentials, func(a, b chave.Token) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.AccessTokens, func(a, b chave.RevokedAccessToken) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.Families, func(a, b chave.RefreshFamily) int { return cmp.Compare(a.ID, b.ID) })
+}
+
+// ListRevocations returns the credentials revoked at or after since, and
+// the revoked access tokens and refresh families that expire after now (or
+// never), each ordered by id. The three queries run in one read-only
+// transaction of Flavor.SnapshotTx on the read pool, so they see one
+// snapshot of the database; such a transaction is never aborted to resolve
+// a conflict, so it is not retried.
+func (s *Store) ListRevocations(ctx context.Context, since, now time.Time) (storage.Revocations, error) {
+	tx, err := s.read.BeginTx(ctx, &s.flavor.SnapshotTx)
+	if err != nil {
+		return storage.Revocations{}, s.fail(err, "list revocations: begin")
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
+	out, err := ListRevocations(queryOn(ctx, tx), since, now)
+	if err != nil {
+		return storage.Revocations{}, s.fail(err, "list revocations")
+	}
+	return out, nil
 }
