@@ -8,13 +8,13 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 )
 
-// FamilyColumns are the columns of the refresh_families table, in the
-// order of ScanFamily and FamilyArgs. A new column goes at the end, here
+// familyColumns are the columns of the refresh_families table, in the
+// order of scanFamily and familyArgs. A new column goes at the end, here
 // and in both.
-const FamilyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
+const familyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
 
-// ScanFamily reads a row of FamilyColumns.
-func ScanFamily(row Scanner) (chave.RefreshFamily, error) {
+// scanFamily reads a row of familyColumns.
+func scanFamily(row Scanner) (chave.RefreshFamily, error) {
 	var (
 		f                         chave.RefreshFamily
 		created, expires, revoked sql.NullInt64
@@ -26,8 +26,8 @@ func ScanFamily(row Scanner) (chave.RefreshFamily, error) {
 	return f, nil
 }
 
-// FamilyArgs returns the values of FamilyColumns, in order.
-func FamilyArgs(f chave.RefreshFamily) []any {
+// familyArgs returns the values of familyColumns, in order.
+func familyArgs(f chave.RefreshFamily) []any {
 	return []any{f.ID, f.ClientID, f.Generation, encodeTime(f.CreateTime),
 		encodeTime(f.ExpireTime), encodeTime(f.RevokeTime), f.RevokeReason}
 }
@@ -56,26 +56,26 @@ func scanRevokedAccessToken(row Scanner) (chave.RevokedAccessToken, error) {
 
 // Statements on refresh families and revoked access tokens.
 // selectFamilySQL and updateFamilySQL take the id as $1;
-// insertFamilyFromInitSQL and updateFamilySQL take FamilyArgs.
+// insertFamilyFromInitSQL and updateFamilySQL take familyArgs.
 // revokeAccessTokenSQL takes revokedAccessTokenArgs and keeps the first
 // record of a jti.
 var (
-	insertFamilyFromInitSQL = `INSERT INTO refresh_families (` + FamilyColumns + `)
-		VALUES (` + placeholders(FamilyColumns) + `) ON CONFLICT (id) DO NOTHING`
-	updateFamilySQL = `UPDATE refresh_families SET ` + assignments(FamilyColumns) +
-		` WHERE id = $1 RETURNING ` + FamilyColumns
+	insertFamilyFromInitSQL = `INSERT INTO refresh_families (` + familyColumns + `)
+		VALUES (` + placeholders(familyColumns) + `) ON CONFLICT (id) DO NOTHING`
+	updateFamilySQL = `UPDATE refresh_families SET ` + assignments(familyColumns) +
+		` WHERE id = $1 RETURNING ` + familyColumns
 	revokeAccessTokenSQL = `INSERT INTO revoked_access_tokens (` + revokedAccessTokenColumns + `)
 		VALUES (` + placeholders(revokedAccessTokenColumns) + `) ON CONFLICT (id) DO NOTHING`
 )
 
 const (
-	selectFamilySQL       = `SELECT ` + FamilyColumns + ` FROM refresh_families WHERE id = $1`
+	selectFamilySQL       = `SELECT ` + familyColumns + ` FROM refresh_families WHERE id = $1`
 	accessTokenRevokedSQL = `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE id = $1)`
 )
 
 // GetRefreshFamily returns a family; NotFound if absent.
 func (s *Store) GetRefreshFamily(ctx context.Context, id string) (chave.RefreshFamily, error) {
-	f, err := ScanFamily(s.read.QueryRowContext(ctx, selectFamilySQL, id))
+	f, err := scanFamily(s.read.QueryRowContext(ctx, selectFamilySQL, id))
 	if err != nil {
 		return chave.RefreshFamily{}, s.fail(notFound(err, "refresh family", id), "get refresh family %s", id)
 	}
@@ -96,10 +96,10 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 	var out chave.RefreshFamily
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		init.ID = id
-		if _, err := tx.ExecContext(ctx, insertFamilyFromInitSQL, FamilyArgs(init)...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertFamilyFromInitSQL, familyArgs(init)...); err != nil {
 			return fmt.Errorf("insert from init: %w", err)
 		}
-		f, err := ScanFamily(tx.QueryRowContext(ctx, selectFamilySQL+s.flavor.ForUpdate, id))
+		f, err := scanFamily(tx.QueryRowContext(ctx, selectFamilySQL+s.flavor.ForUpdate, id))
 		if err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 			return &closureError{err}
 		}
 		f.ID, f.ClientID = id, clientID
-		out, err = ScanFamily(tx.QueryRowContext(ctx, updateFamilySQL, FamilyArgs(f)...))
+		out, err = scanFamily(tx.QueryRowContext(ctx, updateFamilySQL, familyArgs(f)...))
 		return err
 	})
 	if err != nil {

@@ -40,7 +40,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
 	}
-	if err := Migrate(ms, s.flavor.CreateSchemaMigrations, execOn(ctx, tx), queryOn(ctx, tx)); err != nil {
+	if err := applyMigrations(ms, s.flavor.CreateSchemaMigrations, execOn(ctx, tx), queryOn(ctx, tx)); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -69,14 +69,14 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate brings a schema up to date within the caller's transaction,
+// applyMigrations brings a schema up to date within the caller's transaction,
 // through its exec and query: it creates the bookkeeping table
 // schema_migrations with createTable (a CREATE TABLE IF NOT EXISTS of
 // columns version and apply_time), then applies each of ms it does not
 // record yet, in order, and records it. Running it again applies nothing.
 // The caller begins and commits the transaction and holds whatever keeps
 // concurrent migrations apart.
-func Migrate(ms []Migration, createTable string, exec Exec, query Query) error {
+func applyMigrations(ms []Migration, createTable string, exec Exec, query Query) error {
 	if err := exec(createTable); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}

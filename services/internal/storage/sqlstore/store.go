@@ -15,12 +15,15 @@
 // conflict run again (retry.go).
 //
 // Where things go:
-//   - a new query or method: the file of its table (tokens.go, tenants.go,
-//     grants.go for refresh families and revoked access tokens, events.go,
-//     revocations.go, list.go), as a statement constant next to the method
-//     that runs it through s.read, s.write (s.exec) or s.inTx;
+//   - a new store method: declared in storage.Store (../storage.go) and
+//     checked by the conformance suite (../conformance), then written once
+//     here, in the file of its table (tokens.go, tenants.go, grants.go for
+//     refresh families and revoked access tokens, events.go,
+//     revocations.go, list.go): its statement a constant next to it, run
+//     on s.read, through s.exec, or in s.inTx (closure errors wrapped in
+//     closureError, every error returned through s.fail);
 //   - a new column of tokens: a migration per database, then in tokens.go
-//     only: TokenColumns (append it at the end), ScanToken and TokenArgs;
+//     only: TokenColumns (append it at the end), scanToken and TokenArgs;
 //     the INSERT and UPDATE statements are derived from TokenColumns. The
 //     same holds for the other tables' files;
 //   - a new migration: the next number, NNNN_name.sql, in both
@@ -50,7 +53,7 @@ type Flavor struct {
 	// holds the database's write lock (SQLite's BEGIN IMMEDIATE).
 	ForUpdate string
 	// SnapshotTx are the options of the read-only transaction in which
-	// ListRevocations sees one snapshot of the database.
+	// listRevocations sees one snapshot of the database.
 	SnapshotTx sql.TxOptions
 	// Retry is how often a transaction the database aborted to resolve a
 	// conflict (Retryable) runs again; the zero policy runs it once.
@@ -69,7 +72,7 @@ type Flavor struct {
 
 	// Migrations holds the database's migrations/*.sql.
 	Migrations fs.FS
-	// CreateSchemaMigrations creates the bookkeeping table of Migrate.
+	// CreateSchemaMigrations creates the bookkeeping table of applyMigrations.
 	CreateSchemaMigrations string
 	// LockMigrations, when set, runs first in the migration transaction to
 	// keep concurrent migrations apart.

@@ -8,12 +8,12 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 )
 
-// TenantColumns are the columns of the tenants table, in the order of
-// ScanTenant and TenantArgs. A new column goes at the end, here and in both.
-const TenantColumns = `id, display_name, contexts, create_time, update_time`
+// tenantColumns are the columns of the tenants table, in the order of
+// scanTenant and tenantArgs. A new column goes at the end, here and in both.
+const tenantColumns = `id, display_name, contexts, create_time, update_time`
 
-// ScanTenant reads a row of TenantColumns.
-func ScanTenant(row Scanner) (chave.Tenant, error) {
+// scanTenant reads a row of tenantColumns.
+func scanTenant(row Scanner) (chave.Tenant, error) {
 	var (
 		t                chave.Tenant
 		contexts         string
@@ -31,8 +31,8 @@ func ScanTenant(row Scanner) (chave.Tenant, error) {
 	return t, nil
 }
 
-// TenantArgs returns the values of TenantColumns, in order.
-func TenantArgs(t chave.Tenant) ([]any, error) {
+// tenantArgs returns the values of tenantColumns, in order.
+func tenantArgs(t chave.Tenant) ([]any, error) {
 	contexts, err := encodeStrings(t.Contexts)
 	if err != nil {
 		return nil, fmt.Errorf("contexts: %w", err)
@@ -40,22 +40,22 @@ func TenantArgs(t chave.Tenant) ([]any, error) {
 	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime)}, nil
 }
 
-// Statements on tenants, derived from TenantColumns. selectTenantSQL and
+// Statements on tenants, derived from tenantColumns. selectTenantSQL and
 // updateTenantSQL take the id as $1; insertTenantSQL and updateTenantSQL
-// take TenantArgs.
+// take tenantArgs.
 var (
-	insertTenantSQL = `INSERT INTO tenants (` + TenantColumns + `) VALUES (` + placeholders(TenantColumns) + `)`
-	updateTenantSQL = `UPDATE tenants SET ` + assignments(TenantColumns) + ` WHERE id = $1 RETURNING ` + TenantColumns
+	insertTenantSQL = `INSERT INTO tenants (` + tenantColumns + `) VALUES (` + placeholders(tenantColumns) + `)`
+	updateTenantSQL = `UPDATE tenants SET ` + assignments(tenantColumns) + ` WHERE id = $1 RETURNING ` + tenantColumns
 )
 
 const (
-	selectTenantSQL = `SELECT ` + TenantColumns + ` FROM tenants WHERE id = $1`
-	listTenantsSQL  = `SELECT ` + TenantColumns + ` FROM tenants ORDER BY id`
+	selectTenantSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE id = $1`
+	listTenantsSQL  = `SELECT ` + tenantColumns + ` FROM tenants ORDER BY id`
 )
 
 // CreateTenant inserts a tenant; Conflict if the id exists.
 func (s *Store) CreateTenant(ctx context.Context, t chave.Tenant) error {
-	args, err := TenantArgs(t)
+	args, err := tenantArgs(t)
 	if err != nil {
 		return s.fail(err, "create tenant %s", t.ID)
 	}
@@ -67,7 +67,7 @@ func (s *Store) CreateTenant(ctx context.Context, t chave.Tenant) error {
 
 // GetTenant returns a tenant; NotFound if absent.
 func (s *Store) GetTenant(ctx context.Context, id string) (chave.Tenant, error) {
-	t, err := ScanTenant(s.getTenant.QueryRowContext(ctx, id))
+	t, err := scanTenant(s.getTenant.QueryRowContext(ctx, id))
 	if err = notFound(err, "tenant", id); err != nil {
 		return chave.Tenant{}, s.fail(err, "get tenant %s", id)
 	}
@@ -76,7 +76,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (chave.Tenant, error) 
 
 // ListTenants returns every tenant ordered by id.
 func (s *Store) ListTenants(ctx context.Context) ([]chave.Tenant, error) {
-	out, err := queryAll(queryOn(ctx, s.read), ScanTenant, listTenantsSQL)
+	out, err := queryAll(queryOn(ctx, s.read), scanTenant, listTenantsSQL)
 	if err != nil {
 		return nil, s.fail(err, "list tenants")
 	}
@@ -91,7 +91,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]chave.Tenant, error) {
 func (s *Store) UpdateTenant(ctx context.Context, id string, update func(*chave.Tenant) error) (chave.Tenant, error) {
 	var out chave.Tenant
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := ScanTenant(tx.QueryRowContext(ctx, selectTenantSQL+s.flavor.ForUpdate, id))
+		t, err := scanTenant(tx.QueryRowContext(ctx, selectTenantSQL+s.flavor.ForUpdate, id))
 		if err != nil {
 			return notFound(err, "tenant", id)
 		}
@@ -100,11 +100,11 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(*chave.
 			return &closureError{err}
 		}
 		t.ID, t.CreateTime = id, created
-		args, err := TenantArgs(t)
+		args, err := tenantArgs(t)
 		if err != nil {
 			return err
 		}
-		out, err = ScanTenant(tx.QueryRowContext(ctx, updateTenantSQL, args...))
+		out, err = scanTenant(tx.QueryRowContext(ctx, updateTenantSQL, args...))
 		return err
 	})
 	if err != nil {

@@ -12,13 +12,13 @@ import (
 )
 
 // TokenColumns are the columns of the tokens table, in the order of
-// ScanToken and TokenArgs. A new column goes at the end, here and in both.
+// scanToken and TokenArgs. A new column goes at the end, here and in both.
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
 	create_time, expire_time, revoke_time, last_use_time, creator, revoker`
 
-// ScanToken reads a row of TokenColumns.
-func ScanToken(row Scanner) (chave.Token, error) {
+// scanToken reads a row of TokenColumns.
+func scanToken(row Scanner) (chave.Token, error) {
 	var (
 		t                                chave.Token
 		contexts, params                 string
@@ -105,7 +105,7 @@ func (s *Store) CreateToken(ctx context.Context, t chave.Token, ev chave.Event) 
 		if _, err := tx.ExecContext(ctx, InsertTokenSQL, args...); err != nil {
 			return s.conflict(err, "token", t.ID)
 		}
-		return InsertEvent(execOn(ctx, tx), t.ID, ev)
+		return insertEvent(execOn(ctx, tx), t.ID, ev)
 	})
 	if err != nil {
 		return s.fail(err, "create token %s", t.ID)
@@ -115,7 +115,7 @@ func (s *Store) CreateToken(ctx context.Context, t chave.Token, ev chave.Event) 
 
 // GetToken returns a token; NotFound if absent.
 func (s *Store) GetToken(ctx context.Context, id string) (chave.Token, error) {
-	t, err := ScanToken(s.getToken.QueryRowContext(ctx, id))
+	t, err := scanToken(s.getToken.QueryRowContext(ctx, id))
 	if err = notFound(err, "token", id); err != nil {
 		return chave.Token{}, s.fail(err, "get token %s", id)
 	}
@@ -125,7 +125,7 @@ func (s *Store) GetToken(ctx context.Context, id string) (chave.Token, error) {
 // GetTokenBySecretHash returns the token whose secret hashes to hash;
 // NotFound if none does.
 func (s *Store) GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error) {
-	t, err := ScanToken(s.read.QueryRowContext(ctx, selectTokenBySecretHashSQL, hash))
+	t, err := scanToken(s.read.QueryRowContext(ctx, selectTokenBySecretHashSQL, hash))
 	if err = notFound(err, "token", "with that secret"); err != nil {
 		return chave.Token{}, s.fail(err, "get token by secret hash")
 	}
@@ -135,12 +135,12 @@ func (s *Store) GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.To
 // ListTokens returns one page of tokens, newest first (by create time, then
 // id, both descending), after f.After when set.
 func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.TokenPage, error) {
-	if MarksExpiry(f) {
+	if marksExpiry(f) {
 		if err := s.markExpired(ctx, f.Now); err != nil {
 			return storage.TokenPage{}, s.fail(err, "list tokens: mark expired tokens")
 		}
 	}
-	page, err := ListTokens(queryOn(ctx, s.read), f)
+	page, err := listTokens(queryOn(ctx, s.read), f)
 	if err != nil {
 		return storage.TokenPage{}, s.fail(err, "list tokens")
 	}
@@ -148,17 +148,17 @@ func (s *Store) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.
 }
 
 // markExpired marks the live tokens expired by now, if there are any (see
-// MarksExpiry): a read as a rule (an empty range of tokens_state_expiry), a
+// marksExpiry): a read as a rule (an empty range of tokens_state_expiry), a
 // write only when some token has expired since the last list.
 func (s *Store) markExpired(ctx context.Context, now time.Time) error {
 	var found int
-	switch err := s.read.QueryRowContext(ctx, ExpiredUnmarkedSQL, now.UnixMicro()).Scan(&found); {
+	switch err := s.read.QueryRowContext(ctx, expiredUnmarkedSQL, now.UnixMicro()).Scan(&found); {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
 	case err != nil:
 		return err
 	}
-	_, err := s.exec(ctx, MarkExpiredSQL, now.UnixMicro())
+	_, err := s.exec(ctx, markExpiredSQL, now.UnixMicro())
 	return err
 }
 
@@ -171,7 +171,7 @@ func (s *Store) markExpired(ctx context.Context, now time.Time) error {
 func (s *Store) UpdateToken(ctx context.Context, id string, update func(*chave.Token) (chave.Event, error)) (chave.Token, error) {
 	var out chave.Token
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		t, err := ScanToken(tx.QueryRowContext(ctx, selectTokenSQL+s.flavor.ForUpdate, id))
+		t, err := scanToken(tx.QueryRowContext(ctx, selectTokenSQL+s.flavor.ForUpdate, id))
 		if err != nil {
 			return notFound(err, "token", id)
 		}
@@ -185,10 +185,10 @@ func (s *Store) UpdateToken(ctx context.Context, id string, update func(*chave.T
 		if err != nil {
 			return err
 		}
-		if out, err = ScanToken(tx.QueryRowContext(ctx, updateTokenSQL, args...)); err != nil {
+		if out, err = scanToken(tx.QueryRowContext(ctx, updateTokenSQL, args...)); err != nil {
 			return err
 		}
-		return InsertEvent(execOn(ctx, tx), id, ev)
+		return insertEvent(execOn(ctx, tx), id, ev)
 	})
 	if err != nil {
 		return chave.Token{}, s.fail(err, "update token %s", id)
