@@ -36,6 +36,7 @@ type benchConfig struct {
 	apart            bool // also the services apart on PostgreSQL + Redis
 	readyRuns        int
 	markdown         string // also write the table here
+	pprofDir         string // CPU profiles of serve, one per load, here
 }
 
 // runBench is `chave-load bench`: it starts chave serve (SQLite, in-process
@@ -53,6 +54,7 @@ func runBench(args []string, out io.Writer) error {
 	fs.BoolVar(&c.apart, "apart", false, "also measure the services apart (registry, auth, gateway) on PostgreSQL and Redis it starts")
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
+	fs.StringVar(&c.pprofDir, "pprof", "", "run serve with --pprof and keep a CPU profile of each of its loads in this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +81,7 @@ type bench struct {
 
 	floor, serve *proc
 	http         *http.Client
+	pprofURL     string // serve's /debug/pprof/profile, when profiling
 }
 
 // row is one line of the table.
@@ -144,6 +147,13 @@ func (b *bench) run(ctx context.Context) error {
 	httpAddr, grpcAddr, metricsAddr := freeAddr(), freeAddr(), freeAddr()
 	serveArgs := []string{"serve", "--db", db, "--http-addr", httpAddr, "--grpc-addr", grpcAddr,
 		"--metrics-addr", metricsAddr, "--log-level", "warn", "--shutdown-drain-delay", "0s"}
+	if c := b.cfg.pprofDir; c != "" {
+		if err := os.MkdirAll(c, 0o755); err != nil {
+			return err
+		}
+		serveArgs = append(serveArgs, "--pprof")
+		b.pprofURL = "http://" + metricsAddr + "/debug/pprof/profile"
+	}
 	b.serve, err = b.start("serve", b.cfg.chave, nil, serveArgs...)
 	if err != nil {
 		return err
@@ -226,8 +236,15 @@ func (b *bench) run(ctx context.Context) error {
 func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (*row, error) {
 	w := watchProcs(pids)
 	start := time.Now()
+	profiled := make(chan struct{})
+	if b.pprofURL != "" && slices.Contains(pids, b.serve.pid()) {
+		go b.profile(path, n, profiled)
+	} else {
+		close(profiled)
+	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
 	cpu, rssPeak, werr := w.stop()
+	<-profiled
 	if err != nil {
 		return nil, fmt.Errorf("%s, c=%d: %w", path, n, err)
 	}
@@ -628,4 +645,30 @@ func randomKey() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// profile keeps serve's CPU profile of the measured part of one load.
+func (b *bench) profile(path string, n int, done chan<- struct{}) {
+	defer close(done)
+	time.Sleep(b.cfg.warmup)
+	secs := max(int(b.cfg.duration/time.Second)-1, 1)
+	resp, err := http.Get(fmt.Sprintf("%s?seconds=%d", b.pprofURL, secs))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chave-load bench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(path))
+	f, err := os.Create(filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%s-c%d.pprof", name, n)))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chave-load bench: profile:", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }
