@@ -89,9 +89,17 @@ type KeyRefresher interface {
 // has been revoked. An error means it cannot tell: Verify then refuses the
 // token with an error matching ErrUnavailable. revocation.Checker adapts a
 // revocation set.
+//
+// A checker that answers from memory without ever waiting (an in-process
+// set) may also have a method Local() bool that returns true: Verify then
+// calls it without arming RevocationTimeout's timer, which would cost more
+// than the check itself.
 type RevocationChecker interface {
 	IsRevoked(ctx context.Context, c Claims) (bool, error)
 }
+
+// localChecker is a RevocationChecker that may say it never waits.
+type localChecker interface{ Local() bool }
 
 // Config configures a Verifier.
 type Config struct {
@@ -144,6 +152,7 @@ type Verifier struct {
 
 	revocations       RevocationChecker
 	revocationTimeout time.Duration
+	revocationLocal   bool // no timeout: the checker never waits
 	observe           func(string)
 
 	tokens  *tokenCache // nil: no cache
@@ -193,6 +202,9 @@ func New(cfg Config) (*Verifier, error) {
 		revocations:       cfg.Revocations,
 		revocationTimeout: cfg.RevocationTimeout,
 		observe:           cfg.Observe,
+	}
+	if lc, ok := cfg.Revocations.(localChecker); ok {
+		v.revocationLocal = lc.Local()
 	}
 	switch {
 	case cfg.CacheSize == 0:
@@ -436,8 +448,11 @@ func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
 	if v.revocations == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, v.revocationTimeout)
-	defer cancel()
+	if !v.revocationLocal {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.revocationTimeout)
+		defer cancel()
+	}
 	revoked, err := v.revocations.IsRevoked(ctx, c)
 	if err != nil {
 		return fmt.Errorf("verify: revocation check: %w: %w", ErrUnavailable, err)
