@@ -37,6 +37,7 @@ type benchConfig struct {
 	readyRuns        int
 	markdown         string // also write the table here
 	pprofDir         string // CPU profiles of serve, one per load, here
+	rounds           int    // the loads and Go benchmarks this many times; the table shows medians
 }
 
 // runBench is `chave-load bench`: it starts chave serve (SQLite, in-process
@@ -52,11 +53,15 @@ func runBench(args []string, out io.Writer) error {
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each load is measured")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long each load runs before it is measured")
 	fs.BoolVar(&c.apart, "apart", false, "also measure the services apart (registry, auth, gateway) on PostgreSQL and Redis it starts")
+	fs.IntVar(&c.rounds, "rounds", 1, "drive every path this many times and show, for each row, the round with the median ratio (on a busy machine)")
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
 	fs.StringVar(&c.pprofDir, "pprof", "", "run serve with --pprof and keep a CPU profile of each of its loads in this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.rounds < 1 {
+		return fmt.Errorf("--rounds %d: want at least 1", c.rounds)
 	}
 	if c.quick {
 		c.apart = false
@@ -184,43 +189,15 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	floorPids, servePids := []int{b.floor.pid()}, []int{b.serve.pid()}
 
-	// Grants: the floor, then chave's REST and TSS endpoints and the
-	// refresh chains, at each concurrency.
-	for _, n := range b.concurrencies(true) {
-		fl, err := b.load(ctx, "floor: grant", n, floorPids, "", 0, grantWorker(b.http, floorURL, floorCred))
-		if err != nil {
+	var rounds [][]row
+	for range b.cfg.rounds {
+		b.rows = nil
+		if err := b.round(ctx, floorURL, base, floorCred, floorToken, token, creds, authClient, floorPids, servePids); err != nil {
 			return err
 		}
-		cc, err := b.load(ctx, "client credentials, REST", n, servePids, "floor: grant", fl.res.rate(), grantWorker(b.http, base, creds.grant))
-		if err != nil {
-			return err
-		}
-		if n == 32 {
-			continue // the headline's extra point
-		}
-		if _, err := b.load(ctx, "client credentials, /rest/WSTSSAUTH", n, servePids, "client credentials, REST", cc.res.rate(), tssWorker(b.http, base, creds.grant)); err != nil {
-			return err
-		}
-		if _, err := b.load(ctx, "refresh chain, REST", n, servePids, "floor: grant", fl.res.rate(), refreshWorker(b.http, base, creds.refresh)); err != nil {
-			return err
-		}
+		rounds = append(rounds, b.rows)
 	}
-	// Introspection and verification of a live token.
-	for _, n := range b.concurrencies(false) {
-		fl, err := b.load(ctx, "floor: introspection", n, floorPids, "", 0, introspectWorker(b.http, floorURL, floorCred, floorToken))
-		if err != nil {
-			return err
-		}
-		if _, err := b.load(ctx, "introspection, REST", n, servePids, "floor: introspection", fl.res.rate(), introspectWorker(b.http, base, creds.grant, token)); err != nil {
-			return err
-		}
-		if _, err := b.load(ctx, "VerifyToken, gRPC", n, servePids, "floor: introspection", fl.res.rate(), verifyTokenWorker(authClient, token)); err != nil {
-			return err
-		}
-	}
-	if err := b.verifyBenchmarks(); err != nil {
-		return err
-	}
+	b.rows = medianRows(rounds)
 	if b.cfg.apart {
 		if err := b.runApart(ctx); err != nil {
 			return fmt.Errorf("services apart: %w", err)
@@ -233,7 +210,7 @@ func (b *bench) run(ctx context.Context) error {
 
 // load runs one path at concurrency n against the server processes pids
 // and appends its row.
-func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (*row, error) {
+func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (row, error) {
 	w := watchProcs(pids)
 	start := time.Now()
 	profiled := make(chan struct{})
@@ -246,10 +223,10 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	cpu, rssPeak, werr := w.stop()
 	<-profiled
 	if err != nil {
-		return nil, fmt.Errorf("%s, c=%d: %w", path, n, err)
+		return row{}, fmt.Errorf("%s, c=%d: %w", path, n, err)
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("%s, c=%d: watching the server: %w", path, n, werr)
+		return row{}, fmt.Errorf("%s, c=%d: watching the server: %w", path, n, werr)
 	}
 	// The CPU time covers the warm-up too: count its requests in
 	// proportion (the rate is steady after the first second).
@@ -260,7 +237,7 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	r := row{path: path, conc: n, res: res, cpu: cpu, rss: rssPeak, ref: ref, refRate: refRate}
 	b.rows = append(b.rows, r)
 	fmt.Fprintf(os.Stderr, "chave-load bench: %-40s c=%-3d %8.0f/s failed=%d\n", path, n, res.rate(), res.failed)
-	return &b.rows[len(b.rows)-1], nil
+	return r, nil
 }
 
 // print writes the table (and the markdown file) and fails when a request
@@ -671,4 +648,96 @@ func (b *bench) profile(path string, n int, done chan<- struct{}) {
 	}
 	defer f.Close()
 	io.Copy(f, resp.Body)
+}
+
+// round drives every path of serve and the floor once, and runs the
+// services/verify benchmarks, appending to b.rows.
+func (b *bench) round(ctx context.Context, floorURL, base string, floorCred credential, floorToken, token string, creds credentials,
+	authClient authv1.AuthServiceClient, floorPids, servePids []int) error {
+	// Grants: the floor, then chave's REST and TSS endpoints and the
+	// refresh chains, at each concurrency.
+	for _, n := range b.concurrencies(true) {
+		fl, err := b.load(ctx, "floor: grant", n, floorPids, "", 0, grantWorker(b.http, floorURL, floorCred))
+		if err != nil {
+			return err
+		}
+		cc, err := b.load(ctx, "client credentials, REST", n, servePids, "floor: grant", fl.res.rate(), grantWorker(b.http, base, creds.grant))
+		if err != nil {
+			return err
+		}
+		if n == 32 {
+			continue // the headline's extra point
+		}
+		if _, err := b.load(ctx, "client credentials, /rest/WSTSSAUTH", n, servePids, "client credentials, REST", cc.res.rate(), tssWorker(b.http, base, creds.grant)); err != nil {
+			return err
+		}
+		if _, err := b.load(ctx, "refresh chain, REST", n, servePids, "floor: grant", fl.res.rate(), refreshWorker(b.http, base, creds.refresh)); err != nil {
+			return err
+		}
+	}
+	// Introspection and verification of a live token.
+	for _, n := range b.concurrencies(false) {
+		fl, err := b.load(ctx, "floor: introspection", n, floorPids, "", 0, introspectWorker(b.http, floorURL, floorCred, floorToken))
+		if err != nil {
+			return err
+		}
+		if _, err := b.load(ctx, "introspection, REST", n, servePids, "floor: introspection", fl.res.rate(), introspectWorker(b.http, base, creds.grant, token)); err != nil {
+			return err
+		}
+		if _, err := b.load(ctx, "VerifyToken, gRPC", n, servePids, "floor: introspection", fl.res.rate(), verifyTokenWorker(authClient, token)); err != nil {
+			return err
+		}
+	}
+	return b.verifyBenchmarks()
+}
+
+// medianRows merges rounds of the same rows (same order every round): each
+// row is the one of the round where its ratio, or its rate when it has no
+// reference, is the median, so that a round disturbed by the machine's
+// other work neither flatters nor sinks a path. Failures add up over the
+// rounds.
+func medianRows(rounds [][]row) []row {
+	if len(rounds) == 1 {
+		return rounds[0]
+	}
+	out := make([]row, len(rounds[0]))
+	for i := range out {
+		cands := make([]row, len(rounds))
+		failed := 0
+		for r := range rounds {
+			cands[r] = rounds[r][i]
+			failed += rounds[r][i].res.failed
+		}
+		key := func(x row) float64 {
+			rate := x.res.rate()
+			if x.nsPerOp > 0 {
+				rate = 1e9 / x.nsPerOp
+			}
+			if x.noRequests {
+				return -float64(x.p50)
+			}
+			if x.refRate > 0 {
+				return rate / x.refRate
+			}
+			return rate
+		}
+		slices.SortFunc(cands, func(a, b row) int {
+			switch ka, kb := key(a), key(b); {
+			case ka < kb:
+				return -1
+			case ka > kb:
+				return 1
+			}
+			return 0
+		})
+		out[i] = cands[len(cands)/2]
+		if failed > out[i].res.failed {
+			out[i].note = fmt.Sprintf("%d failed over %d rounds", failed, len(rounds))
+			out[i].res.failed = failed
+		}
+		if out[i].note == "" {
+			out[i].note = fmt.Sprintf("median of %d rounds", len(rounds))
+		}
+	}
+	return out
 }
