@@ -244,13 +244,13 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 // failed.
 func (b *bench) print() error {
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "machine: %d cores (%s), %s, %s/%s; each load %s after %s of warm-up; ratio = req/s ÷ the row named, same concurrency, same run\n\n",
+	fmt.Fprintf(&buf, "machine: %d cores (%s), %s, %s/%s; each load %s after %s of warm-up; ratio = req/s ÷ the row named, same concurrency, same run; CPU ratio = its server CPU per request ÷ this row's (less moved by other work on the machine)\n\n",
 		runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, b.cfg.duration, b.cfg.warmup)
-	fmt.Fprintln(&buf, "| path | c | req/s | p50 | p99 | server CPU µs/req | RSS MiB | ratio | to | failed |")
-	fmt.Fprintln(&buf, "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	fmt.Fprintln(&buf, "| path | c | req/s | p50 | p99 | server CPU µs/req | RSS MiB | ratio | CPU ratio | to | failed |")
+	fmt.Fprintln(&buf, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 	failed := 0
 	for _, r := range b.rows {
-		rate, p50, p99, cpu, rssCell, ratio, fail := "", "", "", "", "", "", ""
+		rate, p50, p99, cpu, rssCell, ratio, cpuRatio, fail := "", "", "", "", "", "", "", ""
 		switch {
 		case r.nsPerOp > 0:
 			rate = fmt.Sprintf("%.0f", 1e9/r.nsPerOp)
@@ -270,6 +270,9 @@ func (b *bench) print() error {
 			if r.refRate > 0 {
 				ratio = fmt.Sprintf("%.2f", r.res.rate()/r.refRate)
 			}
+			if ref, ok := b.refRow(r); ok && r.cpuPerRequest() > 0 {
+				cpuRatio = fmt.Sprintf("%.2f", ref.cpuPerRequest()/r.cpuPerRequest())
+			}
 			fail = fmt.Sprint(r.res.failed)
 			if r.res.failed > 0 {
 				fail += " FAILED"
@@ -284,7 +287,7 @@ func (b *bench) print() error {
 		if r.note != "" {
 			path += " (" + r.note + ")"
 		}
-		fmt.Fprintf(&buf, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", path, conc, rate, p50, p99, cpu, rssCell, ratio, r.ref, fail)
+		fmt.Fprintf(&buf, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", path, conc, rate, p50, p99, cpu, rssCell, ratio, cpuRatio, r.ref, fail)
 	}
 	b.out.Write(buf.Bytes())
 	if b.cfg.markdown != "" {
@@ -303,6 +306,25 @@ func (b *bench) print() error {
 		return fmt.Errorf("%d requests failed; the first: %w", failed, first)
 	}
 	return nil
+}
+
+// cpuPerRequest is the server CPU time one request cost (0: unknown).
+func (r row) cpuPerRequest() float64 {
+	if r.res.ok == 0 || r.cpu <= 0 {
+		return 0
+	}
+	return float64(r.cpu) / float64(r.res.ok)
+}
+
+// refRow is the load row r is compared to: same path as r.ref, same
+// concurrency.
+func (b *bench) refRow(r row) (row, bool) {
+	for _, x := range b.rows {
+		if x.path == r.ref && x.conc == r.conc && x.nsPerOp == 0 && !x.noRequests {
+			return x, true
+		}
+	}
+	return row{}, false
 }
 
 func ms(d time.Duration) string {
