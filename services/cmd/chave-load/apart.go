@@ -31,7 +31,7 @@ func (b *bench) runApart(ctx context.Context) error {
 	gatewayAddr, registryAddr, authAddr := freeAddr(), freeAddr(), freeAddr()
 	env := append(os.Environ(),
 		"CHAVE_DB="+pg, "CHAVE_REDIS=redis://"+redisAddr, "CHAVE_REDIS_REQUIRE_NOEVICTION=true",
-		"CHAVE_ISSUER=http://"+gatewayAddr, "CHAVE_METRICS_ADDR=127.0.0.1:0", "CHAVE_LOG_LEVEL=warn", "CHAVE_SHUTDOWN_DRAIN_DELAY=0s",
+		"CHAVE_ISSUER=http://"+gatewayAddr, "CHAVE_LOG_LEVEL=warn", "CHAVE_SHUTDOWN_DRAIN_DELAY=0s",
 		"CHAVE_HASH_KEY="+randomKey(), "CHAVE_ENCRYPTION_KEY="+randomKey(), "CHAVE_REFRESH_TOKEN_KEY="+randomKey(),
 		"CHAVE_SIGNING_KEYS_FILE="+filepath.Join(b.dir, "signing-keys.json"), "CHAVE_INTERNAL_TOKEN="+randomKey(),
 	)
@@ -40,15 +40,27 @@ func (b *bench) runApart(ctx context.Context) error {
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return fmt.Errorf("chave migrate: %w: %s", err, out)
 	}
-	registry, err := b.start("registry", b.cfg.chave, env, "registry", "--grpc-addr", registryAddr)
+	service := func(name string, args ...string) (*proc, error) {
+		metrics := freeAddr()
+		args = append(args, "--metrics-addr", metrics)
+		if b.cfg.pprofDir != "" {
+			args = append(args, "--pprof")
+		}
+		p, err := b.start(name, b.cfg.chave, env, args...)
+		if err == nil {
+			b.profiled(p, metrics)
+		}
+		return p, err
+	}
+	registry, err := service("registry", "registry", "--grpc-addr", registryAddr)
 	if err != nil {
 		return err
 	}
-	auth, err := b.start("auth", b.cfg.chave, env, "auth", "--grpc-addr", authAddr, "--registry", registryAddr)
+	auth, err := service("auth", "auth", "--grpc-addr", authAddr, "--registry", registryAddr)
 	if err != nil {
 		return err
 	}
-	gateway, err := b.start("gateway", b.cfg.chave, env, "gateway", "--http-addr", gatewayAddr, "--registry", registryAddr, "--auth", authAddr)
+	gateway, err := service("gateway", "gateway", "--http-addr", gatewayAddr, "--registry", registryAddr, "--auth", authAddr)
 	if err != nil {
 		return err
 	}

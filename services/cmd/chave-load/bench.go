@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -86,7 +87,9 @@ type bench struct {
 
 	floor, serve *proc
 	http         *http.Client
-	pprofURL     string // serve's /debug/pprof/profile, when profiling
+	// pprof maps a server process to its /debug/pprof/profile and a name
+	// for its profiles, when profiling.
+	pprof map[int]pprofTarget
 }
 
 // row is one line of the table.
@@ -157,12 +160,12 @@ func (b *bench) run(ctx context.Context) error {
 			return err
 		}
 		serveArgs = append(serveArgs, "--pprof")
-		b.pprofURL = "http://" + metricsAddr + "/debug/pprof/profile"
 	}
 	b.serve, err = b.start("serve", b.cfg.chave, nil, serveArgs...)
 	if err != nil {
 		return err
 	}
+	b.profiled(b.serve, metricsAddr)
 	base := "http://" + httpAddr
 	if err := waitReady(ctx, base, 20*time.Second); err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -213,15 +216,19 @@ func (b *bench) run(ctx context.Context) error {
 func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (row, error) {
 	w := watchProcs(pids)
 	start := time.Now()
-	profiled := make(chan struct{})
-	if b.pprofURL != "" && slices.Contains(pids, b.serve.pid()) {
-		go b.profile(path, n, profiled)
-	} else {
-		close(profiled)
+	var profiles sync.WaitGroup
+	for _, pid := range pids {
+		if t, ok := b.pprof[pid]; ok {
+			profiles.Add(1)
+			go func() {
+				defer profiles.Done()
+				b.profile(t, path, n)
+			}()
+		}
 	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
 	cpu, rssPeak, werr := w.stop()
-	<-profiled
+	profiles.Wait()
 	if err != nil {
 		return row{}, fmt.Errorf("%s, c=%d: %w", path, n, err)
 	}
@@ -646,12 +653,24 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// profile keeps serve's CPU profile of the measured part of one load.
-func (b *bench) profile(path string, n int, done chan<- struct{}) {
-	defer close(done)
+type pprofTarget struct{ name, url string }
+
+// profiled registers p's metrics listener for CPU profiles, when profiling.
+func (b *bench) profiled(p *proc, metricsAddr string) {
+	if b.cfg.pprofDir == "" {
+		return
+	}
+	if b.pprof == nil {
+		b.pprof = make(map[int]pprofTarget)
+	}
+	b.pprof[p.pid()] = pprofTarget{name: p.name, url: "http://" + metricsAddr + "/debug/pprof/profile"}
+}
+
+// profile keeps a server's CPU profile of the measured part of one load.
+func (b *bench) profile(t pprofTarget, path string, n int) {
 	time.Sleep(b.cfg.warmup)
 	secs := max(int(b.cfg.duration/time.Second)-1, 1)
-	resp, err := http.Get(fmt.Sprintf("%s?seconds=%d", b.pprofURL, secs))
+	resp, err := http.Get(fmt.Sprintf("%s?seconds=%d", t.url, secs))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chave-load bench: profile:", err)
 		return
@@ -663,7 +682,7 @@ func (b *bench) profile(path string, n int, done chan<- struct{}) {
 		}
 		return '-'
 	}, strings.ToLower(path))
-	f, err := os.Create(filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%s-c%d.pprof", name, n)))
+	f, err := os.Create(filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%s-c%d-%s.pprof", name, n, t.name)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chave-load bench: profile:", err)
 		return
