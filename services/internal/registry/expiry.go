@@ -17,9 +17,9 @@ const ExpiringSoonWindow = 7 * 24 * time.Hour
 // ExpiryGaugeInterval is how often RunExpiryGauge recounts.
 const ExpiryGaugeInterval = time.Minute
 
-var expiringDesc = prometheus.NewDesc("chave_credentials_expiring_soon",
-	"Active credentials that expire within 7 days, per tenant, as last counted from the database (every minute).",
-	[]string{"tenant"}, nil)
+const expiringHelp = "Active credentials that expire within 7 days, per tenant, as last counted from the database (every minute)."
+
+var expiringDesc = prometheus.NewDesc("chave_credentials_expiring_soon", expiringHelp, []string{"tenant"}, nil)
 
 // expiringCollector exports the last count: a scrape reads memory, never
 // the database.

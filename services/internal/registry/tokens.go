@@ -65,11 +65,11 @@ func (s *Service) GetToken(ctx context.Context, c Caller, id string) (chave.Toke
 	if err != nil {
 		return chave.Token{}, err
 	}
-	out := s.masked(t)
-	if err := s.flagViolations(ctx, []chave.Token{out}); err != nil {
+	out := []chave.Token{s.masked(t)}
+	if err := s.flagViolations(ctx, out); err != nil {
 		return chave.Token{}, err
 	}
-	return out, nil
+	return out[0], nil
 }
 
 // checkPolicy checks a token written by c (before: as it was, the zero

@@ -79,9 +79,11 @@ func (u *usageCounter) drain() []chave.UsageCount {
 		sh := &u.shards[i]
 		sh.mu.Lock()
 		cells := sh.cells
-		if len(cells) > 0 {
-			sh.cells = make(map[usageKey]usageCell, len(cells))
+		if len(cells) == 0 {
+			sh.mu.Unlock()
+			continue
 		}
+		sh.cells = make(map[usageKey]usageCell, len(cells))
 		sh.mu.Unlock()
 		for k, c := range cells {
 			out = append(out, chave.UsageCount{TokenID: k.id, UsageDay: chave.UsageDay{
