@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -108,6 +109,16 @@ func testCompanyPolicy(t *testing.T, e *e2e) {
 	r = e.grant(oldID, oldSecret, "")
 	if r.status != 401 || r.json(t)["error"] != "invalid_client" || strings.Contains(string(r.body), "203.0.113") {
 		t.Errorf("grant from outside the ranges: %d %s, want 401 invalid_client revealing nothing", r.status, r.body)
+	}
+	// A client cannot claim an allowed address: the gateway trusts no proxy
+	// by default, so X-Forwarded-For from the test client is ignored.
+	form := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequest("POST", e.base+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", "203.0.113.5")
+	req.SetBasicAuth(url.QueryEscape(oldID), url.QueryEscape(oldSecret))
+	if r := e.send(req); r.status != 401 {
+		t.Errorf("grant claiming an allowed address in X-Forwarded-For: %d %s, want 401", r.status, r.body)
 	}
 	wrong := e.grant(oldID, "chave_sk_wrong", "")
 	if string(wrong.body) != string(r.body) {

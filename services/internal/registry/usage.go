@@ -26,6 +26,8 @@ const usagePruneInterval = time.Hour
 // of different credentials on different cores rarely meet.
 const usageShards = 64
 
+const secondsPerDay = 24 * 60 * 60
+
 type usageKey struct {
 	id  string
 	day int64 // unix seconds of the UTC midnight
@@ -62,7 +64,9 @@ func (u *usageCounter) shard(id string) *usageShard {
 
 // add counts n succeeded or failed grants of id on the day of at.
 func (u *usageCounter) add(id string, at time.Time, succeeded, failed int64) {
-	k := usageKey{id: id, day: chave.UsageDayOf(at).Unix()}
+	day := at.Unix()
+	day -= ((day % secondsPerDay) + secondsPerDay) % secondsPerDay // the UTC midnight, also before 1970
+	k := usageKey{id: id, day: day}
 	sh := u.shard(id)
 	sh.mu.Lock()
 	c := sh.cells[k]

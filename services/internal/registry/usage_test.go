@@ -147,3 +147,17 @@ chave_credentials_expiring_soon{tenant="globex"} 0
 		t.Errorf("%d series, want 2 (acme and globex at 0)", n)
 	}
 }
+
+// BenchmarkUsageCounterAdd is what a grant pays to be counted.
+func BenchmarkUsageCounterAdd(b *testing.B) {
+	u := newUsageCounter()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	ids := []string{"chave_ci_aaaaaaaaaaaaaaaaaaaaaa", "chave_ci_bbbbbbbbbbbbbbbbbbbbbb", "chave_ci_cccccccccccccccccccccc", "chave_ci_dddddddddddddddddddddd"}
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			u.add(ids[i%len(ids)], now, 1, 0)
+			i++
+		}
+	})
+}
