@@ -478,7 +478,7 @@ func tokenFieldsTable(w io.Writer, t *registryv1.Token, s *style) error {
 		l.t("criado", "created"), when(t.GetCreateTime().AsTime(), t.GetCreateTime() != nil, s),
 		l.t("criado por", "created by"), t.GetCreator(),
 		l.t("último uso", "last used"), lastUse(t, s),
-		l.t("fora da política", "policy violations"), orDash(strings.Join(t.GetPolicyViolations(), ",")),
+		l.t("política", "policy"), policyViolations(t, s),
 		l.t("revogado", "revoked"), revoked(t, s),
 		"refresh tokens", l.t(yesNo(t.GetIssueRefreshTokens()), yesNoEN(t.GetIssueRefreshTokens())),
 	)
@@ -690,6 +690,14 @@ func (a *app) tokensEvents() *cobra.Command {
 		},
 	}
 	return cmd
+}
+
+// policyViolations names the fields that break the tenant's policy.
+func policyViolations(t *registryv1.Token, s *style) string {
+	if len(t.GetPolicyViolations()) == 0 {
+		return "-"
+	}
+	return s.lang.t("descumpre em ", "breaks it in ") + strings.Join(t.GetPolicyViolations(), ",")
 }
 
 func orDash(s string) string {

@@ -1032,8 +1032,9 @@ type UsageDay struct {
 	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
 	// Grants that issued tokens.
 	Succeeded int64 `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
-	// Grants refused for this client id: a wrong secret, or an address its
-	// tenant's policy does not allow.
+	// Grants refused for this client id, which names a real credential: a
+	// wrong secret, an address its tenant's policy does not allow, a refresh
+	// token used twice or revoked. Unknown client ids count nowhere.
 	Failed        int64 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
