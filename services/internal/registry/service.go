@@ -72,6 +72,9 @@ type Service struct {
 	lastUse map[string]time.Time // client id → last recorded use
 	// rehashing holds the client ids whose secret is being re-hashed.
 	rehashing map[string]bool
+
+	usage    *usageCounter // grants not flushed yet
+	expiring *expiringCollector
 }
 
 // New returns a Service.
@@ -84,6 +87,7 @@ func New(cfg Config) (*Service, error) {
 		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{}, rehashing: map[string]bool{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 		accessTokenLifetime: cfg.AccessTokenLifetime,
+		usage:               newUsageCounter(),
 	}
 	switch lt := s.accessTokenLifetime; {
 	case lt == 0:
@@ -102,6 +106,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
+	s.expiring = &expiringCollector{}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(s.expiring); err != nil {
+			return nil, fmt.Errorf("registry: metrics: %w", err)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
