@@ -44,10 +44,7 @@ func (m *grantMetrics) observe(grantType string, start time.Time, err error) {
 	}
 	outcome := "ok"
 	if err != nil {
-		outcome = ErrServerError
-		if code, _, ok := OAuthError(err); ok {
-			outcome = code
-		}
+		outcome = oauthErrorOf(err).Code()
 	}
 	m.total.WithLabelValues(grantType, outcome).Inc()
 	m.duration.WithLabelValues(grantType, outcome).Observe(time.Since(start).Seconds())

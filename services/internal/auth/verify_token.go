@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -25,11 +26,11 @@ const VerifyDomain = "verify.chave"
 func (s *Server) VerifyToken(ctx context.Context, req *authv1.VerifyTokenRequest) (*authv1.VerifyTokenResponse, error) {
 	raw := strings.TrimSpace(req.GetToken())
 	if raw == "" {
-		return nil, status.Error(codes.InvalidArgument, "token: is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "token: is required")
 	}
 	c, err := s.verifier.Verify(ctx, raw)
 	if err != nil {
-		return nil, verifyStatus(ctx, err)
+		return nil, &verifyFailure{err: err}
 	}
 	return &authv1.VerifyTokenResponse{
 		Issuer: c.Issuer, Subject: c.Subject, ClientId: c.ClientID, Audience: c.Audience,
@@ -38,18 +39,30 @@ func (s *Server) VerifyToken(ctx context.Context, req *authv1.VerifyTokenRequest
 	}, nil
 }
 
-func verifyStatus(ctx context.Context, err error) error {
+// verifyFailure is VerifyToken's failure: the verifier's error, a refusal
+// or a check that could not be made.
+type verifyFailure struct{ err error }
+
+func (e *verifyFailure) Error() string { return "verifying token: " + e.err.Error() }
+
+func (e *verifyFailure) Unwrap() error { return e.err }
+
+// status is the gRPC status of a VerifyToken failure: a refused token is
+// Unauthenticated, with the verify package's reason in an ErrorInfo of
+// VerifyDomain; a check that could not be made is Unavailable (fail
+// closed).
+func (e *verifyFailure) status(ctx context.Context) error {
 	var ve *verify.Error
 	switch {
 	case ctx.Err() != nil:
 		return status.FromContextError(ctx.Err()).Err()
-	case errors.As(err, &ve):
+	case errors.As(e.err, &ve):
 		st := status.New(codes.Unauthenticated, "invalid access token: "+string(ve.Reason))
 		if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: strings.ToUpper(string(ve.Reason)), Domain: VerifyDomain}); derr == nil {
 			st = d
 		}
 		return st.Err()
-	case errors.Is(err, verify.ErrInvalidToken):
+	case errors.Is(e.err, verify.ErrInvalidToken):
 		return status.Error(codes.Unauthenticated, "invalid access token")
 	default:
 		return status.Error(codes.Unavailable, "token verification is unavailable; retry")
