@@ -5,7 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"log/slog"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +21,7 @@ import (
 
 	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/verify"
 )
 
 // TestNewEveryOAuthErrorHasOneStatus: every OAuth error code of
@@ -82,5 +88,83 @@ func TestNewStatusInterceptorMapsOnlyItsServer(t *testing.T) {
 	other := errors.New("not ours")
 	if got := run(struct{}{}, other); got != other {
 		t.Errorf("another service's error became %v", got)
+	}
+}
+
+// verifyReasons reads every constant of type verify.Reason from the verify
+// package's source, so that a reason added there without a row in
+// tokenRejection fails TestNewEveryTokenRejectionHasOneReason.
+func verifyReasons(t *testing.T) []verify.Reason {
+	t.Helper()
+	files, err := filepath.Glob("../../verify/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("package verify's source: %v %v", files, err)
+	}
+	var reasons []verify.Reason
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			if id, ok := vs.Type.(*ast.Ident); ok && id.Name == "Reason" {
+				for _, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: a verify.Reason that is not a string literal", name)
+					}
+					s, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reasons = append(reasons, verify.Reason(s))
+				}
+			}
+			return false
+		})
+	}
+	if len(reasons) < 10 {
+		t.Fatalf("found %d verify reasons, want at least 10: %v", len(reasons), reasons)
+	}
+	return reasons
+}
+
+// TestNewEveryTokenRejectionHasOneReason: every reason of the verify
+// package has its own errorsv1.TokenRejection, which VerifyToken's status
+// carries, and every TokenRejection is some reason's.
+func TestNewEveryTokenRejectionHasOneReason(t *testing.T) {
+	seen := map[errorsv1.TokenRejection]verify.Reason{}
+	for _, reason := range verifyReasons(t) {
+		r, ok := tokenRejection(reason)
+		if !ok {
+			t.Errorf("verify reason %q has no TokenRejection", reason)
+			continue
+		}
+		if other, dup := seen[r]; dup {
+			t.Errorf("verify reasons %q and %q share %v", other, reason, r)
+		}
+		seen[r] = reason
+		st := status.Convert((&verifyFailure{err: &verify.Error{Reason: reason}}).status(context.Background()))
+		if st.Code() != codes.Unauthenticated || errorsv1.TokenRejectionOf(st) != r {
+			t.Errorf("verify reason %q became %v %v, want Unauthenticated %v", reason, st.Code(), errorsv1.TokenRejectionOf(st), r)
+		}
+	}
+	for n := range errorsv1.TokenRejection_name {
+		if r := errorsv1.TokenRejection(n); r != errorsv1.TokenRejection_TOKEN_REJECTION_UNSPECIFIED {
+			if _, ok := seen[r]; !ok {
+				t.Errorf("%v is no verify reason's", r)
+			}
+		}
+	}
+	st := status.Convert((&verifyFailure{err: errors.New("revocation set unreachable")}).status(context.Background()))
+	if st.Code() != codes.Unavailable || len(st.Details()) != 0 {
+		t.Errorf("a check that could not be made became %v %v, want a bare Unavailable", st.Code(), st.Details())
 	}
 }

@@ -193,6 +193,94 @@ func (OauthError) EnumDescriptor() ([]byte, []int) {
 	return file_chave_errors_v1_errors_proto_rawDescGZIP(), []int{1}
 }
 
+// TokenRejection is the ErrorInfo reason of the auth service's VerifyToken
+// refusals (UNAUTHENTICATED): why the verifier rejected an access token,
+// one per reason of the verify package. On the wire the reason is the
+// value's name without the TOKEN_REJECTION_ prefix: "EXPIRED".
+type TokenRejection int32
+
+const (
+	TokenRejection_TOKEN_REJECTION_UNSPECIFIED TokenRejection = 0
+	// Not a compact JWS, bad base64url or JSON, a claim of the wrong type.
+	TokenRejection_TOKEN_REJECTION_MALFORMED TokenRejection = 1
+	// alg not allowed, typ not at+jwt, crit present, kid missing.
+	TokenRejection_TOKEN_REJECTION_HEADER TokenRejection = 2
+	// No usable key with the token's kid.
+	TokenRejection_TOKEN_REJECTION_UNKNOWN_KEY TokenRejection = 3
+	// The signature does not verify.
+	TokenRejection_TOKEN_REJECTION_SIGNATURE TokenRejection = 4
+	// A required claim is absent or empty.
+	TokenRejection_TOKEN_REJECTION_MISSING_CLAIM TokenRejection = 5
+	// iss is not the configured issuer.
+	TokenRejection_TOKEN_REJECTION_ISSUER TokenRejection = 6
+	// aud does not hold the configured audience.
+	TokenRejection_TOKEN_REJECTION_AUDIENCE TokenRejection = 7
+	// exp has passed (beyond the leeway).
+	TokenRejection_TOKEN_REJECTION_EXPIRED TokenRejection = 8
+	// nbf or iat lies in the future (beyond the leeway).
+	TokenRejection_TOKEN_REJECTION_NOT_YET_VALID TokenRejection = 9
+	// The revocation set holds the token, its credential or its refresh
+	// family.
+	TokenRejection_TOKEN_REJECTION_REVOKED TokenRejection = 10
+)
+
+// Enum value maps for TokenRejection.
+var (
+	TokenRejection_name = map[int32]string{
+		0:  "TOKEN_REJECTION_UNSPECIFIED",
+		1:  "TOKEN_REJECTION_MALFORMED",
+		2:  "TOKEN_REJECTION_HEADER",
+		3:  "TOKEN_REJECTION_UNKNOWN_KEY",
+		4:  "TOKEN_REJECTION_SIGNATURE",
+		5:  "TOKEN_REJECTION_MISSING_CLAIM",
+		6:  "TOKEN_REJECTION_ISSUER",
+		7:  "TOKEN_REJECTION_AUDIENCE",
+		8:  "TOKEN_REJECTION_EXPIRED",
+		9:  "TOKEN_REJECTION_NOT_YET_VALID",
+		10: "TOKEN_REJECTION_REVOKED",
+	}
+	TokenRejection_value = map[string]int32{
+		"TOKEN_REJECTION_UNSPECIFIED":   0,
+		"TOKEN_REJECTION_MALFORMED":     1,
+		"TOKEN_REJECTION_HEADER":        2,
+		"TOKEN_REJECTION_UNKNOWN_KEY":   3,
+		"TOKEN_REJECTION_SIGNATURE":     4,
+		"TOKEN_REJECTION_MISSING_CLAIM": 5,
+		"TOKEN_REJECTION_ISSUER":        6,
+		"TOKEN_REJECTION_AUDIENCE":      7,
+		"TOKEN_REJECTION_EXPIRED":       8,
+		"TOKEN_REJECTION_NOT_YET_VALID": 9,
+		"TOKEN_REJECTION_REVOKED":       10,
+	}
+)
+
+func (x TokenRejection) Enum() *TokenRejection {
+	p := new(TokenRejection)
+	*p = x
+	return p
+}
+
+func (x TokenRejection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TokenRejection) Descriptor() protoreflect.EnumDescriptor {
+	return file_chave_errors_v1_errors_proto_enumTypes[2].Descriptor()
+}
+
+func (TokenRejection) Type() protoreflect.EnumType {
+	return &file_chave_errors_v1_errors_proto_enumTypes[2]
+}
+
+func (x TokenRejection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TokenRejection.Descriptor instead.
+func (TokenRejection) EnumDescriptor() ([]byte, []int) {
+	return file_chave_errors_v1_errors_proto_rawDescGZIP(), []int{2}
+}
+
 var file_chave_errors_v1_errors_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
 		ExtendedType:  (*descriptorpb.EnumOptions)(nil),
@@ -242,7 +330,20 @@ const file_chave_errors_v1_errors_proto_rawDesc = "" +
 	"\x18OAUTH_ERROR_SERVER_ERROR\x10\b\x12'\n" +
 	"#OAUTH_ERROR_TEMPORARILY_UNAVAILABLE\x10\t\x12\x19\n" +
 	"\x15OAUTH_ERROR_SLOW_DOWN\x10\n" +
-	"\x1a\x10\x8a\xb5\x18\foauth2.chave:A\n" +
+	"\x1a\x10\x8a\xb5\x18\foauth2.chave*\xf8\x02\n" +
+	"\x0eTokenRejection\x12\x1f\n" +
+	"\x1bTOKEN_REJECTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19TOKEN_REJECTION_MALFORMED\x10\x01\x12\x1a\n" +
+	"\x16TOKEN_REJECTION_HEADER\x10\x02\x12\x1f\n" +
+	"\x1bTOKEN_REJECTION_UNKNOWN_KEY\x10\x03\x12\x1d\n" +
+	"\x19TOKEN_REJECTION_SIGNATURE\x10\x04\x12!\n" +
+	"\x1dTOKEN_REJECTION_MISSING_CLAIM\x10\x05\x12\x1a\n" +
+	"\x16TOKEN_REJECTION_ISSUER\x10\x06\x12\x1c\n" +
+	"\x18TOKEN_REJECTION_AUDIENCE\x10\a\x12\x1b\n" +
+	"\x17TOKEN_REJECTION_EXPIRED\x10\b\x12!\n" +
+	"\x1dTOKEN_REJECTION_NOT_YET_VALID\x10\t\x12\x1b\n" +
+	"\x17TOKEN_REJECTION_REVOKED\x10\n" +
+	"\x1a\x10\x8a\xb5\x18\fverify.chave:A\n" +
 	"\ferror_domain\x12\x1c.google.protobuf.EnumOptions\x18ц\x03 \x01(\tR\verrorDomainB7Z5github.com/chave/chave/proto/chave/errors/v1;errorsv1b\x06proto3"
 
 var (
@@ -257,14 +358,15 @@ func file_chave_errors_v1_errors_proto_rawDescGZIP() []byte {
 	return file_chave_errors_v1_errors_proto_rawDescData
 }
 
-var file_chave_errors_v1_errors_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_chave_errors_v1_errors_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_chave_errors_v1_errors_proto_goTypes = []any{
 	(Reason)(0),                      // 0: chave.errors.v1.Reason
 	(OauthError)(0),                  // 1: chave.errors.v1.OauthError
-	(*descriptorpb.EnumOptions)(nil), // 2: google.protobuf.EnumOptions
+	(TokenRejection)(0),              // 2: chave.errors.v1.TokenRejection
+	(*descriptorpb.EnumOptions)(nil), // 3: google.protobuf.EnumOptions
 }
 var file_chave_errors_v1_errors_proto_depIdxs = []int32{
-	2, // 0: chave.errors.v1.error_domain:extendee -> google.protobuf.EnumOptions
+	3, // 0: chave.errors.v1.error_domain:extendee -> google.protobuf.EnumOptions
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -282,7 +384,7 @@ func file_chave_errors_v1_errors_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_errors_v1_errors_proto_rawDesc), len(file_chave_errors_v1_errors_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   0,
 			NumExtensions: 1,
 			NumServices:   0,

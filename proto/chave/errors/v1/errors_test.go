@@ -14,8 +14,8 @@ import (
 // string form has the shape its standard asks and parses back to it, and
 // a status carrying its ErrorInfo reads back as it.
 func TestNewErrorVocabularyRoundTrips(t *testing.T) {
-	if errorsv1.RegistryDomain() != "registry.chave" || errorsv1.OAuthDomain() != "oauth2.chave" {
-		t.Fatalf("domains = %q, %q", errorsv1.RegistryDomain(), errorsv1.OAuthDomain())
+	if errorsv1.RegistryDomain() != "registry.chave" || errorsv1.OAuthDomain() != "oauth2.chave" || errorsv1.VerifyDomain() != "verify.chave" {
+		t.Fatalf("domains = %q, %q, %q", errorsv1.RegistryDomain(), errorsv1.OAuthDomain(), errorsv1.VerifyDomain())
 	}
 	upperSnake := regexp.MustCompile(`^[A-Z][A-Z0-9_]*[A-Z0-9]$`) // AIP-193
 	for n := range errorsv1.Reason_name {
@@ -36,6 +36,26 @@ func TestNewErrorVocabularyRoundTrips(t *testing.T) {
 		}
 		if got := errorsv1.OauthErrorOf(st); got != errorsv1.OauthError_OAUTH_ERROR_UNSPECIFIED {
 			t.Errorf("a registry reason read as the OAuth error %v", got)
+		}
+	}
+	for n := range errorsv1.TokenRejection_name {
+		r := errorsv1.TokenRejection(n)
+		if r == errorsv1.TokenRejection_TOKEN_REJECTION_UNSPECIFIED {
+			if r.ErrorReason() != "" {
+				t.Errorf("unspecified rejection spelled %q", r.ErrorReason())
+			}
+			continue
+		}
+		s := r.ErrorReason()
+		if !upperSnake.MatchString(s) || errorsv1.ParseTokenRejection(s) != r {
+			t.Errorf("%v: reason %q does not round-trip", r, s)
+		}
+		st, _ := status.New(codes.Unauthenticated, "x").WithDetails(r.ErrorInfo())
+		if got := errorsv1.TokenRejectionOf(st); got != r {
+			t.Errorf("TokenRejectionOf(status with %v) = %v", r, got)
+		}
+		if got := errorsv1.ReasonOf(st); got != errorsv1.Reason_REASON_UNSPECIFIED {
+			t.Errorf("a token rejection read as the registry reason %v", got)
 		}
 	}
 	oauthCode := regexp.MustCompile(`^[a-z][a-z_]*[a-z]$`) // RFC 6749 §5.2, in practice
@@ -70,6 +90,11 @@ func TestNewErrorVocabularyRejectsOtherSpellings(t *testing.T) {
 	for _, s := range []string{"", "INVALID_GRANT", "Invalid_grant", "oauth_error_invalid_grant", "unspecified", "nope"} {
 		if e := errorsv1.ParseOauthError(s); e != errorsv1.OauthError_OAUTH_ERROR_UNSPECIFIED {
 			t.Errorf("ParseOauthError(%q) = %v", s, e)
+		}
+	}
+	for _, s := range []string{"", "expired", "TOKEN_REJECTION_EXPIRED", "UNSPECIFIED"} {
+		if r := errorsv1.ParseTokenRejection(s); r != errorsv1.TokenRejection_TOKEN_REJECTION_UNSPECIFIED {
+			t.Errorf("ParseTokenRejection(%q) = %v", s, r)
 		}
 	}
 	if r := errorsv1.ReasonOf(status.New(codes.Internal, "no details")); r != errorsv1.Reason_REASON_UNSPECIFIED {
