@@ -5,12 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"log/slog"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +16,7 @@ import (
 
 	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/sourcetest"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -95,40 +91,9 @@ func TestNewStatusInterceptorMapsOnlyItsServer(t *testing.T) {
 // package's source, so that a reason added there without a row in
 // tokenRejection fails TestNewEveryTokenRejectionHasOneReason.
 func verifyReasons(t *testing.T) []verify.Reason {
-	t.Helper()
-	files, err := filepath.Glob("../../verify/*.go")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("package verify's source: %v %v", files, err)
-	}
 	var reasons []verify.Reason
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			vs, ok := n.(*ast.ValueSpec)
-			if !ok {
-				return true
-			}
-			if id, ok := vs.Type.(*ast.Ident); ok && id.Name == "Reason" {
-				for _, v := range vs.Values {
-					lit, ok := v.(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING {
-						t.Fatalf("%s: a verify.Reason that is not a string literal", name)
-					}
-					s, err := strconv.Unquote(lit.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					reasons = append(reasons, verify.Reason(s))
-				}
-			}
-			return false
-		})
+	for _, v := range sourcetest.StringConsts(t, "../../verify", "Reason") {
+		reasons = append(reasons, verify.Reason(v))
 	}
 	if len(reasons) < 10 {
 		t.Fatalf("found %d verify reasons, want at least 10: %v", len(reasons), reasons)

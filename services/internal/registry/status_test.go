@@ -3,12 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"log/slog"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -17,45 +12,16 @@ import (
 
 	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/sourcetest"
 )
 
 // domainKinds reads every constant of type chave.Code from package chave's
 // source, so that a kind added there without a mapping here fails
 // TestNewEveryKindHasOneStatus.
 func domainKinds(t *testing.T) []chave.Code {
-	t.Helper()
-	files, err := filepath.Glob("../chave/*.go")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("package chave's source: %v %v", files, err)
-	}
 	var kinds []chave.Code
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			gd, ok := decl.(*ast.GenDecl)
-			if !ok || gd.Tok != token.CONST {
-				continue
-			}
-			for _, spec := range gd.Specs {
-				vs := spec.(*ast.ValueSpec)
-				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
-					continue
-				}
-				for i, v := range vs.Values {
-					lit, ok := v.(*ast.BasicLit)
-					if !ok || lit.Kind != token.STRING {
-						t.Fatalf("chave.%s: not a string literal", vs.Names[i].Name)
-					}
-					kinds = append(kinds, chave.Code(lit.Value[1:len(lit.Value)-1]))
-				}
-			}
-		}
+	for _, v := range sourcetest.StringConsts(t, "../chave", "Code") {
+		kinds = append(kinds, chave.Code(v))
 	}
 	if len(kinds) < 10 {
 		t.Fatalf("found %d kinds of domain error in package chave, want at least 10: %v", len(kinds), kinds)
