@@ -36,6 +36,10 @@ func newGrantMetrics(reg prometheus.Registerer) (*grantMetrics, error) {
 	return m, nil
 }
 
+// observe counts one token request: err is the grant's own error, before
+// StatusInterceptor maps it. The outcome is the OAuth error code that
+// mapping answers (oauthErrorOf, the rule toStatus follows), without
+// parsing back a status.
 func (m *grantMetrics) observe(grantType string, start time.Time, err error) {
 	switch grantType {
 	case GrantClientCredentials, GrantRefreshToken:
