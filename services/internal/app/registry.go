@@ -109,7 +109,7 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, creds, reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, creds, registry.StatusInterceptor(), reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
 			return err
 		}
 		reg.register(s.grpc, cfg.Logger)
