@@ -15,16 +15,7 @@ import (
 )
 
 // Client is what a grant needs to know about an authenticated client.
-type Client struct {
-	ID                 string
-	Tenant             string
-	Scopes             []string // sorted
-	ExpireTime         time.Time
-	Operator           bool
-	IssueRefreshTokens bool
-	// SecretVersion changes when the secret rotates.
-	SecretVersion string
-}
+type Client = chave.Client
 
 // errBadClient is the one answer for every failed client authentication,
 // so an unknown client and a wrong secret look the same.

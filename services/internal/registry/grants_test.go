@@ -39,7 +39,7 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	tok, secret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(24 * time.Hour)
 	use := func(gen int64) error {
-		_, err := f.svc.UseRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-1"), gen, exp)
+		_, err := f.svc.useRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-1"), gen, exp)
 		return err
 	}
 	for gen := range int64(3) {
@@ -59,7 +59,7 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	if err != nil || fam.RevokeReason != chave.FamilyRevokedOnReuse {
 		t.Fatalf("family after replay = %+v, %v", fam, err)
 	}
-	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, secret.Reveal(), tok.ID, IssuedToken{FamilyID: famID("fam-1")}); st.Active {
+	if st, _ := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: tok.ID, Secret: secret.Reveal()}, tok.ID, IssuedToken{FamilyID: famID("fam-1")}); st.Active {
 		t.Fatal("a revoked family checks as active")
 	}
 }
@@ -70,7 +70,7 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 	a, aSecret := f.credential(t, "acme", "inventory")
 	b, bSecret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(time.Hour)
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
@@ -86,19 +86,19 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 		"negative generation":     {a.ID, aSecret.Reveal(), famID("fam-y"), -1, exp, chave.Invalid},
 	}
 	for name, c := range cases {
-		if _, err := f.svc.UseRefreshToken(ctx, c.id, ClientProof{Secret: c.secret}, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
+		if _, err := f.svc.useRefreshToken(ctx, c.id, ClientProof{Secret: c.secret}, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
 			t.Errorf("%s: %v, want %s", name, err, c.code)
 		}
 	}
 	// The refused attempts by client b did not disturb a's family.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); err != nil {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); err != nil {
 		t.Fatalf("a's next generation after refusals: %v", err)
 	}
 	// A revoked credential refreshes no more.
 	if _, err := f.svc.RevokeToken(ctx, f.op, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("refresh after credential revocation: %v", err)
 	}
 }
@@ -113,7 +113,7 @@ func TestUseRefreshTokenParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.svc.UseRefreshToken(context.Background(), tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-p"), 0, f.now.Add(time.Hour))
+			_, err := f.svc.useRefreshToken(context.Background(), tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-p"), 0, f.now.Add(time.Hour))
 			results <- err
 		}()
 	}
@@ -142,7 +142,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 
 	check := func(id string, tok IssuedToken) bool {
 		t.Helper()
-		st, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), id, tok)
+		st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, id, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		t.Fatal("revoking one jti affected another")
 	}
 	// Families: b cannot revoke a's family; a can, idempotently.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{FamilyID: famID("fam-a"), ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
@@ -189,7 +189,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		t.Fatal("a revoked family checks active")
 	}
 	// Only the current generation of a family checks active.
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-g"), 0, exp); err != nil {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-g"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	gen := func(g int64) *int64 { return &g }
@@ -199,30 +199,30 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 	if !check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(0)}) || check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(1)}) {
 		t.Fatal("generations of an unused family check wrongly")
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("refresh of a revoked family: %v", err)
 	}
 	// Revoking a never-used family also stops it before its first use.
 	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: famID("fam-new"), ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-new"), 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-new"), 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("first use of a family revoked before use: %v", err)
 	}
 	// Revoking the credential makes every token it issued inactive.
 	if _, err := f.svc.RevokeToken(ctx, f.op, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := f.svc.CheckIssuedToken(ctx, "", "", b.ID, IssuedToken{TokenID: jtiID("jti-b")}); err != nil || st.Active {
+	if st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, b.ID, IssuedToken{TokenID: jtiID("jti-b")}); err != nil || st.Active {
 		t.Fatalf("an access token of a revoked credential checks %+v, %v", st, err)
 	}
 	unknown := secrets.ClientIDPrefix + "0000000000000000000000"
-	if st, err := f.svc.CheckIssuedToken(ctx, "", "", unknown, IssuedToken{TokenID: jtiID("x")}); err != nil || st.Active {
+	if st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, unknown, IssuedToken{TokenID: jtiID("x")}); err != nil || st.Active {
 		t.Fatalf("an unknown client's token checks %+v, %v", st, err)
 	}
 	// A client asking about a client id that is not its own learns nothing,
 	// not even whether it exists.
-	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), unknown, IssuedToken{TokenID: jtiID("x")}); !chave.IsCode(err, chave.PermissionDenied) {
+	if _, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, unknown, IssuedToken{TokenID: jtiID("x")}); !chave.IsCode(err, chave.PermissionDenied) {
 		t.Fatalf("a client checking an unknown client's token: %v, want PermissionDenied", err)
 	}
 }
@@ -231,15 +231,15 @@ func TestCheckIssuedTokenAnonymousLearnsOnlyActive(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a, aSecret := f.credential(t, "acme", "inventory")
-	st, err := f.svc.CheckIssuedToken(ctx, "", "", a.ID, IssuedToken{TokenID: jtiID("jti")})
-	if err != nil || !st.Active || st.Client.Tenant != "" || st.Client.Scopes != nil {
+	st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, a.ID, IssuedToken{TokenID: jtiID("jti")})
+	if err != nil || !st.Active || st.Tenant != "" || st.Scopes != nil {
 		t.Fatalf("anonymous check = %+v, %v; want only active", st, err)
 	}
-	st, err = f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), a.ID, IssuedToken{TokenID: jtiID("jti")})
-	if err != nil || st.Client.Tenant != "acme" {
+	st, err = f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, a.ID, IssuedToken{TokenID: jtiID("jti")})
+	if err != nil || st.Tenant != "acme" {
 		t.Fatalf("authenticated check = %+v, %v", st, err)
 	}
-	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, "wrong", a.ID, IssuedToken{TokenID: jtiID("jti")}); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: "wrong"}, a.ID, IssuedToken{TokenID: jtiID("jti")}); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("wrong caller secret: %v", err)
 	}
 }
