@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
-	"github.com/chave/chave/services/internal/inprocess"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
@@ -22,11 +20,16 @@ import (
 // as the services apart. It opens the database, starts the gRPC and HTTP
 // servers and returns once both listen. Stop shuts them down.
 //
-// The auth service and the gateway reach the registry through the gRPC
-// server's own interceptors like any other caller (in process, see package
-// inprocess), so that authentication always runs. /metrics is served
-// only on cfg.MetricsAddr (none when it is empty), never on the public
-// HTTP address.
+// The gateway reaches the registry and the auth service through the gRPC
+// server itself, over an in-memory connection (grpc/test/bufconn) that
+// only this process can open: the same interceptors (authentication
+// included), the same tracing and metrics as a call from the network. The
+// auth service is handed the registry service directly: *registry.Service
+// implements the auth service's Registry contract, each method
+// authenticating the client it names and checking that what it names is
+// that client's, as CredentialService does over gRPC; CredentialService
+// itself is served nowhere. /metrics is served only on cfg.MetricsAddr
+// (none when it is empty), never on the public HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return start(&cfg, roleServe, func(s *Server) error {
 		metrics := newMetrics()
@@ -66,17 +69,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		// CredentialService is not served: no caller may use it.
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireAll(), cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
-		// The auth service and the gateway call the registry and the auth
-		// service in process, through the same interceptors as the network
-		// listener (authentication included): the two hops of every grant
-		// cost no sockets, no HTTP/2 framing and no goroutine hand-offs.
-		// CredentialService, the auth service's API, is served there alone,
-		// never on the gRPC listener.
-		self := inprocess.New(append([]grpc.UnaryServerInterceptor{registry.InProcessInterceptor()}, s.unary...)...)
-		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), metrics)
+		authReg, err := s.throttled(cfg, s.tracedRegistry(reg.svc), metrics)
 		if err != nil {
 			return err
 		}
@@ -84,12 +81,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		for _, r := range []grpc.ServiceRegistrar{s.grpc, self} {
-			reg.register(r, cfg.Logger)
-			authv1.RegisterAuthServiceServer(r, authSrv)
-		}
-		reg.registerCredentials(self, cfg.Logger)
+		reg.register(s.grpc, cfg.Logger)
+		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
 
+		self, err := s.dialSelf()
+		if err != nil {
+			return err
+		}
 		edge, err := s.newGateway(ctx, cfg, self, self, metrics, s.ready)
 		if err != nil {
 			return err

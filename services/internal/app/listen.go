@@ -19,10 +19,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chave/chave/services/internal/observe"
 )
@@ -39,8 +41,8 @@ type Server struct {
 	grpc      *grpc.Server
 	health    *health.Server
 	grpcLn    net.Listener
-	unary     []grpc.UnaryServerInterceptor // every unary interceptor of grpc, outermost first
-	http      *http.Server                  // the gateway (all-in-one and gateway)
+	selfLn    *bufconn.Listener // grpc's in-memory listener: the all-in-one server's calls to itself
+	http      *http.Server      // the gateway (all-in-one and gateway)
 	httpLn    net.Listener
 	metrics   *http.Server // /metrics and /healthz of a service apart
 	metricsLn net.Listener
@@ -124,6 +126,9 @@ func (s *Server) Stop(ctx context.Context) {
 			if ln != nil {
 				ln.Close()
 			}
+		}
+		if s.selfLn != nil {
+			s.selfLn.Close()
 		}
 		for _, c := range s.conns {
 			c.Close()
@@ -225,7 +230,6 @@ func (s *Server) listenGRPC(cfg Config, metrics prometheus.Registerer, creds cre
 	if err != nil {
 		return err
 	}
-	s.unary = append([]grpc.UnaryServerInterceptor{obs.UnaryInterceptor()}, unary...)
 	opts := append(obs.ServerOptions(unary, nil), s.tracing.ServerOptions()...)
 	opts = append(opts,
 		grpc.Creds(creds),
@@ -263,13 +267,43 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 	return conn, nil
 }
 
+// selfBufferSize is the buffer of each in-memory connection to the
+// server itself: as much as a loopback socket's, so that a burst of calls
+// does not wait on the reader.
+const selfBufferSize = 256 << 10
+
+// dialSelf returns a connection to the process's own gRPC server over an
+// in-memory listener, which serve serves like the network one: the calls
+// run the server's interceptors, tracing and metrics, as any caller's do,
+// and cost no socket. Call it after listenGRPC.
+func (s *Server) dialSelf() (*grpc.ClientConn, error) {
+	s.selfLn = bufconn.Listen(selfBufferSize)
+	opts := append(s.tracing.DialOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.selfLn.DialContext(ctx) }),
+	)
+	conn, err := grpc.NewClient("passthrough:///chave-self", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("in-process connection: %w", err)
+	}
+	s.conns = append(s.conns, conn)
+	return conn, nil
+}
+
 // serve starts the servers' loops; call it last, once everything is wired.
 func (s *Server) serve() {
+	var grpcLns []net.Listener
 	if s.grpc != nil {
+		grpcLns = append(grpcLns, s.grpcLn)
+		if s.selfLn != nil {
+			grpcLns = append(grpcLns, s.selfLn)
+		}
+	}
+	for _, ln := range grpcLns {
 		go func() {
 			// ErrServerStopped: Stop came before Serve began, which is a
 			// shutdown, not a failure.
-			if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				s.errs <- fmt.Errorf("gRPC: %w", err)
 			}
 		}()

@@ -45,10 +45,15 @@ type attemptSource struct {
 
 type sourceKey struct{}
 
+// InProcessNetwork is the network of the connections the all-in-one
+// server opens to its own gRPC server (grpc/test/bufconn's): only code of
+// the same process can open them.
+const InProcessNetwork = "bufconn"
+
 // SourceInterceptor records where each call to the auth service comes
 // from, for the throttling of failed client authentications. A call with
-// no network peer is in process, from the gateway of `chave serve`, and
-// its ClientAddressMetadata is believed; so is a networked call's when
+// no network peer, or over InProcessNetwork, is in process, from the
+// gateway of `chave serve`, and its ClientAddressMetadata is believed; so is a networked call's when
 // trustForwarded is set (the auth service apart, whose port only the
 // gateway reaches). Any other call counts from its peer's address, so that
 // a direct gRPC client cannot pick the address it is counted under.
@@ -80,6 +85,7 @@ func endpointName(method string) string {
 // sourceAddress is the address a call is counted under.
 func sourceAddress(ctx context.Context, trustForwarded bool) string {
 	p, networked := peer.FromContext(ctx)
+	networked = networked && (p.Addr == nil || p.Addr.Network() != InProcessNetwork)
 	if !networked || trustForwarded {
 		md, _ := metadata.FromIncomingContext(ctx)
 		if v := md.Get(ClientAddressMetadata); len(v) == 1 {

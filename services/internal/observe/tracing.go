@@ -98,6 +98,16 @@ func (t *Tracing) DialOptions() []grpc.DialOption {
 		otelgrpc.WithTracerProvider(t.provider), otelgrpc.WithPropagators(t.prop)))}
 }
 
+// Tracer returns a tracer for spans a process makes itself, such as a
+// call between two parts of one process that crosses no gRPC connection
+// (a no-op when tracing is off).
+func (t *Tracing) Tracer(name string) trace.Tracer {
+	if !t.Enabled() {
+		return noop.NewTracerProvider().Tracer(name)
+	}
+	return t.provider.Tracer(name)
+}
+
 // HTTPHandler instruments an HTTP handler (unchanged when tracing is off).
 func (t *Tracing) HTTPHandler(h http.Handler, operation string) http.Handler {
 	if !t.Enabled() {
