@@ -26,6 +26,7 @@ import (
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/internal/throttle"
@@ -327,7 +328,7 @@ func checkDB(db string) error {
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return nil
 	}
-	return fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redactURL(db))
+	return fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redact.URL(db))
 }
 
 // checkURL requires an absolute http or https URL.
@@ -400,7 +401,7 @@ func loadKeys(cfg Config, use keyUse) (secrets.Keys, error) {
 	if path == "" {
 		dbPath, ok := sqlitePath(cfg.DB)
 		if !ok {
-			return secrets.Keys{}, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
+			return secrets.Keys{}, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redact.URL(cfg.DB))
 		}
 		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
 	}
@@ -449,21 +450,7 @@ func signingKeysPath(cfg Config) (string, error) {
 	}
 	dbPath, ok := sqlitePath(cfg.DB)
 	if !ok {
-		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redactURL(cfg.DB))
+		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redact.URL(cfg.DB))
 	}
 	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), nil
-}
-
-// redactURL hides the password of a database or Redis URL.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
-	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }

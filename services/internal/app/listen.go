@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/redact"
 )
 
 // Server is a running chave process: the all-in-one server or one of the
@@ -212,7 +213,7 @@ func start(cfg *Config, r role, build func(s *Server) error) (*Server, error) {
 		}
 	}
 	if r == roleServe || r == roleRegistry {
-		attrs = append(attrs, "db", redactURL(cfg.DB))
+		attrs = append(attrs, "db", redact.URL(cfg.DB))
 	}
 	cfg.Logger.Info("chave serving", attrs...)
 	return s, nil

@@ -16,9 +16,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/jackc/pgx/v5"
@@ -39,7 +39,7 @@ type Store struct {
 // default) unless the URL sets pool_max_conns; the URL's other pool_*
 // parameters (pool_min_conns, pool_max_conn_lifetime, …) apply too.
 func Open(ctx context.Context, rawURL string) (*Store, error) {
-	where := redact(rawURL)
+	where := redact.URL(rawURL)
 	if !strings.HasPrefix(rawURL, "postgres://") && !strings.HasPrefix(rawURL, "postgresql://") {
 		return nil, fmt.Errorf("postgres: open %s: want a postgres:// URL", where)
 	}
@@ -56,15 +56,6 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, classify(err))
 	}
 	return &Store{pool: pool, retry: defaultRetryPolicy()}, nil
-}
-
-// redact returns the URL without its password, for error messages.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 // Ping checks that the database answers.
