@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"google.golang.org/grpc/credentials/insecure"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
@@ -31,25 +33,29 @@ import (
 // itself is served nowhere. /metrics is served only on cfg.MetricsAddr
 // (none when it is empty), never on the public HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	return start(&cfg, roleServe, func(s *Server) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return start("serve", cfg.process(), func(s *Server) error {
 		metrics := newMetrics()
 		catalog, err := loadCatalog(cfg.CatalogFile)
 		if err != nil {
 			return err
 		}
-		secretKeys, err := loadKeys(cfg, useStorageKeys|useRefreshKey)
+		secretKeys, err := loadKeys(cfg.keys(), cfg.DB, useStorageKeys|useRefreshKey)
 		if err != nil {
 			return err
 		}
-		reg, err := s.openRegistry(ctx, cfg, catalog, secretKeys, metrics)
+		reg, err := s.openRegistry(ctx, cfg.Registry(), catalog, secretKeys, metrics)
 		if err != nil {
 			return err
 		}
-		keysPath, err := signingKeysPath(cfg)
+		keysPath, err := signingKeysPath(cfg.SigningKeysFile, cfg.DB)
 		if err != nil {
 			return err
 		}
-		signingKeys, err := s.openSigningKeys(cfg, keysPath)
+		signingKeys, err := s.openSigningKeys(cfg.Auth(), keysPath)
 		if err != nil {
 			return err
 		}
@@ -70,14 +76,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return err
 		}
 		// CredentialService is not served: no caller may use it.
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireAll(), cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		if err := s.listenGRPC(cfg.GRPCAddr, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireAll(), cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
-		authReg, err := s.throttled(cfg, s.tracedRegistry(reg.svc), metrics)
+		authCfg := cfg.Auth()
+		authReg, err := s.throttled(authCfg, s.tracedRegistry(reg.svc), metrics)
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(authCfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}
@@ -88,7 +95,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		edge, err := s.newGateway(ctx, cfg, self, self, metrics, s.ready)
+		edge, err := s.newGateway(ctx, cfg.Gateway(), self, self, metrics, s.ready)
 		if err != nil {
 			return err
 		}
@@ -100,18 +107,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 
 		if cfg.PrintBootstrapCredential {
-			if err := printBootstrap(ctx, cfg, reg.svc); err != nil {
+			if err := printBootstrap(ctx, cfg.Stdout, reg.svc); err != nil {
 				return err
 			}
 		}
 		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName, authv1.AuthService_ServiceDesc.ServiceName)
 		return nil
-	})
+	}, "db", redact.URL(cfg.DB))
 }
 
 // printBootstrap creates and prints an operator credential when the database
 // holds none: a development convenience that `make run` turns on.
-func printBootstrap(ctx context.Context, cfg Config, reg *registry.Service) error {
+func printBootstrap(ctx context.Context, stdout io.Writer, reg *registry.Service) error {
 	has, err := reg.HasOperator(ctx)
 	if err != nil || has {
 		return err
@@ -121,6 +128,6 @@ func printBootstrap(ctx context.Context, cfg Config, reg *registry.Service) erro
 		return err
 	}
 	b, _ := json.Marshal(map[string]string{"clientId": id, "clientSecret": secret.Reveal()})
-	_, err = fmt.Fprintf(cfg.Stdout, "operator credential (shown once; keep it safe):\n%s\n", b)
+	_, err = fmt.Fprintf(stdout, "operator credential (shown once; keep it safe):\n%s\n", b)
 	return err
 }

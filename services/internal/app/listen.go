@@ -27,7 +27,6 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chave/chave/services/internal/observe"
-	"github.com/chave/chave/services/internal/redact"
 )
 
 // Server is a running chave process: the all-in-one server or one of the
@@ -185,49 +184,43 @@ const (
 	redialMaxDelay = 3 * time.Second
 )
 
-// start validates cfg for r, then runs build on a new Server and starts
-// serving once build has wired everything; if build fails, what it opened
-// is closed again.
-func start(cfg *Config, r role, build func(s *Server) error) (*Server, error) {
-	cfg.setDefaults(r)
-	if err := cfg.validate(r); err != nil {
-		return nil, err
-	}
-	cfg.Tracing.Service = "chave-" + r.String()
-	tracing, err := observe.NewTracing(context.Background(), cfg.Tracing)
+// start runs build on a new Server of command (its configuration
+// defaulted and validated) and starts serving once build has wired
+// everything; if build fails, what it opened is closed again. attrs are
+// logged once it serves.
+func start(command string, p ProcessConfig, build func(s *Server) error, attrs ...any) (*Server, error) {
+	p.Tracing.Service = "chave-" + command
+	tracing, err := observe.NewTracing(context.Background(), p.Tracing)
 	if err != nil {
 		return nil, fmt.Errorf("--otlp-endpoint: %w", err)
 	}
-	s := newServer(cfg.Logger)
+	s := newServer(p.Logger)
 	s.tracing = tracing
-	s.drainDelay, s.pprof = cfg.ShutdownDrainDelay, cfg.PProf
+	s.drainDelay, s.pprof = p.ShutdownDrainDelay, p.PProf
 	if err := build(s); err != nil {
 		s.Stop(context.Background())
 		return nil, err
 	}
 	s.serve()
-	attrs := []any{"command", r.String()}
+	attrs = append([]any{"command", command}, attrs...)
 	for _, a := range []struct{ k, v string }{{"http", s.HTTPAddr()}, {"grpc", s.GRPCAddr()}, {"metrics", s.MetricsAddr()}, {"issuer", s.issuer}} {
 		if a.v != "" {
 			attrs = append(attrs, a.k, a.v)
 		}
 	}
-	if r == roleServe || r == roleRegistry {
-		attrs = append(attrs, "db", redact.URL(cfg.DB))
-	}
-	cfg.Logger.Info("chave serving", attrs...)
+	p.Logger.Info("chave serving", attrs...)
 	return s, nil
 }
 
-// listenGRPC opens the gRPC listener (cfg.GRPCAddr) and its server, with
-// chave's observability (recovery, metrics, logs) outermost, then the
-// extra interceptors, and the standard health and reflection services.
-func (s *Server) listenGRPC(cfg Config, metrics prometheus.Registerer, creds credentials.TransportCredentials, unary ...grpc.UnaryServerInterceptor) error {
+// listenGRPC opens the gRPC listener (addr) and its server, with chave's
+// observability (recovery, metrics, logs) outermost, then the extra
+// interceptors, and the standard health and reflection services.
+func (s *Server) listenGRPC(addr string, metrics prometheus.Registerer, creds credentials.TransportCredentials, unary ...grpc.UnaryServerInterceptor) error {
 	var err error
-	if s.grpcLn, err = listen("--grpc-addr", cfg.GRPCAddr); err != nil {
+	if s.grpcLn, err = listen("--grpc-addr", addr); err != nil {
 		return err
 	}
-	obs, err := observe.NewGRPC(metrics, cfg.Logger)
+	obs, err := observe.NewGRPC(metrics, s.log)
 	if err != nil {
 		return err
 	}
@@ -380,13 +373,4 @@ func hostPortFor(configured string, ln net.Listener) string {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return net.JoinHostPort(host, port)
-}
-
-// dialAddr is a loopback address for the listener.
-func dialAddr(ln net.Listener) string {
-	addr := ln.Addr().(*net.TCPAddr)
-	if addr.IP.IsUnspecified() {
-		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
-	}
-	return addr.String()
 }
