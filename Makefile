@@ -67,6 +67,8 @@ lint: $(BUF) .build/googleapis
 	@gofmt=$$($(GO) env GOROOT)/bin/gofmt; \
 	test -z "$$($$gofmt -l $(MODULES))" || { echo "gofmt needed:"; $$gofmt -l $(MODULES); exit 1; }
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	GOWORK=off GOBIN=$(CURDIR)/.bin $(GO) -C tools install honnef.co/go/tools/cmd/staticcheck
+	@set -e; for m in $(MODULES); do echo "== staticcheck: $$m"; (cd $$m && $(CURDIR)/.bin/staticcheck ./...); done
 
 # Hot paths as Go benchmarks, then the load benchmark: client-credentials
 # grants through the whole REST stack of `chave serve` (SQLite, in-process
