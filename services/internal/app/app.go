@@ -26,11 +26,12 @@ import (
 // server itself, over an in-memory connection (grpc/test/bufconn) that
 // only this process can open: the same interceptors (authentication
 // included), the same tracing and metrics as a call from the network. The
-// auth service is handed the registry service directly: *registry.Service
-// implements the auth service's Registry contract, each method
-// authenticating the client it names and checking that what it names is
-// that client's, as CredentialService does over gRPC; CredentialService
-// itself is served nowhere. /metrics is served only on cfg.MetricsAddr
+// auth service is handed the registry service directly (directRegistry,
+// the auth service's Registry contract over *registry.Service, doing what
+// CredentialService does over gRPC: each method authenticates the client
+// it names and checks that what it names is that client's, grants under
+// the tenant's address policy); CredentialService itself is served
+// nowhere. /metrics is served only on cfg.MetricsAddr
 // (none when it is empty), never on the public HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.setDefaults()
@@ -80,7 +81,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return err
 		}
 		authCfg := cfg.Auth()
-		authReg, err := s.throttled(authCfg, s.tracedRegistry(reg.svc), metrics)
+		authReg, err := s.throttled(authCfg, s.directRegistry(reg.svc), metrics)
 		if err != nil {
 			return err
 		}

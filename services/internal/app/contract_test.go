@@ -16,17 +16,17 @@ import (
 )
 
 // TestRegistryContract runs the auth service's Registry suite against the
-// registry service itself (as `chave serve` hands it to the auth service)
+// registry service itself (as `chave serve` hands it to the auth service,
+// directRegistry)
 // and against its gRPC client over `chave registry` (as the auth service
 // apart reaches it); auth's tests run it against their fake.
 func TestRegistryContract(t *testing.T) {
-	var _ auth.Registry = (*registry.Service)(nil)
 	token := strings.Repeat("c", registry.MinInternalTokenSize)
 	subject := func(t *testing.T, grpc bool) registrytest.Subject {
 		r := startRegistryApart(t, InternalConfig{Token: token}, TLSConfig{})
 		var n atomic.Int64
 		s := registrytest.Subject{
-			Registry: r.svc,
+			Registry: newServer(slog.New(slog.DiscardHandler)).directRegistry(r.svc),
 			NewClient: func(t *testing.T) (string, string) {
 				return r.credential(t, fmt.Sprintf("tenant-%d", n.Add(1)))
 			},

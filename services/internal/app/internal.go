@@ -85,24 +85,28 @@ func (c internalTokenConn) Invoke(ctx context.Context, method string, args, repl
 	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
 }
 
-// tracedRegistry is the registry service as the auth service of `chave
-// serve` calls it, directly: each call is a span named as the
-// CredentialService method it stands for, so that a grant's trace shows
-// the registry's part as it does between the services apart.
-func (s *Server) tracedRegistry(svc *registry.Service) auth.Registry {
-	return tracedRegistry{svc: svc, tracer: s.tracing.Tracer("github.com/chave/chave/services/internal/registry")}
+// directRegistry is the registry service as the auth service of `chave
+// serve` calls it, directly, doing what CredentialServer does over gRPC:
+// each grant is checked against the tenant's address policy
+// (registry.AtTokenEndpoint, with the client address the auth service
+// recorded), a family of another client is no good refresh token, and
+// each call is a span named as the CredentialService method it stands
+// for, so that a grant's trace shows the registry's part as it does
+// between the services apart.
+func (s *Server) directRegistry(svc *registry.Service) auth.Registry {
+	return directRegistry{svc: svc, tracer: s.tracing.Tracer("github.com/chave/chave/services/internal/registry")}
 }
 
-type tracedRegistry struct {
-	svc    auth.Registry
+type directRegistry struct {
+	svc    *registry.Service
 	tracer trace.Tracer
 }
 
-var credentialService = "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
+var credentialService = registryv1.CredentialService_ServiceDesc.ServiceName + "/"
 
 // span starts the span of method; end ends it with err's outcome.
-func (r tracedRegistry) span(ctx context.Context, method string) (context.Context, func(error)) {
-	ctx, span := r.tracer.Start(ctx, credentialService[1:]+method, trace.WithSpanKind(trace.SpanKindInternal))
+func (r directRegistry) span(ctx context.Context, method string) (context.Context, func(error)) {
+	ctx, span := r.tracer.Start(ctx, credentialService+method, trace.WithSpanKind(trace.SpanKindInternal))
 	return ctx, func(err error) {
 		if err != nil {
 			span.SetStatus(otelcodes.Error, string(chave.ErrorCode(err)))
@@ -111,31 +115,40 @@ func (r tracedRegistry) span(ctx context.Context, method string) (context.Contex
 	}
 }
 
-func (r tracedRegistry) AuthenticateClient(ctx context.Context, clientID, secret string) (_ auth.Client, err error) {
+func (r directRegistry) AuthenticateClient(ctx context.Context, clientID, secret string) (_ auth.Client, err error) {
 	ctx, end := r.span(ctx, "AuthenticateClient")
 	defer func() { end(err) }()
-	return r.svc.AuthenticateClient(ctx, clientID, secret)
+	c, err := r.svc.AuthenticateClient(registry.AtTokenEndpoint(ctx, auth.ClientAddress(ctx)), clientID, secret)
+	return c.Contract(), err
 }
 
-func (r tracedRegistry) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
+func (r directRegistry) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
 	ctx, end := r.span(ctx, "UseRefreshToken")
 	defer func() { end(err) }()
-	return r.svc.UseRefreshToken(ctx, clientID, secret, familyID, generation, familyExpiry)
+	return r.useRefreshToken(ctx, clientID, registry.ClientProof{Secret: secret}, familyID, generation, familyExpiry)
 }
 
-func (r tracedRegistry) UseRefreshTokenAlone(ctx context.Context, clientID, secretVersion, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
+func (r directRegistry) UseRefreshTokenAlone(ctx context.Context, clientID, secretVersion, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
 	ctx, end := r.span(ctx, "UseRefreshToken")
 	defer func() { end(err) }()
-	return r.svc.UseRefreshTokenAlone(ctx, clientID, secretVersion, familyID, generation, familyExpiry)
+	return r.useRefreshToken(ctx, clientID, registry.ClientProof{RefreshTokenSecretVersion: secretVersion}, familyID, generation, familyExpiry)
 }
 
-func (r tracedRegistry) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok auth.IssuedToken) (err error) {
+func (r directRegistry) useRefreshToken(ctx context.Context, clientID string, proof registry.ClientProof, familyID string, generation int64, familyExpiry time.Time) (auth.Client, error) {
+	c, err := r.svc.UseRefreshToken(registry.AtTokenEndpoint(ctx, auth.ClientAddress(ctx)), clientID, proof, familyID, generation, familyExpiry)
+	if chave.IsCode(err, chave.PermissionDenied) { // another client's family
+		return auth.Client{}, &chave.Error{Code: chave.InvalidGrant, Message: "refresh token refused", Err: err}
+	}
+	return c.Contract(), err
+}
+
+func (r directRegistry) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok auth.IssuedToken) (err error) {
 	ctx, end := r.span(ctx, "RevokeIssuedToken")
 	defer func() { end(err) }()
 	return r.svc.RevokeIssuedToken(ctx, clientID, secret, tok)
 }
 
-func (r tracedRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (_ auth.IssuedTokenState, err error) {
+func (r directRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (_ auth.IssuedTokenState, err error) {
 	ctx, end := r.span(ctx, "CheckIssuedToken")
 	defer func() { end(err) }()
 	return r.svc.CheckIssuedToken(ctx, caller, clientID, tok)

@@ -105,6 +105,11 @@ func sourceAddress(ctx context.Context, trustForwarded bool) string {
 	return ""
 }
 
+// ClientAddress is the address of the client a call to the auth service
+// serves (SourceInterceptor's; empty when unknown): what the registry's
+// grant address check needs.
+func ClientAddress(ctx context.Context) string { return sourceOf(ctx).address }
+
 // sourceOf returns the recorded source of the call, or, without
 // SourceInterceptor, its peer's address.
 func sourceOf(ctx context.Context) attemptSource {

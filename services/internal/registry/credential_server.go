@@ -28,6 +28,7 @@ func NewCredentialServer(svc *Service, log *slog.Logger) *CredentialServer {
 
 // AuthenticateClient implements registryv1.CredentialServiceServer.
 func (s *CredentialServer) AuthenticateClient(ctx context.Context, req *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
 	client, err := s.svc.AuthenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -41,7 +42,8 @@ func (s *CredentialServer) UseRefreshToken(ctx context.Context, req *registryv1.
 	if p, ok := req.GetProof().(*registryv1.UseRefreshTokenRequest_RefreshTokenSecretVersion); ok {
 		proof = ClientProof{RefreshTokenSecretVersion: p.RefreshTokenSecretVersion}
 	}
-	client, err := s.svc.useRefreshToken(ctx, req.GetClientId(), proof, req.GetFamilyId(),
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
+	client, err := s.svc.UseRefreshToken(ctx, req.GetClientId(), proof, req.GetFamilyId(),
 		req.GetGeneration(), timeFromProto(req.GetFamilyExpireTime()))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)

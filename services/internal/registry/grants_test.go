@@ -39,7 +39,7 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	tok, secret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(24 * time.Hour)
 	use := func(gen int64) error {
-		_, err := f.svc.useRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-1"), gen, exp)
+		_, err := f.svc.UseRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-1"), gen, exp)
 		return err
 	}
 	for gen := range int64(3) {
@@ -70,7 +70,7 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 	a, aSecret := f.credential(t, "acme", "inventory")
 	b, bSecret := f.credential(t, "acme", "inventory")
 	exp := f.now.Add(time.Hour)
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
@@ -86,19 +86,19 @@ func TestUseRefreshTokenRefusals(t *testing.T) {
 		"negative generation":     {a.ID, aSecret.Reveal(), famID("fam-y"), -1, exp, chave.Invalid},
 	}
 	for name, c := range cases {
-		if _, err := f.svc.useRefreshToken(ctx, c.id, ClientProof{Secret: c.secret}, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
+		if _, err := f.svc.UseRefreshToken(ctx, c.id, ClientProof{Secret: c.secret}, c.family, c.gen, c.exp); !chave.IsCode(err, c.code) {
 			t.Errorf("%s: %v, want %s", name, err, c.code)
 		}
 	}
 	// The refused attempts by client b did not disturb a's family.
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); err != nil {
 		t.Fatalf("a's next generation after refusals: %v", err)
 	}
 	// A revoked credential refreshes no more.
 	if _, err := f.svc.RevokeToken(ctx, f.op, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 2, exp); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("refresh after credential revocation: %v", err)
 	}
 }
@@ -113,7 +113,7 @@ func TestUseRefreshTokenParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.svc.useRefreshToken(context.Background(), tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-p"), 0, f.now.Add(time.Hour))
+			_, err := f.svc.UseRefreshToken(context.Background(), tok.ID, ClientProof{Secret: secret.Reveal()}, famID("fam-p"), 0, f.now.Add(time.Hour))
 			results <- err
 		}()
 	}
@@ -171,7 +171,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		t.Fatal("revoking one jti affected another")
 	}
 	// Families: b cannot revoke a's family; a can, idempotently.
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.RevokeIssuedToken(ctx, b.ID, bSecret.Reveal(), IssuedToken{FamilyID: famID("fam-a"), ExpireTime: exp}); !chave.IsCode(err, chave.PermissionDenied) {
@@ -189,7 +189,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 		t.Fatal("a revoked family checks active")
 	}
 	// Only the current generation of a family checks active.
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-g"), 0, exp); err != nil {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-g"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	gen := func(g int64) *int64 { return &g }
@@ -199,14 +199,14 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 	if !check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(0)}) || check(a.ID, IssuedToken{FamilyID: famID("fam-unused"), Generation: gen(1)}) {
 		t.Fatal("generations of an unused family check wrongly")
 	}
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-a"), 1, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("refresh of a revoked family: %v", err)
 	}
 	// Revoking a never-used family also stops it before its first use.
 	if err := f.svc.RevokeIssuedToken(ctx, a.ID, aSecret.Reveal(), IssuedToken{FamilyID: famID("fam-new"), ExpireTime: exp}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.useRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-new"), 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
+	if _, err := f.svc.UseRefreshToken(ctx, a.ID, ClientProof{Secret: aSecret.Reveal()}, famID("fam-new"), 0, exp); !chave.IsCode(err, chave.InvalidGrant) {
 		t.Fatalf("first use of a family revoked before use: %v", err)
 	}
 	// Revoking the credential makes every token it issued inactive.
