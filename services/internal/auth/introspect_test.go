@@ -203,20 +203,20 @@ func TestIntrospectFailures(t *testing.T) {
 		{ClientId: "rt-client", ClientSecret: "wrong", Token: "garbage"},
 	} {
 		_, err := h.rpc.IntrospectToken(context.Background(), req)
-		wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+		wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	}
 	_, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret})
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidRequest)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 
 	// Another client's token is checked in the registry: its failures are
 	// the answer's.
 	h.addIntrospectors()
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Unavailable, "db down"))
 	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "acme-introspector", ClientSecret: secret, Token: at})
-	wantOAuthError(t, err, codes.Unavailable, auth.ErrTemporarilyUnavailable)
+	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Internal, "bug"))
 	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "acme-introspector", ClientSecret: secret, Token: at})
-	wantOAuthError(t, err, codes.Internal, auth.ErrServerError)
+	wantOAuthError(t, err, codes.Internal, "server_error")
 	h.reg.setErr(&h.reg.checkErr, nil)
 }
 
@@ -233,7 +233,7 @@ func TestNewIntrospectOwnAccessTokenFailsClosed(t *testing.T) {
 	}
 	h.reg.setErr(&h.reg.revocationSetErr, errors.New("redis down"))
 	_, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
-	wantOAuthError(t, err, codes.Unavailable, auth.ErrTemporarilyUnavailable)
+	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
 	h.reg.setErr(&h.reg.revocationSetErr, nil)
 
 	for _, what := range []string{"jti", "family", "credential"} {
@@ -255,7 +255,7 @@ func TestNewIntrospectOwnAccessTokenFailsClosed(t *testing.T) {
 			resp, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
 			if what == "credential" {
 				// A revoked credential cannot authenticate at all.
-				wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+				wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 				return
 			}
 			if err != nil {
