@@ -16,6 +16,7 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/verify"
 )
 
 // memRegistry is an in-memory auth.Registry with the registry's semantics:
@@ -35,7 +36,7 @@ type memRegistry struct {
 	jtis     map[string]string // revoked access tokens: jti → client
 
 	// Failures to inject: every call of the method fails with the error.
-	authErr, useErr, revokeErr, checkErr error
+	authErr, useErr, revokeErr, checkErr, revocationSetErr error
 
 	// What was asked.
 	uses     int
@@ -271,6 +272,29 @@ func maySee(caller, c auth.Client, known bool) bool {
 	default:
 		return false
 	}
+}
+
+// IsRevoked is the revocation set the registry keeps (verify.RevocationChecker):
+// the token's credential, secret version, jti or family revoked.
+func (m *memRegistry) IsRevoked(_ context.Context, c verify.Claims) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.revocationSetErr != nil {
+		return false, m.revocationSetErr
+	}
+	if m.revoked[c.ClientID] {
+		return true, nil
+	}
+	if cl, ok := m.clients[c.ClientID]; ok && c.SecretVersion != "" && c.SecretVersion != cl.SecretVersion {
+		return true, nil
+	}
+	if _, ok := m.jtis[c.ID]; ok {
+		return true, nil
+	}
+	if f, ok := m.families[c.SessionID]; ok && c.SessionID != "" && f.revoked {
+		return true, nil
+	}
+	return false, nil
 }
 
 // registryServer serves a memRegistry over gRPC, with the statuses the

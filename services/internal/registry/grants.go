@@ -89,7 +89,7 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 }
 
 // UseRefreshToken authenticates the client and advances its refresh-token
-// family from generation gen to gen+1 in one transaction, so that of
+// family from generation gen to gen+1 in one write, so that of
 // several concurrent uses of one refresh token exactly one wins. Presenting
 // a generation that was already used revokes the whole family (the token
 // was replayed: either the client or an attacker holds a stale copy) and
@@ -126,8 +126,16 @@ func (s *Service) advanceFamily(ctx context.Context, client Client, familyID str
 	if !now.Before(familyExpire) {
 		return Client{}, errInvalidGrant
 	}
-	var replayed bool
 	init := chave.RefreshFamily{ClientID: clientID, CreateTime: now, ExpireTime: familyExpire}
+	// The common case, the family's current generation, is one write;
+	// anything else is decided, and a replay's revocation committed, in a
+	// read-modify-write transaction.
+	if _, advanced, err := s.store.AdvanceRefreshFamily(ctx, familyID, init, gen); err != nil {
+		return Client{}, err
+	} else if advanced {
+		return client, nil
+	}
+	var replayed bool
 	fam, err := s.store.UpdateRefreshFamily(ctx, familyID, init, func(f *chave.RefreshFamily) error {
 		replayed = false
 		switch {
