@@ -34,8 +34,9 @@ const (
 )
 
 // ListRevocations returns, through q, the credentials revoked at or after
-// since, and the revoked access tokens and refresh families that expire
-// after now (or never), each ordered by id. It runs three queries: for one
+// since, the signing keys revoked at or after since, and the revoked
+// access tokens and refresh families that expire after now (or never),
+// each ordered by id. It runs four queries: for one
 // snapshot of the database, q runs them in one transaction.
 func ListRevocations(q Query, since, now time.Time) (storage.Revocations, error) {
 	var (
@@ -51,6 +52,9 @@ func ListRevocations(q Query, since, now time.Time) (storage.Revocations, error)
 	if out.Families, err = queryAll(q, ScanFamily, revokedFamiliesSQL, now.UnixMicro()); err != nil {
 		return storage.Revocations{}, fmt.Errorf("refresh families: %w", err)
 	}
+	if out.SigningKeys, err = listRevokedSigningKeys(q, since); err != nil {
+		return storage.Revocations{}, fmt.Errorf("signing keys: %w", err)
+	}
 	sortRevocations(&out)
 	return out, nil
 }
@@ -62,4 +66,5 @@ func sortRevocations(r *storage.Revocations) {
 	slices.SortFunc(r.Credentials, func(a, b chave.Token) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.AccessTokens, func(a, b chave.RevokedAccessToken) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.Families, func(a, b chave.RefreshFamily) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.SigningKeys, func(a, b chave.SigningKey) int { return cmp.Compare(a.ID, b.ID) })
 }
