@@ -14,6 +14,7 @@ import (
 
 	"github.com/chave/chave/services/internal/app"
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/internal/throttle"
 )
 
@@ -35,7 +36,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
 	redisFlags(f, &cfg)
 	tokenFlags(f, &cfg, "", "http:// + the HTTP address")
-	signingFlags(f, &cfg, "signing-keys.json beside the SQLite file")
+	signingFlags(f, &cfg, "none: the database of --db")
 	throttleFlags(f, &cfg)
 	trustedProxiesFlag(f, &cfg)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
@@ -79,9 +80,10 @@ func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
 	catalogFlag(f, &cfg)
 	secretsFlags(f, &cfg, "chave-data/secrets.json")
+	f.string(&cfg.DB, "db", "", "database that holds the signing keys (only those): sqlite://PATH or postgres://URL (empty: --signing-keys-file)")
 	redisFlags(f, &cfg)
 	tokenFlags(f, &cfg, "http://localhost:8080", "")
-	signingFlags(f, &cfg, "chave-data/signing-keys.json")
+	signingFlags(f, &cfg, "the database of --db, else chave-data/signing-keys.json")
 	throttleFlags(f, &cfg)
 	tlsServerFlags(f, &cfg.TLS)
 	tlsClientFlags(f, &cfg.TLS)
@@ -234,7 +236,10 @@ func tokenFlags(f *flags, cfg *app.Config, issuerDefault, issuerHelp string) {
 // lifetimes.
 func signingFlags(f *flags, cfg *app.Config, defaultKeysFile string) {
 	f.string(&cfg.SigningAlgorithm, "signing-algorithm", "ES256", "ES256, EdDSA, RS256 or HS512")
-	f.string(&cfg.SigningKeysFile, "signing-keys-file", "", "private signing keys, created with a fresh key if absent (default: "+defaultKeysFile+")")
+	f.string(&cfg.SigningKeysFile, "signing-keys-file", "", "keep the private signing keys in this file, created with a fresh key if absent, instead of the database (default: "+defaultKeysFile+")")
+	f.duration(&cfg.SigningKeyPollInterval, "signing-key-poll-interval", signing.DefaultPollInterval, "how often to look for signing keys changed in the database by another process")
+	// Never from the command line, where ps would show it.
+	cfg.KeyEncryptionKey = os.Getenv("CHAVE_KEY_ENCRYPTION_KEY")
 	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "access token lifetime")
 	f.duration(&cfg.RefreshTokenLifetime, "refresh-token-lifetime", 24*time.Hour, "refresh token lifetime")
 	f.duration(&cfg.RefreshFamilyLifetime, "refresh-family-lifetime", 30*24*time.Hour, "absolute lifetime of a chain of refresh tokens")

@@ -42,11 +42,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		keysPath, err := signingKeysPath(cfg)
-		if err != nil {
-			return err
-		}
-		signingKeys, err := s.openSigningKeys(cfg, keysPath)
+		signingKeys, err := s.openSigningKeys(ctx, cfg, reg.store)
 		if err != nil {
 			return err
 		}

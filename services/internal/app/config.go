@@ -71,9 +71,18 @@ type Config struct {
 
 	// CatalogFile replaces the shipped context catalog.
 	CatalogFile string
-	// SigningKeysFile holds the private signing keys; default beside the
-	// SQLite database.
+	// SigningKeysFile holds the private signing keys in a file instead of
+	// the database (operators who insist on one). Empty: the signing keys
+	// live in the database, sealed under KeyEncryptionKey; the auth service
+	// apart without a DB uses chave-data/signing-keys.json.
 	SigningKeysFile string
+	// KeyEncryptionKey (base64 of 32 bytes, CHAVE_KEY_ENCRYPTION_KEY) seals
+	// the signing keys kept in the database; empty: the secrets file's
+	// keyEncryptionKey, generated there when the database is SQLite.
+	KeyEncryptionKey string
+	// SigningKeyPollInterval is how often a server reads the version of
+	// the stored signing keys to notice a change (default 2s).
+	SigningKeyPollInterval time.Duration
 	// SigningAlgorithm: ES256 (default), EdDSA, RS256 or HS512.
 	SigningAlgorithm string
 	// SecretsFile holds the hashing, encryption and refresh-token keys
@@ -150,6 +159,9 @@ const defaultDataDir = "chave-data"
 const defaultSplitIssuer = "http://localhost:8080"
 
 func (c *Config) setDefaults(r role) {
+	// The auth service apart keeps its keys in a file unless it is given a
+	// database to share them through.
+	authKeyFile := r == roleAuth && c.DB == "" && c.SigningKeysFile == ""
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = ":8080"
 	}
@@ -170,6 +182,9 @@ func (c *Config) setDefaults(r role) {
 	}
 	if c.SigningKeyPrePublish == 0 {
 		c.SigningKeyPrePublish = signing.DefaultPrePublish
+	}
+	if c.SigningKeyPollInterval == 0 {
+		c.SigningKeyPollInterval = signing.DefaultPollInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -193,9 +208,9 @@ func (c *Config) setDefaults(r role) {
 			c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
 		}
 	case roleAuth:
-		// No database to sit beside: the same files as the all-in-one
-		// server on its default database.
-		if c.SigningKeysFile == "" {
+		// No database given: the same files as the all-in-one server had
+		// on its default database.
+		if authKeyFile {
 			c.SigningKeysFile = filepath.Join(defaultDataDir, "signing-keys.json")
 		}
 		if c.SecretsFile == "" {
@@ -233,6 +248,9 @@ func (c *Config) validate(r role) error {
 	case roleAuth:
 		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
 		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
+		if c.SigningKeysFile == "" {
+			check(checkDB(c.DB))
+		}
 		check(checkDialAddr("--registry", c.RegistryAddr))
 		check(c.checkTokens())
 		check(c.checkThrottle())
@@ -443,15 +461,33 @@ func keysFromConfig(cfg Config, use keyUse) (secrets.Keys, error) {
 	return k, nil
 }
 
-func signingKeysPath(cfg Config) (string, error) {
-	if cfg.SigningKeysFile != "" {
-		return cfg.SigningKeysFile, nil
-	}
+// legacyKeysFile is where the all-in-one server kept its signing keys
+// before they moved into the database: beside the SQLite file.
+func legacyKeysFile(cfg Config) (string, bool) {
 	dbPath, ok := sqlitePath(cfg.DB)
 	if !ok {
-		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redactURL(cfg.DB))
+		return "", false
 	}
-	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), nil
+	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), true
+}
+
+// loadKEK returns the key-encryption key of the signing keys kept in the
+// database: CHAVE_KEY_ENCRYPTION_KEY, else the secrets file's
+// keyEncryptionKey (beside a SQLite database by default, and generated
+// there for it: the embedded default).
+func loadKEK(cfg Config) ([]byte, error) {
+	_, embedded := sqlitePath(cfg.DB)
+	path := cfg.SecretsFile
+	if path == "" {
+		if p, ok := sqlitePath(cfg.DB); ok {
+			path = filepath.Join(filepath.Dir(p), "secrets.json")
+		}
+	}
+	k, err := secrets.LoadKEK(secrets.KEKSource{Env: cfg.KeyEncryptionKey, SecretsFile: path, Create: embedded})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys in the database: %w", err)
+	}
+	return k, nil
 }
 
 // redactURL hides the password of a database or Redis URL.
