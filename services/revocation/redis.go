@@ -26,6 +26,7 @@ import (
 //	{chave:rev}:c:<client id>  a revoked credential; value: At in Unix nanoseconds, 19 digits
 //	{chave:rev}:t:<jti>        a revoked access token; value: 1
 //	{chave:rev}:f:<family id>  a revoked refresh family; value: 1
+//	{chave:rev}:k:<kid>        a revoked signing key; value: 1
 //	{chave:rev}:rebuild:<rand> present while a Rebuild runs; expires on its own
 //
 // Every entry key expires at its entry's Until (SET … PX, relative to the
@@ -70,6 +71,7 @@ type Redis struct {
 	credential  string
 	accessToken string
 	family      string
+	signingKey  string
 }
 
 var _ Set = (*Redis)(nil)
@@ -139,6 +141,7 @@ func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 		credential:  tag + "c:",
 		accessToken: tag + "t:",
 		family:      tag + "f:",
+		signingKey:  tag + "k:",
 	}, nil
 }
 
@@ -148,6 +151,8 @@ func (r *Redis) key(kind Kind, id string) string {
 		return r.credential + id
 	case AccessToken:
 		return r.accessToken + id
+	case SigningKey:
+		return r.signingKey + id
 	default:
 		return r.family + id
 	}
@@ -229,9 +234,9 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 
 // IsRevoked checks the token with one MGET of the marker and its keys.
 func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
-	var buf [4]string
+	var buf [5]string
 	keys := append(buf[:0], r.marker)
-	credential, token, family := -1, -1, -1
+	credential, token, family, key := -1, -1, -1, -1
 	if q.ClientID != "" {
 		credential = len(keys)
 		keys = append(keys, r.credential+q.ClientID)
@@ -243,6 +248,10 @@ func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
 	if q.FamilyID != "" {
 		family = len(keys)
 		keys = append(keys, r.family+q.FamilyID)
+	}
+	if q.KeyID != "" {
+		key = len(keys)
+		keys = append(keys, r.signingKey+q.KeyID)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -270,6 +279,9 @@ func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
 		return true, nil
 	}
 	if family > 0 && vals[family] != nil {
+		return true, nil
+	}
+	if key > 0 && vals[key] != nil {
 		return true, nil
 	}
 	return false, nil
