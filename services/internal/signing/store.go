@@ -247,6 +247,9 @@ func (db *DB) Rotate(ctx context.Context, alg jwa.SignatureAlgorithm, now time.T
 		return nil, nil, err
 	}
 	_, err = db.update(ctx, now, retention, func(keys []*Key) ([]*Key, error) {
+		if len(keys) == 0 {
+			return nil, errNoStoredKeys
+		}
 		sc, err := newSchedule(keys)
 		if err != nil {
 			return nil, err
@@ -370,6 +373,9 @@ func (db *DB) Export(ctx context.Context) ([]byte, error) {
 
 // errNoKeys is newSchedule's complaint about an empty set.
 var errNoKeys = errEmptySet
+
+var errNoStoredKeys = chave.Errorf(chave.FailedPrecondition,
+	"the database holds no signing key yet: the servers store the first at their start (or chave keys import a key file)")
 
 // WatchDB keeps s in step with the stored set: it reads the version every
 // interval (DefaultPollInterval if not positive) and reloads the keys when
