@@ -69,6 +69,25 @@ func TestNewDBSealsAndShares(t *testing.T) {
 	if _, err := NewDB(st, testKEK(1)[:16]); err == nil {
 		t.Fatal("NewDB accepted a 16-byte KEK")
 	}
+	// A row whose algorithm column was changed (to HS512, whose "secret"
+	// an attacker would pick) does not open: the sealed key decides.
+	if _, err := st.UpdateSigningKeys(ctx, func(set storage.SigningKeySet) ([]chave.SigningKey, error) {
+		keys := set.Keys
+		keys[0].Algorithm = "HS512"
+		return keys, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.Load(ctx); err == nil {
+		t.Fatal("a key whose algorithm column was changed to HS512 opened")
+	}
+	if _, err := st.UpdateSigningKeys(ctx, func(set storage.SigningKeySet) ([]chave.SigningKey, error) {
+		keys := set.Keys
+		keys[0].Algorithm = "ES256"
+		return keys, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A sealed key moved to another kid's row does not open.
 	if _, _, err := db.Rotate(ctx, jwa.ES256, now, time.Minute, time.Hour); err != nil {
 		t.Fatal(err)
