@@ -51,7 +51,9 @@ func RevokeSigningKeys(ctx context.Context, cfg Config, keys []chave.SigningKey,
 	if err != nil {
 		return fmt.Errorf("--redis: %w", err)
 	}
-	set, err := revocation.NewRedis(client, revocation.Options{})
+	// A command, not a request path: it may wait for Redis longer than a
+	// verifier would.
+	set, err := revocation.NewRedis(client, revocation.Options{Timeout: revokeKeysTimeout})
 	if err != nil {
 		client.Close()
 		return fmt.Errorf("--redis: %w", err)
@@ -61,8 +63,20 @@ func RevokeSigningKeys(ctx context.Context, cfg Config, keys []chave.SigningKey,
 	for _, k := range keys {
 		entries = append(entries, registry.SigningKeyEntry(k, horizon))
 	}
-	if err := set.Revoke(ctx, entries...); err != nil && !errors.Is(err, revocation.ErrLost) {
-		return fmt.Errorf("writing the revoked signing keys into the revocation set: %w", err)
+	for range revokeKeysAttempts {
+		err = set.Revoke(ctx, entries...)
+		if err == nil || errors.Is(err, revocation.ErrLost) {
+			return nil
+		}
+		if !errors.Is(err, revocation.ErrUnavailable) || ctx.Err() != nil {
+			break
+		}
 	}
-	return nil
+	return fmt.Errorf("writing the revoked signing keys into the revocation set: %w", err)
 }
+
+// How long, and how often, RevokeSigningKeys tries to reach Redis.
+const (
+	revokeKeysTimeout  = 5 * time.Second
+	revokeKeysAttempts = 3
+)
