@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"time"
@@ -9,20 +10,20 @@ import (
 	"github.com/chave/chave/services/internal/storage"
 )
 
-// SigningKeyColumns are the columns of the signing_keys table, in the order
+// signingKeyColumns are the columns of the signing_keys table, in the order
 // of scanSigningKey and signingKeyArgs.
-const SigningKeyColumns = `id, algorithm, sealed, create_time, activate_time, retire_time, revoke_time`
+const signingKeyColumns = `id, algorithm, sealed, create_time, activate_time, retire_time, revoke_time`
 
 // Statements on signing keys and leases.
 const (
-	// SigningKeysVersionSQL reads the version of the set; a backend that
-	// locks rows appends FOR UPDATE to lock the set.
-	SigningKeysVersionSQL = `SELECT version FROM signing_key_set WHERE id = 1`
-	listSigningKeysSQL    = `SELECT ` + SigningKeyColumns + ` FROM signing_keys ORDER BY id`
+	// signingKeysVersionSQL reads the version of the set; Flavor.ForUpdate
+	// after it locks the set.
+	signingKeysVersionSQL = `SELECT version FROM signing_key_set WHERE id = 1`
+	listSigningKeysSQL    = `SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id`
 	deleteSigningKeysSQL  = `DELETE FROM signing_keys`
-	insertSigningKeySQL   = `INSERT INTO signing_keys (` + SigningKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	insertSigningKeySQL   = `INSERT INTO signing_keys (` + signingKeyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	bumpSigningKeysSQL    = `UPDATE signing_key_set SET version = version + 1 WHERE id = 1`
-	revokedSigningKeysSQL = `SELECT ` + SigningKeyColumns + ` FROM signing_keys
+	revokedSigningKeysSQL = `SELECT ` + signingKeyColumns + ` FROM signing_keys
 		WHERE revoke_time IS NOT NULL AND revoke_time >= $1`
 
 	// acquireLeaseSQL takes a lease ($1) for a holder ($2) until $3 if it
@@ -33,13 +34,13 @@ const (
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expire_time = excluded.expire_time
 		WHERE leases.holder = excluded.holder OR leases.expire_time <= $4
 		RETURNING holder`
-	// ReleaseLeaseSQL gives a lease ($1) up if the holder ($2) holds it.
-	ReleaseLeaseSQL = `DELETE FROM leases WHERE name = $1 AND holder = $2`
+	// releaseLeaseSQL gives a lease ($1) up if the holder ($2) holds it.
+	releaseLeaseSQL = `DELETE FROM leases WHERE name = $1 AND holder = $2`
 )
 
-// SigningKeysVersion returns the version of the signing-key set through q;
-// stmt is SigningKeysVersionSQL, with FOR UPDATE to lock the set.
-func SigningKeysVersion(q Query, stmt string) (int64, error) {
+// signingKeysVersion returns the version of the signing-key set through
+// q; stmt is signingKeysVersionSQL, with FOR UPDATE to lock the set.
+func signingKeysVersion(q Query, stmt string) (int64, error) {
 	versions, err := queryAll(q, func(row Scanner) (int64, error) {
 		var v int64
 		err := row.Scan(&v)
@@ -54,11 +55,11 @@ func SigningKeysVersion(q Query, stmt string) (int64, error) {
 	return versions[0], nil
 }
 
-// ListSigningKeys returns the version and the keys through q, which runs
+// listSigningKeys returns the version and the keys through q, which runs
 // both queries in one transaction for one snapshot; versionSQL as for
-// SigningKeysVersion.
-func ListSigningKeys(q Query, versionSQL string) (storage.SigningKeySet, error) {
-	v, err := SigningKeysVersion(q, versionSQL)
+// signingKeysVersion.
+func listSigningKeys(q Query, versionSQL string) (storage.SigningKeySet, error) {
+	v, err := signingKeysVersion(q, versionSQL)
 	if err != nil {
 		return storage.SigningKeySet{}, fmt.Errorf("version: %w", err)
 	}
@@ -69,66 +70,106 @@ func ListSigningKeys(q Query, versionSQL string) (storage.SigningKeySet, error) 
 	return storage.SigningKeySet{Version: v, Keys: keys}, nil
 }
 
-// UpdateSigningKeys runs the read-modify-write of
-// storage.SigningKeyStore.UpdateSigningKeys within the caller's
-// transaction: lockSQL (SigningKeysVersionSQL, FOR UPDATE where the
-// backend locks rows) reads the version, update sees the set, and a
-// non-nil answer replaces the keys and increments the version. An error
-// of update comes back wrapped in an *UpdateError.
-func UpdateSigningKeys(q Query, exec Exec, lockSQL string, update func(storage.SigningKeySet) ([]chave.SigningKey, error)) (storage.SigningKeySet, error) {
-	cur, err := ListSigningKeys(q, lockSQL)
+// ListSigningKeys returns the signing keys and the set's version, read in
+// one snapshot transaction (Flavor.SnapshotTx) on the read pool.
+func (s *Store) ListSigningKeys(ctx context.Context) (storage.SigningKeySet, error) {
+	tx, err := s.read.BeginTx(ctx, &s.flavor.SnapshotTx)
 	if err != nil {
-		return storage.SigningKeySet{}, err
+		return storage.SigningKeySet{}, s.fail(err, "list signing keys: begin")
 	}
-	next, err := update(cur)
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
+	out, err := listSigningKeys(queryOn(ctx, tx), signingKeysVersionSQL)
 	if err != nil {
-		return storage.SigningKeySet{}, &UpdateError{err}
+		return storage.SigningKeySet{}, s.fail(err, "list signing keys")
 	}
-	if next == nil {
-		return cur, nil
-	}
-	if err := exec(deleteSigningKeysSQL); err != nil {
-		return storage.SigningKeySet{}, fmt.Errorf("delete keys: %w", err)
-	}
-	for _, k := range next {
-		if k.ID == "" || len(k.Sealed) == 0 || k.CreateTime.IsZero() || k.ActivateTime.IsZero() {
-			return storage.SigningKeySet{}, &UpdateError{chave.InvalidField("signingKey",
-				"a signing key needs an id, its sealed key, a create and an activate time (key %q)", k.ID)}
-		}
-		if err := exec(insertSigningKeySQL, signingKeyArgs(k)...); err != nil {
-			return storage.SigningKeySet{}, fmt.Errorf("insert key %s: %w", k.ID, err)
-		}
-	}
-	if err := exec(bumpSigningKeysSQL); err != nil {
-		return storage.SigningKeySet{}, fmt.Errorf("bump version: %w", err)
-	}
-	return ListSigningKeys(q, SigningKeysVersionSQL)
+	return out, nil
 }
 
-// UpdateError carries the error of a caller's update closure out of the
-// backend's transaction, to be returned unchanged.
-type UpdateError struct{ Err error }
+// SigningKeysVersion returns the version of the signing-key set: one row,
+// what every replica polls.
+func (s *Store) SigningKeysVersion(ctx context.Context) (int64, error) {
+	v, err := signingKeysVersion(queryOn(ctx, s.read), signingKeysVersionSQL)
+	if err != nil {
+		return 0, s.fail(err, "signing keys version")
+	}
+	return v, nil
+}
 
-func (e *UpdateError) Error() string { return e.Err.Error() }
+// UpdateSigningKeys reads the set in a write transaction that locks its
+// version row (Flavor.ForUpdate; SQLite's write transaction holds the
+// lock already), so that concurrent updates queue up; a non-nil answer of
+// update replaces the keys and increments the version.
+func (s *Store) UpdateSigningKeys(ctx context.Context, update func(storage.SigningKeySet) ([]chave.SigningKey, error)) (storage.SigningKeySet, error) {
+	var out storage.SigningKeySet
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q, exec := queryOn(ctx, tx), execOn(ctx, tx)
+		cur, err := listSigningKeys(q, signingKeysVersionSQL+s.flavor.ForUpdate)
+		if err != nil {
+			return err
+		}
+		next, err := update(cur)
+		if err != nil {
+			return &closureError{err}
+		}
+		if next == nil {
+			out = cur
+			return nil
+		}
+		if err := exec(deleteSigningKeysSQL); err != nil {
+			return fmt.Errorf("delete keys: %w", err)
+		}
+		for _, k := range next {
+			if k.ID == "" || len(k.Sealed) == 0 || k.CreateTime.IsZero() || k.ActivateTime.IsZero() {
+				return &closureError{chave.InvalidField("signingKey",
+					"a signing key needs an id, its sealed key, a create and an activate time (key %q)", k.ID)}
+			}
+			if err := exec(insertSigningKeySQL, signingKeyArgs(k)...); err != nil {
+				return fmt.Errorf("insert key %s: %w", k.ID, s.conflict(err, "signing key", k.ID))
+			}
+		}
+		if err := exec(bumpSigningKeysSQL); err != nil {
+			return fmt.Errorf("bump version: %w", err)
+		}
+		out, err = listSigningKeys(q, signingKeysVersionSQL)
+		return err
+	})
+	if err != nil {
+		return storage.SigningKeySet{}, s.fail(err, "update signing keys")
+	}
+	return out, nil
+}
 
-// AcquireLease runs acquireLeaseSQL through q and reports whether holder
-// holds the lease afterwards.
-func AcquireLease(q Query, name, holder string, now, expire time.Time) (bool, error) {
+// AcquireLease takes or renews the lease in one statement (acquireLeaseSQL)
+// on the write pool, with the retries of inTx.
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, expire time.Time) (bool, error) {
 	if name == "" || holder == "" {
 		return false, chave.InvalidField("lease", "a lease needs a name and a holder")
 	}
 	if !expire.After(now) {
 		return false, chave.InvalidField("lease", "the expiry %s is not after now %s", expire, now)
 	}
-	rows, err := queryAll(q, func(row Scanner) (string, error) {
-		var h string
-		err := row.Scan(&h)
-		return h, err
-	}, acquireLeaseSQL, name, holder, expire.UnixMicro(), now.UnixMicro())
+	var held bool
+	err := s.retry(ctx, func() error {
+		rows, err := queryAll(queryOn(ctx, s.write), func(row Scanner) (string, error) {
+			var h string
+			err := row.Scan(&h)
+			return h, err
+		}, acquireLeaseSQL, name, holder, expire.UnixMicro(), now.UnixMicro())
+		held = len(rows) == 1 && rows[0] == holder
+		return err
+	})
 	if err != nil {
-		return false, err
+		return false, s.fail(err, "acquire lease %s", name)
 	}
-	return len(rows) == 1 && rows[0] == holder, nil
+	return held, nil
+}
+
+// ReleaseLease gives the lease up if holder holds it.
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := s.exec(ctx, releaseLeaseSQL, name, holder); err != nil {
+		return s.fail(err, "release lease %s", name)
+	}
+	return nil
 }
 
 func listRevokedSigningKeys(q Query, since time.Time) ([]chave.SigningKey, error) {
