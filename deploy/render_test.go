@@ -37,9 +37,9 @@ const image = "ghcr.io/chave/chave"
 // secretKeys are the Secrets the manifests may reference, by name only, and
 // their keys (deploy/README.md tells how to create them).
 var secretKeys = map[string][]string{
-	"chave-database":     {"url"},
-	"chave-redis":        {"url"},
-	"chave-keys":         {"hash-key", "encryption-key", "refresh-token-key", "internal-token"},
+	"chave-database": {"url"},
+	"chave-redis":    {"url"},
+	"chave-keys":     {"hash-key", "encryption-key", "refresh-token-key", "internal-token"},
 	// The key-encryption key of the signing keys kept in the database;
 	// the signing keys themselves are in no Secret.
 	"chave-key-encryption-key": {"key"},
