@@ -26,10 +26,13 @@ Usage:
   chave keys rotate --emergency   a new key signs at once and every other key is revoked:
                                   their tokens are refused everywhere (401 invalid_token)
   chave keys list [flags]         list the keys: kid, alg, created, activates, retired, state
-  chave keys retire [flags] KID   stop publishing a key that no longer signs, before its
-                                  retention ends
+  chave keys retire [flags] KID   stop publishing a signing key that no longer signs, before
+                                  its retention ends
   chave keys import --file F      store the keys of a key file in the database
   chave keys export --file F      write the database's keys to a key file (mode 0600)
+  chave keys server ...           add, activate, retire and list versions of the server keys
+                                  (hmac, seal, refresh): chave keys server --help
+  chave keys rewrap [flags]       re-seal every secret parameter under the active seal version
 
 Running servers pick up a change within --signing-key-poll-interval (2 s),
 or when they next read the key file.
@@ -54,6 +57,10 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return keysImport(ctx, args[1:], stdout, stderr)
 	case "export":
 		return keysExport(ctx, args[1:], stdout, stderr)
+	case "server":
+		return keysServerCommand(ctx, args[1:], stdout, stderr)
+	case "rewrap":
+		return keysRewrap(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, keysUsage)
 		return nil

@@ -74,9 +74,10 @@ var serverCommands = []serverCommand{
 		"  chave migrate --db sqlite://chave-data/chave.db", migrate},
 	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`,
 		"  chave bootstrap --db sqlite://chave-data/chave.db", bootstrap},
-	{"keys rotate|list|retire|import|export [flags]", "administer the signing keys (in the database, or a key file)",
+	{"keys rotate|list|retire|import|export|server|rewrap [flags]", "administer the signing keys (in the database, or a key file); version the server keys",
 		"  chave keys list --db postgres://chave@db/chave\n  chave keys rotate --db postgres://chave@db/chave --pre-publish 10m\n" +
-			"  chave keys rotate --db postgres://chave@db/chave --emergency --redis redis://redis:6379   # a leaked key", keysCommand},
+			"  chave keys rotate --db postgres://chave@db/chave --emergency --redis redis://redis:6379   # a leaked key\n" +
+			"  chave keys server add --kind hmac\n  chave keys rewrap --db postgres://chave@localhost/chave", keysCommand},
 }
 
 // run runs chave with the process's environment and standard input.

@@ -1,7 +1,10 @@
 package signing
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -34,8 +37,8 @@ const (
 // kid, so that the database alone signs nothing and a sealed key moved to
 // another row fails to open.
 type DB struct {
-	store  storage.SigningKeyStore
-	sealer *secrets.Sealer
+	store storage.SigningKeyStore
+	aead  cipher.AEAD // AES-256-GCM under the KEK
 }
 
 // NewDB returns the keys of store, sealed under kek (secrets.KEKSize bytes).
@@ -43,11 +46,38 @@ func NewDB(store storage.SigningKeyStore, kek []byte) (*DB, error) {
 	if len(kek) != secrets.KEKSize {
 		return nil, fmt.Errorf("signing: the key-encryption key must be %d bytes", secrets.KEKSize)
 	}
-	sealer, err := secrets.NewSealer(kek)
+	block, err := aes.NewCipher(kek)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	return &DB{store: store, sealer: sealer}, nil
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	return &DB{store: store, aead: aead}, nil
+}
+
+// sealedPrefix starts every sealed key: the format's version.
+const sealedPrefix = "kek1:"
+
+// sealBytes encrypts plain bound to aad: sealedPrefix, then a random
+// nonce and the ciphertext.
+func (db *DB) sealBytes(plain []byte, aad string) ([]byte, error) {
+	nonce := make([]byte, db.aead.NonceSize(), db.aead.NonceSize()+len(plain)+db.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return append([]byte(sealedPrefix), db.aead.Seal(nonce, nonce, plain, []byte(aad))...), nil
+}
+
+// openBytes decrypts what sealBytes returned for the same aad.
+func (db *DB) openBytes(sealed []byte, aad string) ([]byte, error) {
+	rest, ok := bytes.CutPrefix(sealed, []byte(sealedPrefix))
+	if !ok || len(rest) < db.aead.NonceSize() {
+		return nil, errors.New("not a sealed key")
+	}
+	n := db.aead.NonceSize()
+	return db.aead.Open(nil, rest[:n], rest[n:], []byte(aad))
 }
 
 func sealAAD(kid string) string { return "chave signing key\x00" + kid }
@@ -58,23 +88,23 @@ func (db *DB) seal(k *Key, revoked time.Time) (chave.SigningKey, error) {
 	if err != nil {
 		return chave.SigningKey{}, fmt.Errorf("signing: encoding key %s: %w", k.id, err)
 	}
-	sealed, err := db.sealer.Seal(string(data), sealAAD(k.id))
+	sealed, err := db.sealBytes(data, sealAAD(k.id))
 	if err != nil {
 		return chave.SigningKey{}, fmt.Errorf("signing: sealing key %s: %w", k.id, err)
 	}
 	return chave.SigningKey{
-		ID: k.id, Algorithm: k.alg.String(), Sealed: []byte(sealed),
+		ID: k.id, Algorithm: k.alg.String(), Sealed: sealed,
 		CreateTime: k.created, ActivateTime: k.activates, RetireTime: k.retired, RevokeTime: revoked,
 	}, nil
 }
 
 // open rebuilds the key a row stores; its lifecycle is the row's.
 func (db *DB) open(row chave.SigningKey) (*Key, error) {
-	plain, err := db.sealer.Open(string(row.Sealed), sealAAD(row.ID))
+	plain, err := db.openBytes(row.Sealed, sealAAD(row.ID))
 	if err != nil {
 		return nil, fmt.Errorf("signing: key %s does not open under the key-encryption key (is it the one that sealed it?): %w", row.ID, err)
 	}
-	jk, err := jwk.ParseKey([]byte(plain))
+	jk, err := jwk.ParseKey(plain)
 	if err != nil {
 		return nil, fmt.Errorf("signing: key %s: %w", row.ID, err)
 	}
