@@ -26,6 +26,10 @@ import (
 	"github.com/chave/chave/services/verify"
 )
 
+// registryJWKSMissInterval is the least time between two fetches of the
+// JWKS that a token with an unknown kid makes the registry apart do.
+const registryJWKSMissInterval = 2 * time.Second
+
 // OpenStore opens the database a --db URL names, applying the migrations
 // it lacks.
 func OpenStore(ctx context.Context, db string) (storage.Store, error) {
@@ -110,7 +114,11 @@ func StartRegistry(ctx context.Context, cfg RegistryConfig) (*Server, error) {
 			return err
 		}
 		s.issuer = cfg.Issuer
-		jwks := verify.NewRemoteKeys(cfg.JWKSURL, verify.RemoteKeysOptions{Logger: cfg.Logger})
+		// A kid it does not know sends it back to the JWKS every 2 s at
+		// most: after an emergency rotation (a new key signing at once) it
+		// accepts the new tokens within that, the gateway's 5 s and the
+		// auth service's poll.
+		jwks := verify.NewRemoteKeys(cfg.JWKSURL, verify.RemoteKeysOptions{Logger: cfg.Logger, MissRefreshInterval: registryJWKSMissInterval})
 		verifier, err := newVerifier(verify.Config{
 			Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: jwks, Revocations: revocation.Checker(reg.revocations),
 		}, metrics)

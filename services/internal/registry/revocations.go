@@ -97,6 +97,14 @@ func minTime(a, b time.Time) time.Time {
 // idempotent), and the keeper repairs the set from the database meanwhile.
 var errNotPropagated = chave.Errorf(chave.Unavailable, "the revocation is recorded but not yet in force everywhere; retry")
 
+// SigningKeyEntry is the entry that refuses every token the signing key k
+// signed, kept horizon (the longest access-token lifetime plus the
+// verifiers' leeway) past its revocation: an emergency rotation writes it,
+// and a rebuild from the database writes it again.
+func SigningKeyEntry(k chave.SigningKey, horizon time.Duration) revocation.Entry {
+	return revocation.Entry{Kind: revocation.SigningKey, ID: k.ID, At: k.RevokeTime, Until: k.RevokeTime.Add(horizon)}
+}
+
 // propagate writes revocations to the set after the database committed
 // them. On failure it asks the keeper to rebuild the set from the database
 // and answers Unavailable: a revocation is never reported done before
@@ -144,6 +152,9 @@ func (s *Service) RebuildRevocations(ctx context.Context) error {
 	}
 	for _, f := range revs.Families {
 		entries = append(entries, s.familyEntry(f))
+	}
+	for _, k := range revs.SigningKeys {
+		entries = append(entries, SigningKeyEntry(k, s.accessTokenHorizon()))
 	}
 	live := entries[:0]
 	for _, e := range entries {
