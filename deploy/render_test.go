@@ -992,8 +992,9 @@ func (f flow) String() string { return fmt.Sprintf("%s %s %s %s", f.pods, f.dir,
 // default deny, the gateway is the only entry point; the registry answers
 // the auth service and the gateway, the auth service the gateway alone;
 // Prometheus scrapes every pod's metrics port; every pod resolves names;
-// the registry fetches the JWKS from the gateway; PostgreSQL and Redis
-// are placeholders open to any address.
+// the registry fetches the JWKS from the gateway; the auth service reads
+// its signing keys from PostgreSQL; PostgreSQL and Redis are placeholders
+// open to any address.
 var intendedFlows = []flow{
 	{"gateway", "in", "*", "TCP/8080"},
 	{"registry", "in", "auth", "TCP/9090"},
@@ -1005,6 +1006,7 @@ var intendedFlows = []flow{
 	{"gateway", "out", "registry", "TCP/9090"},
 	{"gateway", "out", "auth", "TCP/9090"},
 	{"auth", "out", "registry", "TCP/9090"},
+	{"auth", "out", "*", "TCP/5432"},
 	{"auth", "out", "*", "TCP/6379"},
 	{"registry", "out", "gateway", "TCP/8080"},
 	{"registry", "out", "*", "TCP/5432"},
