@@ -11,7 +11,8 @@ import (
 // ScanToken and TokenArgs.
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
-	create_time, expire_time, revoke_time, last_use_time, creator, revoker`
+	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
+	previous_secret_hash, previous_secret_expire_time`
 
 // Statements on tokens. SelectTokenSQL and UpdateTokenSQL take the id as
 // $1; InsertTokenSQL and UpdateTokenSQL take TokenArgs. TouchTokenSQL takes
@@ -22,16 +23,20 @@ const TokenColumns = `id, tenant, display_name, description, general_access,
 // revoked, or live until a list marks it expired.
 const (
 	InsertTokenSQL = `INSERT INTO tokens (` + TokenColumns + `, state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, ` + StateOfWrite + `)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, ` + StateOfWrite + `)`
 	SelectTokenSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE id = $1`
-	// SelectTokenBySecretHashSQL finds a token by its secret's hash
-	// (index tokens_secret_hash).
-	SelectTokenBySecretHashSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE secret_hash = $1`
-	UpdateTokenSQL             = `UPDATE tokens SET
+	// SelectTokenBySecretHashSQL finds a token by its secret's hash, or
+	// by that of the secret a rotation replaced (indexes
+	// tokens_secret_hash and tokens_previous_secret_hash; a hash is
+	// unique, so at most one row matches).
+	SelectTokenBySecretHashSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE secret_hash = $1
+		UNION ALL SELECT ` + TokenColumns + ` FROM tokens WHERE previous_secret_hash = $1 LIMIT 1`
+	UpdateTokenSQL = `UPDATE tokens SET
 		tenant = $2, display_name = $3, description = $4, general_access = $5,
 		contexts = $6, parameters = $7, secret_hash = $8, operator = $9,
 		issue_refresh_tokens = $10, create_time = $11, expire_time = $12,
 		revoke_time = $13, last_use_time = $14, creator = $15, revoker = $16,
+		previous_secret_hash = $17, previous_secret_expire_time = $18,
 		state = ` + StateOfWrite + `
 		WHERE id = $1`
 	TouchTokenSQL = `UPDATE tokens SET last_use_time = $2
@@ -44,10 +49,12 @@ func ScanToken(row Scanner) (chave.Token, error) {
 		t                                chave.Token
 		contexts, params                 string
 		created, expire, revoke, lastUse sql.NullInt64
+		previousExpire                   sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.Tenant, &t.DisplayName, &t.Description, &t.GeneralAccess,
 		&contexts, &params, &t.SecretHash, &t.Operator, &t.IssueRefreshTokens,
-		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker)
+		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
+		&t.PreviousSecretHash, &previousExpire)
 	if err != nil {
 		return chave.Token{}, err
 	}
@@ -60,6 +67,10 @@ func ScanToken(row Scanner) (chave.Token, error) {
 	if len(t.SecretHash) == 0 {
 		t.SecretHash = nil
 	}
+	if len(t.PreviousSecretHash) == 0 {
+		t.PreviousSecretHash = nil
+	}
+	t.PreviousSecretExpireTime = decodeTime(previousExpire)
 	t.CreateTime = decodeTime(created)
 	t.ExpireTime = decodeTime(expire)
 	t.RevokeTime = decodeTime(revoke)
@@ -80,5 +91,6 @@ func TokenArgs(t chave.Token) ([]any, error) {
 	return []any{t.ID, t.Tenant, t.DisplayName, t.Description, t.GeneralAccess,
 		contexts, params, encodeBytes(t.SecretHash), t.Operator, t.IssueRefreshTokens,
 		encodeTime(t.CreateTime), encodeTime(t.ExpireTime), encodeTime(t.RevokeTime),
-		encodeTime(t.LastUseTime), t.Creator, t.Revoker}, nil
+		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
+		encodeBytes(t.PreviousSecretHash), encodeTime(t.PreviousSecretExpireTime)}, nil
 }

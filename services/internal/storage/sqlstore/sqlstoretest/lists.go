@@ -70,8 +70,8 @@ func ListTokens(now time.Time) []chave.Token {
 }
 
 // SeedTokenSQL is sqlstore.InsertTokenSQL with the state column's value as
-// $17, so that a seed need not mark 50,000 expired tokens afterwards.
-var SeedTokenSQL = strings.Replace(sqlstore.InsertTokenSQL, sqlstore.StateOfWrite, "$17", 1)
+// $19 (after every TokenArgs value), so that a seed need not mark 50,000 expired tokens afterwards.
+var SeedTokenSQL = strings.Replace(sqlstore.InsertTokenSQL, sqlstore.StateOfWrite, "$19", 1)
 
 // SeedTokenArgs returns the arguments of SeedTokenSQL: TokenArgs and the
 // state a list at now would mark.
