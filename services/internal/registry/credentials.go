@@ -5,6 +5,7 @@ package registry
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"slices"
 	"time"
@@ -41,11 +42,12 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if err != nil {
 		return Client{}, err
 	}
-	if !s.hasher.Verify(parsed, t.SecretHash) {
+	now := s.clock()
+	version, ok := s.matchSecret(parsed, t, now)
+	if !ok {
 		return Client{}, errBadClient
 	}
-	now := s.clock()
-	client, err := s.clientOf(ctx, t)
+	client, err := s.clientOf(ctx, t, version)
 	if err != nil {
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
@@ -71,10 +73,39 @@ func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token
 	return t, nil
 }
 
-// clientOf describes a credential's current access.
-func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
+// matchSecret checks a secret against the credential's current one and,
+// during a rotation's grace period, the one it replaced, and returns the
+// version of the one it is. Both hashes are always compared.
+func (s *Service) matchSecret(secret secrets.ClientSecret, t chave.Token, now time.Time) (string, bool) {
+	current := s.hasher.Verify(secret, t.SecretHash)
+	previous := false
+	if t.PreviousSecretPending(now) {
+		previous = s.hasher.Verify(secret, t.PreviousSecretHash)
+	}
+	switch {
+	case current:
+		return secretVersion(t.SecretHash), true
+	case previous:
+		return secretVersion(t.PreviousSecretHash), true
+	}
+	return "", false
+}
+
+// liveSecretVersion reports whether tokens of the secret version v are
+// still good at now: v is the credential's current version, or that of the
+// secret a rotation replaced while its grace period lasts.
+func liveSecretVersion(t chave.Token, v string, now time.Time) bool {
+	if subtle.ConstantTimeCompare([]byte(v), []byte(secretVersion(t.SecretHash))) == 1 {
+		return true
+	}
+	return t.PreviousSecretPending(now) && subtle.ConstantTimeCompare([]byte(v), []byte(secretVersion(t.PreviousSecretHash))) == 1
+}
+
+// clientOf describes a credential's current access, as seen by a token of
+// the secret version (current or previous) the client proved.
+func (s *Service) clientOf(ctx context.Context, t chave.Token, version string) (Client, error) {
 	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
-		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersion(t.SecretHash)}
+		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: version}
 	if t.Operator {
 		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
 		return client, nil
@@ -125,7 +156,7 @@ func (s *Service) Principal(ctx context.Context, clientID, tokenSecretVersion st
 	if t.State(s.clock()) != chave.StateActive {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential is no longer active")
 	}
-	if tokenSecretVersion != "" && tokenSecretVersion != secretVersion(t.SecretHash) {
+	if tokenSecretVersion != "" && !liveSecretVersion(t, tokenSecretVersion, s.clock()) {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential's secret was rotated after the access token was issued")
 	}
 	if !t.Operator && !slices.Contains(t.Contexts, chave.ScopeRegistryAdmin) {

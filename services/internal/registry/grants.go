@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
@@ -79,10 +78,10 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 	if err != nil {
 		return Client{}, err
 	}
-	if subtle.ConstantTimeCompare([]byte(secretVersion(t.SecretHash)), []byte(p.RefreshTokenSecretVersion)) != 1 {
+	if !liveSecretVersion(t, p.RefreshTokenSecretVersion, s.clock()) {
 		return Client{}, errInvalidGrant // the secret rotated since the family started
 	}
-	client, err := s.clientOf(ctx, t)
+	client, err := s.clientOf(ctx, t, p.RefreshTokenSecretVersion)
 	if err != nil {
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
@@ -257,11 +256,16 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	if !anonymous && !maySee(caller, t) {
 		return IssuedTokenState{}, errForeignToken
 	}
-	if t.State(s.clock()) != chave.StateActive {
+	now := s.clock()
+	if t.State(now) != chave.StateActive {
 		return IssuedTokenState{}, nil
 	}
-	if tok.SecretVersion != "" && tok.SecretVersion != secretVersion(t.SecretHash) {
-		return IssuedTokenState{}, nil // issued under a secret since rotated
+	version := secretVersion(t.SecretHash)
+	if tok.SecretVersion != "" {
+		if !liveSecretVersion(t, tok.SecretVersion, now) {
+			return IssuedTokenState{}, nil // issued under a secret since rotated
+		}
+		version = tok.SecretVersion
 	}
 	if tok.FamilyID != "" {
 		f, err := s.store.GetRefreshFamily(ctx, tok.FamilyID)
@@ -287,7 +291,7 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	if anonymous {
 		return IssuedTokenState{Active: true}, nil // nothing about the credential
 	}
-	client, err := s.clientOf(ctx, t)
+	client, err := s.clientOf(ctx, t, version)
 	if err != nil {
 		return IssuedTokenState{}, err
 	}

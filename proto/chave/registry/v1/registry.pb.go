@@ -120,8 +120,11 @@ type Token struct {
 	// clients expect one; RFC 6749 §4.4.3 advises against it, so it is a
 	// per-credential setting). Defaults to true at creation.
 	IssueRefreshTokens bool `protobuf:"varint,15,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3" json:"issue_refresh_tokens,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// While the secret a rotation with a grace period replaced still
+	// authenticates: when it stops. Absent otherwise. Output only.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Token) Reset() {
@@ -257,6 +260,13 @@ func (x *Token) GetIssueRefreshTokens() bool {
 		return x.IssueRefreshTokens
 	}
 	return false
+}
+
+func (x *Token) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
 }
 
 // CreateTokenRequest is the body of POST /v1/tokens.
@@ -834,10 +844,14 @@ func (x *RevokeTokenResponse) GetToken() *Token {
 
 // RotateTokenRequest names the token whose secret to replace.
 type RotateTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A grace period: the old secret, and the tokens issued under it, keep
+	// working until this time (in the future, at most 7 days ahead), never
+	// after. Absent: the old secret stops at once.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *RotateTokenRequest) Reset() {
@@ -875,6 +889,13 @@ func (x *RotateTokenRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *RotateTokenRequest) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
 }
 
 // RotateTokenResponse holds the only copy of the new secret.
@@ -945,10 +966,14 @@ type TokenEvent struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
 	// Who did it (a client id).
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// What happened: create, update, revoke, rotate.
+	// What happened: create, update, revoke, rotate, "revoked: secret
+	// reported leaked", "previous secret ended".
 	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	// The fields the event changed.
-	Fields        []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	// More about the event: a leak report's source and url, a rotation's
+	// previousSecretExpireTime.
+	Details       map[string]string `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1007,6 +1032,13 @@ func (x *TokenEvent) GetAction() string {
 func (x *TokenEvent) GetFields() []string {
 	if x != nil {
 		return x.Fields
+	}
+	return nil
+}
+
+func (x *TokenEvent) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
 	}
 	return nil
 }
@@ -2467,7 +2499,7 @@ var File_chave_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x05\n" +
+	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x06\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -2489,7 +2521,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\rlast_use_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12\x18\n" +
 	"\acreator\x18\r \x01(\tR\acreator\x12\x18\n" +
 	"\arevoker\x18\x0e \x01(\tR\arevoker\x120\n" +
-	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x1aV\n" +
+	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x1aV\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
 	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\xf0\x03\n" +
@@ -2535,19 +2568,24 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"E\n" +
 	"\x13RevokeTokenResponse\x12.\n" +
-	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"$\n" +
+	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"\x7f\n" +
 	"\x12RotateTokenRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\x87\x01\n" +
 	"\x13RotateTokenResponse\x12.\n" +
 	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\"\x82\x01\n" +
+	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\"\x84\x02\n" +
 	"\n" +
 	"TokenEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x16\n" +
-	"\x06fields\x18\x04 \x03(\tR\x06fields\"(\n" +
+	"\x06fields\x18\x04 \x03(\tR\x06fields\x12D\n" +
+	"\adetails\x18\x05 \x03(\v2*.chave.registry.v1.TokenEvent.DetailsEntryR\adetails\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"(\n" +
 	"\x16ListTokenEventsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
 	"\x17ListTokenEventsResponse\x125\n" +
@@ -2689,7 +2727,7 @@ func file_chave_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chave_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(TokenState)(0),                    // 0: chave.registry.v1.TokenState
 	(*Token)(nil),                      // 1: chave.registry.v1.Token
@@ -2732,87 +2770,91 @@ var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(*CheckIssuedTokenResponse)(nil),   // 38: chave.registry.v1.CheckIssuedTokenResponse
 	nil,                                // 39: chave.registry.v1.Token.ParametersEntry
 	nil,                                // 40: chave.registry.v1.CreateTokenRequest.ParametersEntry
-	nil,                                // 41: chave.registry.v1.Context.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 43: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),            // 44: google.protobuf.Struct
+	nil,                                // 41: chave.registry.v1.TokenEvent.DetailsEntry
+	nil,                                // 42: chave.registry.v1.Context.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 44: google.protobuf.FieldMask
+	(*structpb.Struct)(nil),            // 45: google.protobuf.Struct
 }
 var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: chave.registry.v1.Token.state:type_name -> chave.registry.v1.TokenState
 	39, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
-	42, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
-	42, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
-	42, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
-	42, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	40, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
-	1,  // 8: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 9: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
-	0,  // 10: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
-	1,  // 11: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
-	1,  // 12: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
-	43, // 13: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 14: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 15: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 16: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
-	42, // 17: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
-	14, // 18: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
-	17, // 19: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
-	41, // 20: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
-	18, // 21: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
-	42, // 22: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	42, // 23: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	21, // 24: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 25: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 26: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 27: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
-	21, // 28: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	43, // 29: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 30: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	42, // 31: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 32: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
-	42, // 33: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
-	31, // 34: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
-	42, // 35: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	44, // 36: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
-	44, // 37: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
-	2,  // 38: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
-	4,  // 39: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
-	6,  // 40: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
-	8,  // 41: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
-	10, // 42: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
-	12, // 43: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
-	15, // 44: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
-	19, // 45: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
-	22, // 46: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
-	24, // 47: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
-	26, // 48: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
-	28, // 49: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
-	30, // 50: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
-	33, // 51: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
-	35, // 52: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
-	37, // 53: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
-	3,  // 54: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
-	5,  // 55: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
-	7,  // 56: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
-	9,  // 57: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
-	11, // 58: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
-	13, // 59: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
-	16, // 60: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
-	20, // 61: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
-	23, // 62: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
-	25, // 63: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
-	27, // 64: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
-	29, // 65: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
-	32, // 66: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
-	34, // 67: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
-	36, // 68: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
-	38, // 69: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
-	54, // [54:70] is the sub-list for method output_type
-	38, // [38:54] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	43, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
+	43, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	43, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
+	43, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
+	43, // 6: chave.registry.v1.Token.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	43, // 7: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	40, // 8: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
+	1,  // 9: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 10: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
+	0,  // 11: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
+	1,  // 12: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
+	1,  // 13: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
+	44, // 14: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 15: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 16: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
+	43, // 17: chave.registry.v1.RotateTokenRequest.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 18: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
+	43, // 19: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
+	41, // 20: chave.registry.v1.TokenEvent.details:type_name -> chave.registry.v1.TokenEvent.DetailsEntry
+	14, // 21: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
+	17, // 22: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
+	42, // 23: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
+	18, // 24: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
+	43, // 25: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	43, // 26: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	21, // 27: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	21, // 28: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	21, // 29: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	21, // 30: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
+	21, // 31: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	44, // 32: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	21, // 33: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	43, // 34: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
+	31, // 35: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
+	43, // 36: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 37: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
+	43, // 38: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	45, // 39: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
+	45, // 40: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
+	2,  // 41: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
+	4,  // 42: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
+	6,  // 43: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
+	8,  // 44: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
+	10, // 45: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
+	12, // 46: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
+	15, // 47: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
+	19, // 48: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
+	22, // 49: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
+	24, // 50: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
+	26, // 51: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
+	28, // 52: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
+	30, // 53: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
+	33, // 54: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
+	35, // 55: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
+	37, // 56: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
+	3,  // 57: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
+	5,  // 58: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
+	7,  // 59: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
+	9,  // 60: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
+	11, // 61: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
+	13, // 62: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
+	16, // 63: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
+	20, // 64: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
+	23, // 65: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
+	25, // 66: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
+	27, // 67: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
+	29, // 68: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
+	32, // 69: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
+	34, // 70: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
+	36, // 71: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
+	38, // 72: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
+	57, // [57:73] is the sub-list for method output_type
+	41, // [41:57] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_chave_registry_v1_registry_proto_init() }
@@ -2832,7 +2874,7 @@ func file_chave_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_registry_v1_registry_proto_rawDesc), len(file_chave_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

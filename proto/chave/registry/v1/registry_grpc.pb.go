@@ -59,7 +59,9 @@ type RegistryServiceClient interface {
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
 	// working at once, and so does every access and refresh token issued
-	// under it. The new secret is shown only in this response.
+	// under it, unless previous_secret_expire_time gives it a grace period:
+	// then it keeps working until that time and never after. The new secret
+	// is shown only in this response.
 	RotateToken(ctx context.Context, in *RotateTokenRequest, opts ...grpc.CallOption) (*RotateTokenResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(ctx context.Context, in *ListTokenEventsRequest, opts ...grpc.CallOption) (*ListTokenEventsResponse, error)
@@ -232,7 +234,9 @@ type RegistryServiceServer interface {
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
 	// working at once, and so does every access and refresh token issued
-	// under it. The new secret is shown only in this response.
+	// under it, unless previous_secret_expire_time gives it a grace period:
+	// then it keeps working until that time and never after. The new secret
+	// is shown only in this response.
 	RotateToken(context.Context, *RotateTokenRequest) (*RotateTokenResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(context.Context, *ListTokenEventsRequest) (*ListTokenEventsResponse, error)
