@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tokenFlags(f, &cfg, "", "http:// + the HTTP address")
 	signingFlags(f, &cfg, "signing-keys.json beside the SQLite file")
 	throttleFlags(f, &cfg)
+	leakFlag(f, &cfg)
 	trustedProxiesFlag(f, &cfg)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	tracingFlags(f, &cfg)
@@ -60,6 +61,7 @@ func registryCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	tokenFlags(f, &cfg, "http://localhost:8080", "")
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
 	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
+	leakFlag(f, &cfg)
 	tlsServerFlags(f, &cfg.TLS)
 	internalServerFlags(f, &cfg.Internal)
 	tracingFlags(f, &cfg)
@@ -258,6 +260,12 @@ func throttleFlags(f *flags, cfg *app.Config) {
 	f.int64(&p.MaxAddressFailures, "throttle-max-address-failures", throttle.DefaultMaxAddressFailures, "failed authentications from one address per window, for client ids that have not authenticated from it")
 	f.int64(&p.MaxClientFailures, "throttle-max-client-failures", throttle.DefaultMaxClientFailures, "failed authentications of one client id per window beyond which each address it has not authenticated from gets one try per window")
 	f.duration(&p.RememberSuccess, "throttle-remember-success", throttle.DefaultRememberSuccess, "how long a client id stays known at an address it authenticated from")
+}
+
+// leakFlag binds the rate limit of leak reports (docs/operations.md, Leak
+// reports).
+func leakFlag(f *flags, cfg *app.Config) {
+	f.int64(&cfg.LeakReportsPerMinute, "leak-reports-per-minute", app.DefaultLeakReportsPerMinute, "leak reports (POST /v1/leaks) accepted per minute from each source")
 }
 
 // trustedProxiesFlag binds the proxies whose X-Forwarded-For is believed.

@@ -107,6 +107,12 @@ type Config struct {
 	// clock (nil: time.Now).
 	Throttle      throttle.Policy
 	ThrottleClock func() time.Time
+	// LeakReportsPerMinute bounds the leak reports (POST /v1/leaks) of
+	// each source per minute; zero: DefaultLeakReportsPerMinute.
+	LeakReportsPerMinute int64
+	// RegistryClock is the registry's clock (nil: time.Now); tests move
+	// it to see a rotation's grace period end.
+	RegistryClock func() time.Time
 	// TrustedProxies (comma-separated CIDR prefixes) are the proxies whose
 	// X-Forwarded-For names the HTTP client to the gateway; empty: none.
 	TrustedProxies string

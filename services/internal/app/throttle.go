@@ -45,6 +45,34 @@ func (s *Server) throttled(cfg Config, reg auth.Registry, metrics prometheus.Reg
 	return auth.NewThrottledRegistry(reg, limiter, auth.ThrottleOptions{Logger: cfg.Logger, Registerer: metrics})
 }
 
+// DefaultLeakReportsPerMinute is the default of --leak-reports-per-minute:
+// a scanner that reports 100 secrets a call may report 6,000 a minute.
+const DefaultLeakReportsPerMinute = 60
+
+// leakReportRate returns the rate limit of leak reports per source: counted
+// in Redis when cfg.Redis is set (shared by every replica, in process
+// while Redis is down), else in process.
+func (s *Server) leakReportRate(cfg Config) (*throttle.Rate, error) {
+	var store throttle.Store = throttle.NewMemory(0)
+	if cfg.Redis != "" {
+		client, err := revocation.ParseURL(cfg.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		s.closers = append(s.closers, client)
+		shared, err := throttle.NewRedis(client, throttle.RedisOptions{Prefix: "chave:leaks"})
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		store = throttle.NewFallback(shared, store, throttle.FallbackOptions{Logger: cfg.Logger})
+	}
+	limit := cfg.LeakReportsPerMinute
+	if limit == 0 {
+		limit = DefaultLeakReportsPerMinute
+	}
+	return throttle.NewRate(store, "source:", limit, time.Minute, cfg.RegistryClock)
+}
+
 // checkThrottle checks the throttling settings.
 func (c *Config) checkThrottle() error {
 	var errs []error
@@ -56,6 +84,9 @@ func (c *Config) checkThrottle() error {
 	}
 	inRange("--throttle-window", p.Window, time.Second, time.Hour)
 	inRange("--throttle-remember-success", p.RememberSuccess, time.Minute, 30*24*time.Hour)
+	if c.LeakReportsPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("--leak-reports-per-minute: %d is negative", c.LeakReportsPerMinute))
+	}
 	for _, l := range []struct {
 		name string
 		n    int64

@@ -27,11 +27,14 @@ type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string,
 // credential that is still active, still holds registry.admin and has not
 // rotated its secret since; the caller it establishes is what every method
 // authorises against. CredentialService calls must come from the auth
-// service, which internal decides (nil: nobody). Calls to other services
-// pass through.
+// service, which internal decides (nil: nobody). LeakService's ReportLeaks
+// is public by rule: a leaked secret is its own proof, and the method
+// bounds and rate-limits what it takes. Calls to other services pass
+// through.
 func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
 	registryPrefix := "/" + registryv1.RegistryService_ServiceDesc.ServiceName + "/"
 	credentialPrefix := "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
+	leakPrefix := "/" + registryv1.LeakService_ServiceDesc.ServiceName + "/"
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		switch {
 		case strings.HasPrefix(info.FullMethod, registryPrefix):
@@ -49,6 +52,11 @@ func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal Internal
 				return nil, toStatus(ctx, log, errNotInternal)
 			}
 			return handler(ctx, req)
+		case info.FullMethod == registryv1.LeakService_ReportLeaks_FullMethodName:
+			return handler(ctx, req) // public: no credential
+		case strings.HasPrefix(info.FullMethod, leakPrefix):
+			// A method added to LeakService is not public by accident.
+			return nil, toStatus(ctx, log, chave.Errorf(chave.PermissionDenied, "the method is not public"))
 		default:
 			return handler(ctx, req)
 		}
