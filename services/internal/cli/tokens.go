@@ -626,7 +626,7 @@ secret meanwhile, with no downtime. Revoking the token ends both secrets
 at once. The new secret is printed once. On a terminal it asks first;
 elsewhere it needs --yes.`,
 		Example: `  chave tokens rotate "$(chave tokens list --tenant acme -o name | head -1)" --yes -o jsonpath='{.clientSecret}'
-  chave tokens rotate chave_ci_4Xq… --grace 24h --yes`,
+  chave tokens rotate "$(chave tokens list --tenant acme -o name | head -1)" --grace 24h --yes`,
 		Args:              exactArgs("id"),
 		ValidArgsFunction: a.completeTokenIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
