@@ -2,18 +2,18 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"io"
 	"net"
 	"strings"
 
 	"github.com/chave/chave/services/internal/chave"
-	"github.com/chave/chave/services/internal/storage/sqlstore"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// SQLSTATEs given a chave code (besides the conflict aborts in retry.go).
+// SQLSTATEs given a chave code.
 const (
 	uniqueViolation          = "23505"
 	characterNotInRepertoire = "22021" // a NUL character or invalid UTF-8 in text
@@ -25,28 +25,37 @@ const (
 	connectionExceptionClass = "08"
 )
 
-// notFound maps pgx.ErrNoRows to a chave NotFound error naming the
-// resource, and returns any other error unchanged.
-func notFound(err error, kind, id string) error {
-	if errors.Is(err, pgx.ErrNoRows) {
-		return sqlstore.NotFound(kind, id)
-	}
-	return err
+// SQLSTATEs of the aborts PostgreSQL uses to resolve conflicts between
+// transactions: running the transaction again is the documented remedy.
+const (
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// isUniqueViolation reports whether err is a unique violation.
+func isUniqueViolation(err error) bool {
+	return sqlState(err) == uniqueViolation
 }
 
-// conflict maps a unique violation to a chave Conflict error that keeps the
-// driver error as its cause, and returns any other error unchanged.
-func conflict(err error, kind, id string) error {
+// retryable reports whether err is a serialization failure or a deadlock.
+func retryable(err error) bool {
+	code := sqlState(err)
+	return code == serializationFailure || code == deadlockDetected
+}
+
+// sqlState returns the SQLSTATE of a PostgreSQL error in err's chain, or "".
+func sqlState(err error) string {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == uniqueViolation {
-		return sqlstore.Conflict(kind, id, err)
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
-	return err
+	return ""
 }
 
 // lostConnection reports whether err is the connection to PostgreSQL
 // failing rather than a statement: a refused or timed-out dial, a
-// connection cut mid-query (pgx reports "unexpected EOF"), a reset.
+// connection cut mid-query (pgx reports "unexpected EOF"; database/sql
+// driver.ErrBadConn or sql.ErrConnDone), a reset.
 // A cancelled caller is not one: its request is over anyway.
 func lostConnection(err error) bool {
 	if errors.Is(err, context.Canceled) {
@@ -56,6 +65,7 @@ func lostConnection(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &connect) || errors.As(err, &netErr) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 

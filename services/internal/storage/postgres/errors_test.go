@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +31,8 @@ func TestClassifyLostConnection(t *testing.T) {
 		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, chave.Unavailable},
 		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, chave.Unavailable},
 		{"admin shutdown", &pgconn.PgError{Code: adminShutdown}, chave.Unavailable},
+		{"database/sql gave up on a bad connection", fmt.Errorf("begin: %w", driver.ErrBadConn), chave.Unavailable},
+		{"transaction's connection gone", fmt.Errorf("commit: %w", sql.ErrConnDone), chave.Unavailable},
 		{"NUL in text", &pgconn.PgError{Code: characterNotInRepertoire}, chave.Invalid},
 	} {
 		var ce *chave.Error

@@ -9,18 +9,25 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 	"github.com/chave/chave/services/internal/testserver"
 )
 
 // seedListTokens writes sqlstoretest.ListTokens(now) in one transaction, in
 // one round trip, and gathers the planner's statistics.
-func seedListTokens(tb testing.TB, s *Store, now time.Time) {
+func seedListTokens(tb testing.TB, s *sqlstore.Store, now time.Time) {
 	tb.Helper()
 	ctx := context.Background()
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(driverConn any) error {
 		var batch pgx.Batch
 		for _, t := range sqlstoretest.ListTokens(now) {
 			args, err := sqlstoretest.SeedTokenArgs(t, now)
@@ -29,12 +36,14 @@ func seedListTokens(tb testing.TB, s *Store, now time.Time) {
 			}
 			batch.Queue(sqlstoretest.SeedTokenSQL, args...)
 		}
-		return tx.SendBatch(ctx, &batch).Close()
+		return pgx.BeginFunc(ctx, driverConn.(*stdlib.Conn).Conn(), func(tx pgx.Tx) error {
+			return tx.SendBatch(ctx, &batch).Close()
+		})
 	})
 	if err != nil {
 		tb.Fatalf("seed: %v", err)
 	}
-	if _, err := s.pool.Exec(ctx, `ANALYZE tokens`); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `ANALYZE tokens`); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -49,7 +58,7 @@ func TestListPlans(t *testing.T) {
 	seedListTokens(t, s, now)
 	sqlstoretest.CheckListPlans(t, s, now, func(ctx context.Context, shape sqlstoretest.ListShape, stmt string, args []any) []string {
 		var raw []byte
-		if err := s.pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+stmt, args...).Scan(&raw); err != nil {
+		if err := s.DB().QueryRowContext(ctx, `EXPLAIN (FORMAT JSON) `+stmt, args...).Scan(&raw); err != nil {
 			return []string{fmt.Sprintf("EXPLAIN: %v", err)}
 		}
 		var plans []struct{ Plan planNode }

@@ -1,7 +1,7 @@
 package postgres
 
 import (
-	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,9 +14,9 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/internal/storage/conformance"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 	"github.com/chave/chave/services/internal/testserver"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -26,7 +26,7 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-func mustOpen(t *testing.T, url string) *Store {
+func mustOpen(t *testing.T, url string) *sqlstore.Store {
 	t.Helper()
 	s, err := Open(t.Context(), url)
 	if err != nil {
@@ -35,10 +35,10 @@ func mustOpen(t *testing.T, url string) *Store {
 	return s
 }
 
-func countMigrations(t *testing.T, s *Store) int {
+func countMigrations(t *testing.T, s *sqlstore.Store) int {
 	t.Helper()
 	var n int
-	if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+	if err := s.DB().QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatalf("count schema_migrations: %v", err)
 	}
 	return n
@@ -47,13 +47,13 @@ func countMigrations(t *testing.T, s *Store) int {
 func TestReopenMigratesOnceAndKeepsData(t *testing.T) {
 	url := testserver.Postgres(t)
 	sqlstoretest.ReopenMigratesOnceAndKeepsData(t,
-		func(t *testing.T) *Store { return mustOpen(t, url) }, countMigrations, migrations)
+		func(t *testing.T) *sqlstore.Store { return mustOpen(t, url) }, countMigrations, migrations)
 }
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	url := testserver.Postgres(t)
 	const replicas = 8
-	stores := make([]*Store, replicas)
+	stores := make([]*sqlstore.Store, replicas)
 	errs := make([]error, replicas)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -111,7 +111,7 @@ func TestCorruptRowIsAnError(t *testing.T) {
 	s := mustOpen(t, testserver.Postgres(t))
 	defer s.Close()
 	sqlstoretest.CorruptRowIsAnError(t, s, func(stmt string) error {
-		_, err := s.pool.Exec(t.Context(), stmt)
+		_, err := s.DB().ExecContext(t.Context(), stmt)
 		return err
 	})
 }
@@ -167,17 +167,20 @@ func TestDeadlockIsRetried(t *testing.T) {
 	bothLocked.Add(2)
 	lockInOrder := func(first, second string) error {
 		var once sync.Once
-		return s.inTx(ctx, func(tx pgx.Tx) error {
+		lock := func(tx *sql.Tx, id string) error {
+			var got string
+			return tx.QueryRowContext(ctx, `SELECT id FROM tokens WHERE id = $1 FOR UPDATE`, id).Scan(&got)
+		}
+		return s.InTx(ctx, func(tx *sql.Tx) error {
 			runs.Add(1)
-			if _, err := tx.Exec(ctx, `SET LOCAL deadlock_timeout = '20ms'`); err != nil {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL deadlock_timeout = '20ms'`); err != nil {
 				return err
 			}
-			if _, err := getToken(ctx, tx, first, true); err != nil {
+			if err := lock(tx, first); err != nil {
 				return err
 			}
 			once.Do(func() { bothLocked.Done(); bothLocked.Wait() }) // only on the first run
-			_, err := getToken(ctx, tx, second, true)
-			return err
+			return lock(tx, second)
 		})
 	}
 	var wg sync.WaitGroup
@@ -195,107 +198,35 @@ func TestDeadlockIsRetried(t *testing.T) {
 	}
 }
 
-func TestRetryPolicy(t *testing.T) {
-	fast := retryPolicy{attempts: 4, base: time.Microsecond, max: 10 * time.Microsecond}
-	abort := func(code string) error {
-		return &pgconn.PgError{Code: code, Message: "conflict"}
-	}
-	boom := errors.New("boom")
+// TestRetryable: the flavour retries PostgreSQL's conflict aborts, however
+// wrapped, and nothing else. (The retry loop itself is sqlstore's.)
+func TestRetryable(t *testing.T) {
+	abort := func(code string) error { return &pgconn.PgError{Code: code, Message: "conflict"} }
 	for _, c := range []struct {
-		name     string
-		errs     []error // returned by successive runs; nil after the list
-		wantRuns int
-		check    func(t *testing.T, err error)
+		err  error
+		want bool
 	}{
-		{"success", nil, 1, wantNil},
-		{"serialization failure then success",
-			[]error{abort(serializationFailure), abort(serializationFailure)}, 3, wantNil},
-		{"deadlock then success", []error{abort(deadlockDetected)}, 2, wantNil},
-		{"wrapped abort is retried", []error{fmtWrap(abort(deadlockDetected))}, 2, wantNil},
-		{"other error is not retried", []error{boom}, 1, wantIs(boom)},
-		{"unique violation is not retried", []error{abort(uniqueViolation)}, 1, wantCode(chave.Internal)},
-		{"closure error is not retried", []error{&closureError{abort(serializationFailure)}}, 1,
-			func(t *testing.T, err error) {
-				if _, ok := closureErr(err); !ok {
-					t.Errorf("got %v, want the closureError unchanged", err)
-				}
-			}},
-		{"gives up after the last attempt",
-			[]error{abort(serializationFailure), abort(deadlockDetected), abort(serializationFailure), abort(serializationFailure), nil},
-			4, func(t *testing.T, err error) {
-				wantCode(chave.Unavailable)(t, err)
-				var pe *pgconn.PgError
-				if !errors.As(err, &pe) || pe.Code != serializationFailure {
-					t.Errorf("got %v, want the last abort as the cause", err)
-				}
-			}},
+		{abort(serializationFailure), true},
+		{abort(deadlockDetected), true},
+		{fmt.Errorf("commit: %w", abort(deadlockDetected)), true},
+		{abort(uniqueViolation), false},
+		{errors.New("boom"), false},
+		{nil, false},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			runs := 0
-			err := fast.do(t.Context(), func() error {
-				runs++
-				if runs <= len(c.errs) {
-					return c.errs[runs-1]
-				}
-				return nil
-			})
-			if runs != c.wantRuns {
-				t.Errorf("ran %d times, want %d", runs, c.wantRuns)
-			}
-			c.check(t, err)
-		})
+		if got := retryable(c.err); got != c.want {
+			t.Errorf("retryable(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
-
-	t.Run("context cancelled while waiting", func(t *testing.T) {
-		slow := retryPolicy{attempts: 3, base: time.Hour, max: time.Hour}
-		ctx, cancel := context.WithCancel(t.Context())
-		runs := 0
-		err := slow.do(ctx, func() error {
-			runs++
-			cancel()
-			return abort(serializationFailure)
-		})
-		if runs != 1 || !errors.Is(err, context.Canceled) {
-			t.Errorf("got %d runs and %v, want 1 run and context.Canceled", runs, err)
-		}
-	})
-
-	t.Run("backoff grows, is capped and jittered", func(t *testing.T) {
-		p := retryPolicy{attempts: 10, base: 10 * time.Millisecond, max: 80 * time.Millisecond}
-		for attempt, ceiling := range map[int]time.Duration{1: 10, 2: 20, 3: 40, 4: 80, 5: 80, 9: 80} {
-			ceiling *= time.Millisecond
-			for range 100 {
-				if d := p.backoff(attempt); d < ceiling/2 || d > ceiling {
-					t.Fatalf("backoff(%d) = %v, want within [%v, %v]", attempt, d, ceiling/2, ceiling)
-				}
-			}
-		}
-	})
+	if p := defaultRetryPolicy(); p.Attempts < 2 || p.Base <= 0 || p.Max < p.Base {
+		t.Errorf("defaultRetryPolicy() = %+v, want several attempts and a growing wait", p)
+	}
 }
 
-func wantNil(t *testing.T, err error) {
-	t.Helper()
+func BenchmarkGrantReads(b *testing.B) {
+	s, err := Open(b.Context(), testserver.Postgres(b))
 	if err != nil {
-		t.Errorf("got %v, want no error", err)
+		b.Fatal(err)
 	}
+	defer s.Close()
+	sqlstoretest.BenchmarkGrantReads(b, s)
 }
-
-func wantIs(target error) func(*testing.T, error) {
-	return func(t *testing.T, err error) {
-		t.Helper()
-		if !errors.Is(err, target) {
-			t.Errorf("got %v, want %v", err, target)
-		}
-	}
-}
-
-func wantCode(code chave.Code) func(*testing.T, error) {
-	return func(t *testing.T, err error) {
-		t.Helper()
-		if got := chave.ErrorCode(err); got != code {
-			t.Errorf("got %v with code %q, want code %q", err, got, code)
-		}
-	}
-}
-
-func fmtWrap(err error) error { return fmt.Errorf("commit: %w", err) }

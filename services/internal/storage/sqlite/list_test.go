@@ -10,14 +10,15 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 )
 
 // seedListTokens writes sqlstoretest.ListTokens(now) in one transaction.
-func seedListTokens(tb testing.TB, s *Store, now time.Time) {
+func seedListTokens(tb testing.TB, s *sqlstore.Store, now time.Time) {
 	tb.Helper()
 	ctx := context.Background()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
 		insert, err := tx.PrepareContext(ctx, sqlstoretest.SeedTokenSQL)
 		if err != nil {
 			return err
@@ -48,16 +49,16 @@ func TestListPlans(t *testing.T) {
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	seedListTokens(t, s, now)
 	sqlstoretest.CheckListPlans(t, s, now, explainer(t, s))
-	if _, err := s.write.ExecContext(t.Context(), `ANALYZE`); err != nil {
+	if _, err := s.DB().ExecContext(t.Context(), `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
 	sqlstoretest.CheckListPlans(t, s, now, explainer(t, s))
 }
 
 // explainer returns the plan check of TestListPlans.
-func explainer(t *testing.T, s *Store) func(ctx context.Context, shape sqlstoretest.ListShape, stmt string, args []any) []string {
+func explainer(t *testing.T, s *sqlstore.Store) func(ctx context.Context, shape sqlstoretest.ListShape, stmt string, args []any) []string {
 	return func(ctx context.Context, shape sqlstoretest.ListShape, stmt string, args []any) []string {
-		rows, err := s.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+stmt, args...)
+		rows, err := s.ReadDB().QueryContext(ctx, `EXPLAIN QUERY PLAN `+stmt, args...)
 		if err != nil {
 			return []string{fmt.Sprintf("EXPLAIN: %v", err)}
 		}

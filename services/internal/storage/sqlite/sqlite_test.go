@@ -7,6 +7,7 @@ import (
 
 	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/internal/storage/conformance"
+	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/chave/chave/services/internal/storage/sqlstore/sqlstoretest"
 )
 
@@ -20,7 +21,7 @@ func TestConformanceInMemory(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) storage.Store { return mustOpen(t, ":memory:") })
 }
 
-func mustOpen(t *testing.T, path string) *Store {
+func mustOpen(t *testing.T, path string) *sqlstore.Store {
 	t.Helper()
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -32,10 +33,10 @@ func mustOpen(t *testing.T, path string) *Store {
 func TestReopenMigratesOnceAndKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chave.db")
 	sqlstoretest.ReopenMigratesOnceAndKeepsData(t,
-		func(t *testing.T) *Store { return mustOpen(t, path) },
-		func(t *testing.T, s *Store) int {
+		func(t *testing.T) *sqlstore.Store { return mustOpen(t, path) },
+		func(t *testing.T, s *sqlstore.Store) int {
 			var n int
-			if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+			if err := s.ReadDB().QueryRowContext(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 				t.Fatalf("count schema_migrations: %v", err)
 			}
 			return n
@@ -57,9 +58,9 @@ func TestPragmas(t *testing.T) {
 		{"read", "busy_timeout", "10000"},
 		{"read", "query_only", "1"},
 	} {
-		db := s.write
+		db := s.DB()
 		if c.pool == "read" {
-			db = s.read
+			db = s.ReadDB()
 		}
 		var got string
 		if err := db.QueryRowContext(context.Background(), "PRAGMA "+c.pragma).Scan(&got); err != nil {
@@ -75,7 +76,16 @@ func TestCorruptRowIsAnError(t *testing.T) {
 	s := mustOpen(t, filepath.Join(t.TempDir(), "chave.db"))
 	defer s.Close()
 	sqlstoretest.CorruptRowIsAnError(t, s, func(stmt string) error {
-		_, err := s.write.ExecContext(t.Context(), stmt)
+		_, err := s.DB().ExecContext(t.Context(), stmt)
 		return err
 	})
+}
+
+func BenchmarkGrantReads(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "chave.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sqlstoretest.BenchmarkGrantReads(b, s)
 }

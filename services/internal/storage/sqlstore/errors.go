@@ -7,8 +7,7 @@ import (
 )
 
 // NotFound is the error for a missing row: a chave NotFound error naming
-// the resource, e.g. NotFound("token", id). Each backend returns it for its
-// driver's no-rows error.
+// the resource, e.g. NotFound("token", id), for sql.ErrNoRows.
 func NotFound(kind, id string) error {
 	return chave.Errorf(chave.NotFound, "%s %q not found", kind, id)
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 
@@ -35,9 +36,9 @@ func eventArgs(tokenID string, ev chave.Event) ([]any, error) {
 	return []any{tokenID, encodeTime(ev.Time), ev.Actor, ev.Action, fields, details}, nil
 }
 
-// InsertEvent appends ev to the audit trail of the token tokenID through
+// insertEvent appends ev to the audit trail of the token tokenID through
 // exec, within the caller's transaction; ev's own TokenID is ignored.
-func InsertEvent(exec Exec, tokenID string, ev chave.Event) error {
+func insertEvent(exec Exec, tokenID string, ev chave.Event) error {
 	args, err := eventArgs(tokenID, ev)
 	if err != nil {
 		return err
@@ -48,9 +49,9 @@ func InsertEvent(exec Exec, tokenID string, ev chave.Event) error {
 	return nil
 }
 
-// ListTokenEvents returns a token's audit trail through q, oldest first (in
+// listTokenEvents returns a token's audit trail through q, oldest first (in
 // the order the events were written); NotFound if the token is absent.
-func ListTokenEvents(q Query, tokenID string) ([]chave.Event, error) {
+func listTokenEvents(q Query, tokenID string) ([]chave.Event, error) {
 	found := false
 	var out []chave.Event
 	err := q(listEventsSQL, []any{tokenID}, func(rows Rows) error {
@@ -97,4 +98,14 @@ func scanEvent(row Scanner, tokenID string) (ev chave.Event, ok bool, err error)
 		return chave.Event{}, false, fmt.Errorf("event %d: details: %w", id.Int64, err)
 	}
 	return ev, true, nil
+}
+
+// ListTokenEvents returns a token's audit trail, oldest first (in the order
+// the events were written); NotFound if the token is absent.
+func (s *Store) ListTokenEvents(ctx context.Context, tokenID string) ([]chave.Event, error) {
+	out, err := listTokenEvents(queryOn(ctx, s.read), tokenID)
+	if err != nil {
+		return nil, s.fail(err, "list events of token %s", tokenID)
+	}
+	return out, nil
 }

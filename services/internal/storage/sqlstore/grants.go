@@ -1,35 +1,20 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/chave/chave/services/internal/chave"
 )
 
-// FamilyColumns are the columns of the refresh_families table, in the
-// order of ScanFamily and FamilyArgs.
-const FamilyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
+// familyColumns are the columns of the refresh_families table, in the
+// order of scanFamily and familyArgs. A new column goes at the end, here
+// and in both.
+const familyColumns = `id, client_id, generation, create_time, expire_time, revoke_time, revoke_reason`
 
-// Statements on refresh families and revoked access tokens.
-// SelectFamilySQL and UpdateFamilySQL take the id as $1; InsertFamilySQL
-// and UpdateFamilySQL take FamilyArgs. RevokeAccessTokenSQL takes
-// RevokedAccessTokenArgs and keeps the first record of a jti.
-const (
-	InsertFamilySQL = `INSERT INTO refresh_families (` + FamilyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	SelectFamilySQL = `SELECT ` + FamilyColumns + ` FROM refresh_families WHERE id = $1`
-	UpdateFamilySQL = `UPDATE refresh_families SET client_id = $2, generation = $3,
-		create_time = $4, expire_time = $5, revoke_time = $6, revoke_reason = $7
-		WHERE id = $1`
-	RevokeAccessTokenSQL = `INSERT INTO revoked_access_tokens (` + revokedAccessTokenColumns + `)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`
-)
-
-// revokedAccessTokenColumns are the columns of the revoked_access_tokens
-// table, in the order of scanRevokedAccessToken and RevokedAccessTokenArgs.
-const revokedAccessTokenColumns = `id, client_id, expire_time, revoke_time`
-
-// ScanFamily reads a row of FamilyColumns.
-func ScanFamily(row Scanner) (chave.RefreshFamily, error) {
+// scanFamily reads a row of familyColumns.
+func scanFamily(row Scanner) (chave.RefreshFamily, error) {
 	var (
 		f                         chave.RefreshFamily
 		created, expires, revoked sql.NullInt64
@@ -41,14 +26,18 @@ func ScanFamily(row Scanner) (chave.RefreshFamily, error) {
 	return f, nil
 }
 
-// FamilyArgs returns the values of FamilyColumns, in order.
-func FamilyArgs(f chave.RefreshFamily) []any {
+// familyArgs returns the values of familyColumns, in order.
+func familyArgs(f chave.RefreshFamily) []any {
 	return []any{f.ID, f.ClientID, f.Generation, encodeTime(f.CreateTime),
 		encodeTime(f.ExpireTime), encodeTime(f.RevokeTime), f.RevokeReason}
 }
 
-// RevokedAccessTokenArgs returns the values of RevokeAccessTokenSQL.
-func RevokedAccessTokenArgs(r chave.RevokedAccessToken) []any {
+// revokedAccessTokenColumns are the columns of the revoked_access_tokens
+// table, in the order of scanRevokedAccessToken and revokedAccessTokenArgs.
+const revokedAccessTokenColumns = `id, client_id, expire_time, revoke_time`
+
+// revokedAccessTokenArgs returns the values of revokedAccessTokenColumns.
+func revokedAccessTokenArgs(r chave.RevokedAccessToken) []any {
 	return []any{r.ID, r.ClientID, encodeTime(r.ExpireTime), encodeTime(r.RevokeTime)}
 }
 
@@ -63,4 +52,85 @@ func scanRevokedAccessToken(row Scanner) (chave.RevokedAccessToken, error) {
 	}
 	r.ExpireTime, r.RevokeTime = decodeTime(expire), decodeTime(revoked)
 	return r, nil
+}
+
+// Statements on refresh families and revoked access tokens.
+// selectFamilySQL and updateFamilySQL take the id as $1;
+// insertFamilyFromInitSQL and updateFamilySQL take familyArgs.
+// revokeAccessTokenSQL takes revokedAccessTokenArgs and keeps the first
+// record of a jti.
+var (
+	insertFamilyFromInitSQL = `INSERT INTO refresh_families (` + familyColumns + `)
+		VALUES (` + placeholders(familyColumns) + `) ON CONFLICT (id) DO NOTHING`
+	updateFamilySQL = `UPDATE refresh_families SET ` + assignments(familyColumns) +
+		` WHERE id = $1 RETURNING ` + familyColumns
+	revokeAccessTokenSQL = `INSERT INTO revoked_access_tokens (` + revokedAccessTokenColumns + `)
+		VALUES (` + placeholders(revokedAccessTokenColumns) + `) ON CONFLICT (id) DO NOTHING`
+)
+
+const (
+	selectFamilySQL       = `SELECT ` + familyColumns + ` FROM refresh_families WHERE id = $1`
+	accessTokenRevokedSQL = `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE id = $1)`
+)
+
+// GetRefreshFamily returns a family; NotFound if absent.
+func (s *Store) GetRefreshFamily(ctx context.Context, id string) (chave.RefreshFamily, error) {
+	f, err := scanFamily(s.read.QueryRowContext(ctx, selectFamilySQL, id))
+	if err != nil {
+		return chave.RefreshFamily{}, s.fail(notFound(err, "refresh family", id), "get refresh family %s", id)
+	}
+	return f, nil
+}
+
+// UpdateRefreshFamily reads the family, or starts from init when it does
+// not exist, applies update and writes the result, in one transaction.
+//
+// The family's row is created from init if absent (INSERT … ON CONFLICT DO
+// NOTHING), then read (locked with Flavor.ForUpdate): concurrent first uses
+// of a family queue on the unique index, later ones on the row lock (on
+// SQLite on the write lock), so every closure sees the result of the one
+// before. An error from update rolls everything back, the row inserted
+// from init included, and is returned unchanged. update may run more than
+// once if the database aborts the transaction to resolve a conflict.
+func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, update func(*chave.RefreshFamily) error) (chave.RefreshFamily, error) {
+	var out chave.RefreshFamily
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		init.ID = id
+		if _, err := tx.ExecContext(ctx, insertFamilyFromInitSQL, familyArgs(init)...); err != nil {
+			return fmt.Errorf("insert from init: %w", err)
+		}
+		f, err := scanFamily(tx.QueryRowContext(ctx, selectFamilySQL+s.flavor.ForUpdate, id))
+		if err != nil {
+			return err
+		}
+		clientID := f.ClientID
+		if err := update(&f); err != nil {
+			return &closureError{err}
+		}
+		f.ID, f.ClientID = id, clientID
+		out, err = scanFamily(tx.QueryRowContext(ctx, updateFamilySQL, familyArgs(f)...))
+		return err
+	})
+	if err != nil {
+		return chave.RefreshFamily{}, s.fail(err, "update refresh family %s", id)
+	}
+	return out, nil
+}
+
+// RevokeAccessToken records a revoked access token; a second revocation of
+// the same jti keeps the first record.
+func (s *Store) RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error {
+	if _, err := s.exec(ctx, revokeAccessTokenSQL, revokedAccessTokenArgs(r)...); err != nil {
+		return s.fail(err, "revoke access token %s", r.ID)
+	}
+	return nil
+}
+
+// IsAccessTokenRevoked reports whether the jti was revoked.
+func (s *Store) IsAccessTokenRevoked(ctx context.Context, id string) (bool, error) {
+	var revoked bool
+	if err := s.read.QueryRowContext(ctx, accessTokenRevokedSQL, id).Scan(&revoked); err != nil {
+		return false, s.fail(err, "check access token %s", id)
+	}
+	return revoked, nil
 }

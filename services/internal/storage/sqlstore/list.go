@@ -10,7 +10,7 @@ import (
 
 // The values of the tokens table's state column (migration 0004): an index
 // key that lets a list by state walk only that state's rows, newest first.
-// Revoked is exact. Expired is a mark that MarkExpiredSQL sets on live rows
+// Revoked is exact. Expired is a mark that markExpiredSQL sets on live rows
 // whose expire time has passed; lists check expire_time against their own
 // now regardless, so the mark decides how much a page reads, never what it
 // answers.
@@ -20,30 +20,26 @@ const (
 	stateRevoked = 2
 )
 
-// StateOfWrite is the state a write of TokenArgs stores: revoked when it
-// has a revoke time ($13), else live (a later list marks it expired).
-const StateOfWrite = `CASE WHEN CAST($13 AS BIGINT) IS NULL THEN 0 ELSE 2 END`
-
 // Marking expired tokens, before a list for ACTIVE or EXPIRED (see
-// MarksExpiry): ExpiredUnmarkedSQL finds whether any live row's expire time
-// is at or before $1, MarkExpiredSQL marks them all. Both read the range of
+// marksExpiry): expiredUnmarkedSQL finds whether any live row's expire time
+// is at or before $1, markExpiredSQL marks them all. Both read the range of
 // tokens_state_expiry; as a rule there is nothing to mark.
 const (
-	ExpiredUnmarkedSQL = `SELECT 1 FROM tokens WHERE state = 0 AND expire_time <= $1 LIMIT 1`
-	MarkExpiredSQL     = `UPDATE tokens SET state = 1 WHERE state = 0 AND expire_time <= $1`
+	expiredUnmarkedSQL = `SELECT 1 FROM tokens WHERE state = 0 AND expire_time <= $1 LIMIT 1`
+	markExpiredSQL     = `UPDATE tokens SET state = 1 WHERE state = 0 AND expire_time <= $1`
 )
 
-// MarksExpiry reports whether the list of f reads the expired marks, so
-// that the store should bring them up to f.Now first (ExpiredUnmarkedSQL,
-// MarkExpiredSQL) for the page to read no more rows than it returns.
-func MarksExpiry(f storage.TokenFilter) bool {
+// marksExpiry reports whether the list of f reads the expired marks, so
+// that the store should bring them up to f.Now first (expiredUnmarkedSQL,
+// markExpiredSQL) for the page to read no more rows than it returns.
+func marksExpiry(f storage.TokenFilter) bool {
 	return f.State == chave.StateActive || f.State == chave.StateExpired
 }
 
-// ListTokens returns one page of tokens through q, newest first (by create
+// listTokens returns one page of tokens through q, newest first (by create
 // time, then id, both descending), after f.After when set. An invalid
 // filter (a page size below 1, an unknown state) is an Invalid error.
-func ListTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
+func listTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
 	stmt, args, err := ListQuery(f)
 	if err != nil {
 		return storage.TokenPage{}, err
@@ -56,7 +52,7 @@ func ListTokens(q Query, f storage.TokenFilter) (storage.TokenPage, error) {
 				page.More = true
 				continue
 			}
-			t, err := ScanToken(rows)
+			t, err := scanToken(rows)
 			if err != nil {
 				return err
 			}
@@ -100,7 +96,7 @@ func ListQuery(f storage.TokenFilter) (string, []any, error) {
 	}
 	state := func(v int) string { return "state = " + strconv.Itoa(v) }
 	var now string
-	if MarksExpiry(f) {
+	if marksExpiry(f) {
 		now = b.arg(f.Now.UnixMicro())
 	}
 	limit := b.arg(f.Limit + 1)

@@ -57,7 +57,7 @@ func TestListTokensPages(t *testing.T) {
 			gotStmt, gotArgs = stmt, args
 			return read(rows)
 		}
-		page, err := ListTokens(q, storage.TokenFilter{Limit: c.limit})
+		page, err := listTokens(q, storage.TokenFilter{Limit: c.limit})
 		if err != nil {
 			t.Fatalf("%d rows, limit %d: %v", c.rows, c.limit, err)
 		}
@@ -108,8 +108,8 @@ func TestListQueryFilters(t *testing.T) {
 			t.Errorf("ListQuery(%+v): got %v, want an Invalid error", f, err)
 		}
 	}
-	if _, err := ListTokens(func(string, []any, func(Rows) error) error { return errors.New("not run") },
+	if _, err := listTokens(func(string, []any, func(Rows) error) error { return errors.New("not run") },
 		storage.TokenFilter{}); !chave.IsCode(err, chave.Invalid) {
-		t.Errorf("ListTokens with no limit: got %v, want an Invalid error without running the query", err)
+		t.Errorf("listTokens with no limit: got %v, want an Invalid error without running the query", err)
 	}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -15,7 +16,40 @@ type Migration struct {
 	SQL     string
 }
 
-// LoadMigrations returns the files migrations/*.sql of fsys (a backend's
+// migrate applies the flavour's pending migrations in one transaction of
+// the write pool, recording each in schema_migrations; running it again
+// applies nothing. On SQLite the write pool's transactions begin IMMEDIATE:
+// holding the single write lock from the start, a migration runs alone. On
+// PostgreSQL Flavor.LockMigrations takes an advisory lock first, so that of
+// several replicas starting at once one applies them and the others then
+// find nothing to do.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := LoadMigrations(s.flavor.Migrations)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if s.flavor.LockMigrations != "" {
+		// Taken before anything else, even CREATE TABLE IF NOT EXISTS, which
+		// is not safe against a concurrent identical statement.
+		if _, err := tx.ExecContext(ctx, s.flavor.LockMigrations); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+	}
+	if err := applyMigrations(ms, s.flavor.CreateSchemaMigrations, execOn(ctx, tx), queryOn(ctx, tx)); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// LoadMigrations returns the files migrations/*.sql of fsys (a database's
 // embedded schema) in the order of their names.
 func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "migrations/*.sql")
@@ -35,14 +69,14 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 	return out, nil
 }
 
-// Migrate brings a schema up to date within the caller's transaction,
+// applyMigrations brings a schema up to date within the caller's transaction,
 // through its exec and query: it creates the bookkeeping table
 // schema_migrations with createTable (a CREATE TABLE IF NOT EXISTS of
 // columns version and apply_time), then applies each of ms it does not
 // record yet, in order, and records it. Running it again applies nothing.
 // The caller begins and commits the transaction and holds whatever keeps
 // concurrent migrations apart.
-func Migrate(ms []Migration, createTable string, exec Exec, query Query) error {
+func applyMigrations(ms []Migration, createTable string, exec Exec, query Query) error {
 	if err := exec(createTable); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -10,7 +11,7 @@ import (
 	"github.com/chave/chave/services/internal/storage"
 )
 
-// The queries of ListRevocations. A NULL expire time (no expiry) counts as
+// The queries of listRevocations. A NULL expire time (no expiry) counts as
 // still in the future.
 //
 // They have no ORDER BY: the results are sorted by id in Go instead. Given
@@ -26,29 +27,29 @@ const (
 		WHERE revoke_time IS NOT NULL AND revoke_time >= $1`
 	revokedAccessTokensSQL = `SELECT ` + revokedAccessTokenColumns + ` FROM revoked_access_tokens
 		WHERE expire_time IS NULL OR expire_time > $1`
-	revokedFamiliesSQL = `SELECT ` + FamilyColumns + ` FROM refresh_families
+	revokedFamiliesSQL = `SELECT ` + familyColumns + ` FROM refresh_families
 		WHERE revoke_time IS NOT NULL AND expire_time > $1
 		UNION ALL
-		SELECT ` + FamilyColumns + ` FROM refresh_families
+		SELECT ` + familyColumns + ` FROM refresh_families
 		WHERE revoke_time IS NOT NULL AND expire_time IS NULL`
 )
 
-// ListRevocations returns, through q, the credentials revoked at or after
+// listRevocations returns, through q, the credentials revoked at or after
 // since, and the revoked access tokens and refresh families that expire
 // after now (or never), each ordered by id. It runs three queries: for one
 // snapshot of the database, q runs them in one transaction.
-func ListRevocations(q Query, since, now time.Time) (storage.Revocations, error) {
+func listRevocations(q Query, since, now time.Time) (storage.Revocations, error) {
 	var (
 		out storage.Revocations
 		err error
 	)
-	if out.Credentials, err = queryAll(q, ScanToken, revokedCredentialsSQL, since.UnixMicro()); err != nil {
+	if out.Credentials, err = queryAll(q, scanToken, revokedCredentialsSQL, since.UnixMicro()); err != nil {
 		return storage.Revocations{}, fmt.Errorf("credentials: %w", err)
 	}
 	if out.AccessTokens, err = queryAll(q, scanRevokedAccessToken, revokedAccessTokensSQL, now.UnixMicro()); err != nil {
 		return storage.Revocations{}, fmt.Errorf("access tokens: %w", err)
 	}
-	if out.Families, err = queryAll(q, ScanFamily, revokedFamiliesSQL, now.UnixMicro()); err != nil {
+	if out.Families, err = queryAll(q, scanFamily, revokedFamiliesSQL, now.UnixMicro()); err != nil {
 		return storage.Revocations{}, fmt.Errorf("refresh families: %w", err)
 	}
 	sortRevocations(&out)
@@ -62,4 +63,23 @@ func sortRevocations(r *storage.Revocations) {
 	slices.SortFunc(r.Credentials, func(a, b chave.Token) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.AccessTokens, func(a, b chave.RevokedAccessToken) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.Families, func(a, b chave.RefreshFamily) int { return cmp.Compare(a.ID, b.ID) })
+}
+
+// ListRevocations returns the credentials revoked at or after since, and
+// the revoked access tokens and refresh families that expire after now (or
+// never), each ordered by id. The three queries run in one read-only
+// transaction of Flavor.SnapshotTx on the read pool, so they see one
+// snapshot of the database; such a transaction is never aborted to resolve
+// a conflict, so it is not retried.
+func (s *Store) ListRevocations(ctx context.Context, since, now time.Time) (storage.Revocations, error) {
+	tx, err := s.read.BeginTx(ctx, &s.flavor.SnapshotTx)
+	if err != nil {
+		return storage.Revocations{}, s.fail(err, "list revocations: begin")
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
+	out, err := listRevocations(queryOn(ctx, tx), since, now)
+	if err != nil {
+		return storage.Revocations{}, s.fail(err, "list revocations")
+	}
+	return out, nil
 }

@@ -1,33 +1,19 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 
 	"github.com/chave/chave/services/internal/chave"
 )
 
-// TenantColumns are the columns of the tenants table, in the order of
-// ScanTenant and TenantArgs.
-const TenantColumns = `id, display_name, contexts, create_time, update_time`
+// tenantColumns are the columns of the tenants table, in the order of
+// scanTenant and tenantArgs. A new column goes at the end, here and in both.
+const tenantColumns = `id, display_name, contexts, create_time, update_time`
 
-// Statements on tenants. SelectTenantSQL and UpdateTenantSQL take the id as
-// $1; InsertTenantSQL and UpdateTenantSQL take TenantArgs.
-const (
-	InsertTenantSQL = `INSERT INTO tenants (` + TenantColumns + `) VALUES ($1, $2, $3, $4, $5)`
-	SelectTenantSQL = `SELECT ` + TenantColumns + ` FROM tenants WHERE id = $1`
-	UpdateTenantSQL = `UPDATE tenants
-		SET display_name = $2, contexts = $3, create_time = $4, update_time = $5
-		WHERE id = $1`
-)
-
-// ListTenants returns every tenant through q, ordered by id.
-func ListTenants(q Query) ([]chave.Tenant, error) {
-	return queryAll(q, ScanTenant, `SELECT `+TenantColumns+` FROM tenants ORDER BY id`)
-}
-
-// ScanTenant reads a row of TenantColumns.
-func ScanTenant(row Scanner) (chave.Tenant, error) {
+// scanTenant reads a row of tenantColumns.
+func scanTenant(row Scanner) (chave.Tenant, error) {
 	var (
 		t                chave.Tenant
 		contexts         string
@@ -45,11 +31,84 @@ func ScanTenant(row Scanner) (chave.Tenant, error) {
 	return t, nil
 }
 
-// TenantArgs returns the values of TenantColumns, in order.
-func TenantArgs(t chave.Tenant) ([]any, error) {
+// tenantArgs returns the values of tenantColumns, in order.
+func tenantArgs(t chave.Tenant) ([]any, error) {
 	contexts, err := encodeStrings(t.Contexts)
 	if err != nil {
 		return nil, fmt.Errorf("contexts: %w", err)
 	}
 	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime)}, nil
+}
+
+// Statements on tenants, derived from tenantColumns. selectTenantSQL and
+// updateTenantSQL take the id as $1; insertTenantSQL and updateTenantSQL
+// take tenantArgs.
+var (
+	insertTenantSQL = `INSERT INTO tenants (` + tenantColumns + `) VALUES (` + placeholders(tenantColumns) + `)`
+	updateTenantSQL = `UPDATE tenants SET ` + assignments(tenantColumns) + ` WHERE id = $1 RETURNING ` + tenantColumns
+)
+
+const (
+	selectTenantSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE id = $1`
+	listTenantsSQL  = `SELECT ` + tenantColumns + ` FROM tenants ORDER BY id`
+)
+
+// CreateTenant inserts a tenant; Conflict if the id exists.
+func (s *Store) CreateTenant(ctx context.Context, t chave.Tenant) error {
+	args, err := tenantArgs(t)
+	if err != nil {
+		return s.fail(err, "create tenant %s", t.ID)
+	}
+	if _, err = s.exec(ctx, insertTenantSQL, args...); err != nil {
+		return s.fail(s.conflict(err, "tenant", t.ID), "create tenant %s", t.ID)
+	}
+	return nil
+}
+
+// GetTenant returns a tenant; NotFound if absent.
+func (s *Store) GetTenant(ctx context.Context, id string) (chave.Tenant, error) {
+	t, err := scanTenant(s.getTenant.QueryRowContext(ctx, id))
+	if err = notFound(err, "tenant", id); err != nil {
+		return chave.Tenant{}, s.fail(err, "get tenant %s", id)
+	}
+	return t, nil
+}
+
+// ListTenants returns every tenant ordered by id.
+func (s *Store) ListTenants(ctx context.Context) ([]chave.Tenant, error) {
+	out, err := queryAll(queryOn(ctx, s.read), scanTenant, listTenantsSQL)
+	if err != nil {
+		return nil, s.fail(err, "list tenants")
+	}
+	return out, nil
+}
+
+// UpdateTenant reads the tenant, locking it, applies update and writes the
+// result in one transaction. An error from update aborts and is returned
+// unchanged. The tenant's id and create time never change. update may run
+// more than once if the database aborts the transaction to resolve a
+// conflict.
+func (s *Store) UpdateTenant(ctx context.Context, id string, update func(*chave.Tenant) error) (chave.Tenant, error) {
+	var out chave.Tenant
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		t, err := scanTenant(tx.QueryRowContext(ctx, selectTenantSQL+s.flavor.ForUpdate, id))
+		if err != nil {
+			return notFound(err, "tenant", id)
+		}
+		created := t.CreateTime
+		if err := update(&t); err != nil {
+			return &closureError{err}
+		}
+		t.ID, t.CreateTime = id, created
+		args, err := tenantArgs(t)
+		if err != nil {
+			return err
+		}
+		out, err = scanTenant(tx.QueryRowContext(ctx, updateTenantSQL, args...))
+		return err
+	})
+	if err != nil {
+		return chave.Tenant{}, s.fail(err, "update tenant %s", id)
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package sqlstoretest
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,8 +71,10 @@ func ListTokens(now time.Time) []chave.Token {
 }
 
 // SeedTokenSQL is sqlstore.InsertTokenSQL with the state column's value as
-// $19 (after every TokenArgs value), so that a seed need not mark 50,000 expired tokens afterwards.
-var SeedTokenSQL = strings.Replace(sqlstore.InsertTokenSQL, sqlstore.StateOfWrite, "$19", 1)
+// its last argument (after TokenArgs), so that a seed need not mark 50,000
+// expired tokens afterwards.
+var SeedTokenSQL = strings.Replace(sqlstore.InsertTokenSQL, sqlstore.StateOfWrite,
+	"$"+strconv.Itoa(strings.Count(sqlstore.TokenColumns, ",")+2), 1)
 
 // SeedTokenArgs returns the arguments of SeedTokenSQL: TokenArgs and the
 // state a list at now would mark.

@@ -84,3 +84,26 @@ func CorruptRowIsAnError(t *testing.T, s storage.Store, exec func(stmt string) e
 		t.Error("UpdateToken of a corrupt row: got no error")
 	}
 }
+
+// BenchmarkGrantReads measures the reads of every grant: the client's token
+// by id, then its tenant.
+func BenchmarkGrantReads(b *testing.B, s storage.Store) {
+	ctx := b.Context()
+	if err := s.CreateTenant(ctx, chave.Tenant{ID: "acme", DisplayName: "Acme", Contexts: []string{"prod"}}); err != nil {
+		b.Fatal(err)
+	}
+	tok := chave.Token{ID: "client", Tenant: "acme", DisplayName: "client", Contexts: []string{"prod"},
+		Parameters: chave.Parameters{"prod": {"k": "v"}}, SecretHash: []byte("hash"), CreateTime: time.Unix(1, 0)}
+	if err := s.CreateToken(ctx, tok, chave.Event{Action: chave.ActionCreate}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.GetToken(ctx, "client"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.GetTenant(ctx, "acme"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
