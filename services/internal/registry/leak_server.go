@@ -65,6 +65,7 @@ func (s *LeakServer) ReportLeaks(ctx context.Context, req *registryv1.ReportLeak
 		return nil, toStatus(ctx, s.log, &chave.Error{Code: chave.Unavailable, Message: "leak reports cannot be counted right now; retry later", Err: err})
 	}
 	if !allowed {
+		s.svc.metrics.leaks.WithLabelValues(leakLimited).Add(float64(len(req.GetSecrets())))
 		s.log.WarnContext(ctx, "leak report refused: too many from its source", "source", report.Source)
 		return nil, rateLimited(retry)
 	}
@@ -80,6 +81,8 @@ func (s *LeakServer) ReportLeaks(ctx context.Context, req *registryv1.ReportLeak
 			n++
 		}
 	}
+	s.svc.metrics.leaks.WithLabelValues(leakRevoked).Add(float64(n))
+	s.svc.metrics.leaks.WithLabelValues(leakNotSecret).Add(float64(len(revoked) - n))
 	s.log.InfoContext(ctx, "leak report", "source", report.Source, "url", report.URL, "strings", len(revoked), "revoked", n)
 	return resp, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -118,6 +119,11 @@ func TestNewLeakReportRateLimit(t *testing.T) {
 	}
 	if _, err := s.ReportLeaks(context.Background(), req("other")); err != nil {
 		t.Errorf("another source: %v", err)
+	}
+	for result, want := range map[string]float64{leakNotSecret: 3, leakLimited: 1, leakRevoked: 0} {
+		if got := testutil.ToFloat64(f.svc.metrics.leaks.WithLabelValues(result)); got != want {
+			t.Errorf("chave_leaked_secrets_total{result=%q} = %v, want %v", result, got, want)
+		}
 	}
 }
 
