@@ -483,8 +483,11 @@ function rotateDialog(name) {
 }
 
 function gracePeriod(hours) {
-  if (hours % 24 === 0) return t(hours === 24 ? 'rotate.graceDay' : 'rotate.graceDays', { n: formatNumber(hours / 24) });
-  return t(hours === 1 ? 'rotate.graceHour' : 'rotate.graceHours', { n: formatNumber(hours) });
+  if (hours % 24 === 0) {
+    const n = hours / 24;
+    return n === 1 ? t('rotate.graceDay', { n: formatNumber(n) }) : t('rotate.graceDays', { n: formatNumber(n) });
+  }
+  return hours === 1 ? t('rotate.graceHour', { n: formatNumber(hours) }) : t('rotate.graceHours', { n: formatNumber(hours) });
 }
 
 async function rotateToken(tok, done) {
