@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -88,9 +89,17 @@ type KeyRefresher interface {
 // has been revoked. An error means it cannot tell: Verify then refuses the
 // token with an error matching ErrUnavailable. revocation.Checker adapts a
 // revocation set.
+//
+// A checker that answers from memory without ever waiting (an in-process
+// set) may also have a method Local() bool that returns true: Verify then
+// calls it without arming RevocationTimeout's timer, which would cost more
+// than the check itself.
 type RevocationChecker interface {
 	IsRevoked(ctx context.Context, c Claims) (bool, error)
 }
+
+// localChecker is a RevocationChecker that may say it never waits.
+type localChecker interface{ Local() bool }
 
 // Config configures a Verifier.
 type Config struct {
@@ -124,6 +133,12 @@ type Config struct {
 	// counter by reason, say) without this package depending on a metrics
 	// library. It runs on the request's goroutine and must be fast.
 	Observe func(outcome string)
+	// CacheSize bounds how many verified tokens the Verifier remembers,
+	// each until it expires: zero means DefaultCacheSize, negative turns
+	// the cache off. A token seen before skips the signature check (it is
+	// the same string, and its key is still the key source's under its
+	// kid); its dates and the revocation check are checked every time.
+	CacheSize int
 }
 
 // Verifier checks access tokens. It is safe for concurrent use.
@@ -137,7 +152,11 @@ type Verifier struct {
 
 	revocations       RevocationChecker
 	revocationTimeout time.Duration
+	revocationLocal   bool // no timeout: the checker never waits
 	observe           func(string)
+
+	tokens  *tokenCache // nil: no cache
+	derived keyCache
 }
 
 // New validates the configuration and returns a Verifier.
@@ -183,6 +202,15 @@ func New(cfg Config) (*Verifier, error) {
 		revocations:       cfg.Revocations,
 		revocationTimeout: cfg.RevocationTimeout,
 		observe:           cfg.Observe,
+	}
+	if lc, ok := cfg.Revocations.(localChecker); ok {
+		v.revocationLocal = lc.Local()
+	}
+	switch {
+	case cfg.CacheSize == 0:
+		v.tokens = newTokenCache(DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		v.tokens = newTokenCache(cfg.CacheSize)
 	}
 	for _, alg := range algs {
 		if _, ok := keyTypeFor(alg); !ok {
@@ -254,6 +282,12 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 	if len(raw) > MaxTokenSize {
 		return Claims{}, invalid(ReasonMalformed, "token too large")
 	}
+	if c, ok := v.cached(ctx, raw); ok {
+		if err := v.checkRevoked(ctx, c); err != nil {
+			return Claims{}, err
+		}
+		return c, nil
+	}
 	// Compact serialization: exactly three base64url segments. The JSON
 	// serialization (which starts with '{') fails here.
 	h, rest, ok := strings.Cut(raw, ".")
@@ -302,7 +336,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
-	rawKey, err := verificationKey(key, alg)
+	rawKey, err := v.derived.verificationKey(key, alg)
 	if err != nil {
 		return Claims{}, invalidErr(ReasonUnknownKey, "key "+strconv.Quote(hdr.Kid), err)
 	}
@@ -327,7 +361,56 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 	if err := v.checkRevoked(ctx, claims); err != nil {
 		return Claims{}, err
 	}
+	if v.tokens != nil && comparableKey(key) {
+		e := &cachedToken{raw: raw, kid: hdr.Kid, key: key, claims: claims.clone()}
+		if pl.Nbf != nil {
+			e.nbf = pl.Nbf.time()
+		}
+		v.tokens.put(s, e, v.now())
+	}
 	return claims, nil
+}
+
+// cached answers the claims of raw when it is the very token a previous
+// Verify accepted, it is still within its dates, and the key source still
+// yields the key it verified under by its kid (a retired key fails the
+// next Verify, as without the cache). Anything else goes the whole way.
+func (v *Verifier) cached(ctx context.Context, raw string) (Claims, bool) {
+	if v.tokens == nil {
+		return Claims{}, false
+	}
+	i := strings.LastIndexByte(raw, '.')
+	if i < 0 {
+		return Claims{}, false
+	}
+	sig := raw[i+1:]
+	e := v.tokens.get(sig)
+	if e == nil || e.raw != raw {
+		return Claims{}, false
+	}
+	now := v.now()
+	if !now.Before(e.claims.Expiry.Add(v.leeway)) {
+		v.tokens.remove(sig, e)
+		return Claims{}, false
+	}
+	if e.claims.IssuedAt.After(now.Add(v.leeway)) || (!e.nbf.IsZero() && e.nbf.After(now.Add(v.leeway))) {
+		return Claims{}, false
+	}
+	set, err := v.keys.Keys(ctx)
+	if err != nil || set == nil {
+		return Claims{}, false
+	}
+	if key, ok := set.LookupKeyID(e.kid); !ok || !comparableKey(key) || key != e.key {
+		return Claims{}, false
+	}
+	return e.claims.clone(), true
+}
+
+// comparableKey reports whether a JWK can be compared by identity (==
+// does not panic on it): jwk's own key types are pointers.
+func comparableKey(key jwk.Key) bool {
+	t := reflect.TypeOf(key)
+	return t != nil && t.Kind() == reflect.Pointer
 }
 
 // lookupKey finds the key named kid in the key source, asking a
@@ -365,8 +448,11 @@ func (v *Verifier) checkRevoked(ctx context.Context, c Claims) error {
 	if v.revocations == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, v.revocationTimeout)
-	defer cancel()
+	if !v.revocationLocal {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, v.revocationTimeout)
+		defer cancel()
+	}
 	revoked, err := v.revocations.IsRevoked(ctx, c)
 	if err != nil {
 		return fmt.Errorf("verify: revocation check: %w: %w", ErrUnavailable, err)

@@ -5,6 +5,10 @@
 //
 //	chave-load --url http://127.0.0.1:8080 --client-id ID --client-secret S --duration 10s --concurrency 32
 //	chave-load --floor    # the same load against a stdlib-only grant server, for the ratio
+//
+// chave-load bench (make bench, make bench-quick) starts chave serve and
+// the floor itself and measures every hot path side by side: see bench.go
+// and docs/performance.md.
 package main
 
 import (
@@ -37,6 +41,9 @@ type config struct {
 }
 
 func run(args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "bench" {
+		return runBench(args[1:], out)
+	}
 	var c config
 	fs := flag.NewFlagSet("chave-load", flag.ContinueOnError)
 	fs.StringVar(&c.base, "url", "http://127.0.0.1:8080", "chave's HTTP address")

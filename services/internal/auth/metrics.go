@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -36,19 +37,35 @@ func newGrantMetrics(reg prometheus.Registerer) (*grantMetrics, error) {
 	return m, nil
 }
 
-func (m *grantMetrics) observe(grantType string, start time.Time, err error) {
+// observe counts one token request: err is the grant's own error, st the
+// status the request answered (toStatus of err). The outcome comes from
+// err when it is an OAuth error, without parsing back the status just
+// built from it; only other errors (throttled, context) read st.
+func (m *grantMetrics) observe(grantType string, start time.Time, err, st error) {
 	switch grantType {
 	case GrantClientCredentials, GrantRefreshToken:
 	default:
 		grantType = "other" // never a client-chosen label value
 	}
 	outcome := "ok"
-	if err != nil {
-		outcome = ErrServerError
-		if code, _, ok := OAuthError(err); ok {
-			outcome = code
-		}
+	if st != nil {
+		outcome = grantOutcome(err, st)
 	}
 	m.total.WithLabelValues(grantType, outcome).Inc()
 	m.duration.WithLabelValues(grantType, outcome).Observe(time.Since(start).Seconds())
+}
+
+// grantOutcome is the OAuth error code a failed request answered, as
+// toStatus maps it: a throttled error wins over the OAuth error it may
+// wrap; anything without a code is server_error.
+func grantOutcome(err, st error) string {
+	var te *throttledError
+	var oe *oauthError
+	if !errors.As(err, &te) && errors.As(err, &oe) {
+		return oe.code
+	}
+	if code, _, ok := OAuthError(st); ok {
+		return code
+	}
+	return ErrServerError
 }

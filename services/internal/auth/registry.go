@@ -41,12 +41,15 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, registryTimeout)
 }
 
+// AuthenticateClient passes the registry the HTTP client's address, as
+// SourceInterceptor recorded it, for the tenant's allowedClientCidrs.
 func (r registryClient) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.AuthenticateClient(ctx, &registryv1.AuthenticateClientRequest{
-		ClientId:     clientID,
-		ClientSecret: secret,
+		ClientId:      clientID,
+		ClientSecret:  secret,
+		ClientAddress: sourceOf(ctx).address,
 	})
 	if err != nil {
 		return Client{}, registryError(err)
@@ -75,6 +78,8 @@ func (r registryClient) UseRefreshTokenAlone(ctx context.Context, clientID, secr
 }
 
 func (r registryClient) useRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (Client, error) {
+	// The tenant's allowedClientCidrs are checked on this address.
+	req.ClientAddress = sourceOf(ctx).address
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.UseRefreshToken(ctx, req)

@@ -198,11 +198,12 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 func (s *Server) Token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	start := time.Now()
 	resp, err := s.token(ctx, req)
+	st := err
 	if err != nil {
-		err = s.toStatus(ctx, err)
+		st = s.toStatus(ctx, err)
 	}
-	s.metrics.observe(req.GetGrantType(), start, err)
-	return resp, err
+	s.metrics.observe(req.GetGrantType(), start, err, st)
+	return resp, st
 }
 
 func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {

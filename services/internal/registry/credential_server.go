@@ -27,6 +27,7 @@ func NewCredentialServer(svc *Service, log *slog.Logger) *CredentialServer {
 
 // AuthenticateClient implements registryv1.CredentialServiceServer.
 func (s *CredentialServer) AuthenticateClient(ctx context.Context, req *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
 	client, err := s.svc.AuthenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -40,6 +41,7 @@ func (s *CredentialServer) UseRefreshToken(ctx context.Context, req *registryv1.
 	if p, ok := req.GetProof().(*registryv1.UseRefreshTokenRequest_RefreshTokenSecretVersion); ok {
 		proof = ClientProof{RefreshTokenSecretVersion: p.RefreshTokenSecretVersion}
 	}
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
 	client, err := s.svc.UseRefreshToken(ctx, req.GetClientId(), proof, req.GetFamilyId(),
 		req.GetGeneration(), timeFromProto(req.GetFamilyExpireTime()))
 	if err != nil {

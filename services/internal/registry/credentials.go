@@ -6,6 +6,7 @@ package registry
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -25,6 +26,8 @@ type Client struct {
 	IssueRefreshTokens bool
 	// SecretVersion changes when the secret rotates.
 	SecretVersion string
+
+	policy chave.TenantPolicy // the tenant's, for the grant's address check
 }
 
 // errBadClient is the one answer for every failed client authentication,
@@ -32,27 +35,61 @@ type Client struct {
 var errBadClient = chave.Errorf(chave.Unauthenticated, "invalid client credentials")
 
 // AuthenticateClient checks a client id and secret (constant-time compare of
-// keyed hashes) and returns the client's current access.
+// keyed hashes) and returns the client's current access. Under
+// AtTokenEndpoint it is a grant: the client's address must be one its
+// tenant's policy allows, and the outcome counts in the credential's usage.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
+	client, known, err := s.authenticateClient(ctx, clientID, secret)
+	s.countGrant(ctx, known, err)
+	return client, err
+}
+
+// authenticateClient is AuthenticateClient without the counting; known is
+// the client id when it names a stored credential.
+func (s *Service) authenticateClient(ctx context.Context, clientID, secret string) (client Client, known string, err error) {
 	parsed, perr := secrets.ParseClientSecret(secret)
-	if perr != nil {
-		return Client{}, errBadClient
-	}
 	t, err := s.activeToken(ctx, clientID)
 	if err != nil {
-		return Client{}, err
+		return Client{}, knownID(clientID, err), err
 	}
 	now := s.clock()
-	version, ok := s.matchSecret(parsed, t, now)
-	if !ok {
-		return Client{}, errBadClient
+	version, ok := "", false
+	if perr == nil {
+		version, ok = s.matchSecret(parsed, t, now)
 	}
-	client, err := s.clientOf(ctx, t, version)
-	if err != nil {
-		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	if !ok {
+		return Client{}, t.ID, errBadClient
+	}
+	if client, err = s.clientOf(ctx, t, version); err != nil {
+		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
+	}
+	if err := s.checkGrantAddress(ctx, client); err != nil {
+		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
-	return client, nil
+	return client, t.ID, nil
+}
+
+// knownID is the client id when activeToken's err says it names a stored
+// credential that is not active.
+func knownID(clientID string, err error) string {
+	if errors.Is(err, errInactiveClient) {
+		return clientID
+	}
+	return ""
+}
+
+// checkGrantAddress refuses a grant (under AtTokenEndpoint) from an address
+// outside the client's tenant's allowedClientCidrs, with the same answer as
+// a wrong secret, so that the policy is not revealed.
+func (s *Service) checkGrantAddress(ctx context.Context, client Client) error {
+	g, ok := grantOf(ctx)
+	if !ok || client.Operator || client.policy.AllowsAddress(g.clientAddress) {
+		return nil
+	}
+	s.log.InfoContext(ctx, "grant refused: client address outside the tenant's allowed ranges",
+		"client_id", client.ID, "tenant", client.Tenant, "address", g.clientAddress)
+	return errBadClient
 }
 
 // activeToken loads the active credential of a client id, or fails with
@@ -68,10 +105,15 @@ func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token
 		return chave.Token{}, fmt.Errorf("authenticate client: %w", err)
 	}
 	if t.State(s.clock()) != chave.StateActive {
-		return chave.Token{}, errBadClient
+		return chave.Token{}, errInactiveClient
 	}
 	return t, nil
 }
+
+// errInactiveClient is errBadClient for a stored credential that is
+// revoked or expired: callers tell it apart (errors.Is) to count the
+// attempt in the credential's usage; clients see errBadClient's answer.
+var errInactiveClient = &chave.Error{Code: chave.Unauthenticated, Message: errBadClient.Message, Err: errors.New("credential inactive")}
 
 // matchSecret checks a secret against the credential's current one and,
 // during a rotation's grace period, the one it replaced, and returns the
@@ -115,6 +157,7 @@ func (s *Service) clientOf(ctx context.Context, t chave.Token, version string) (
 		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
 	}
 	client.Scopes = t.Scopes(tenant)
+	client.policy = tenant.Policy
 	return client, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -86,8 +87,17 @@ func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensReque
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
+	expireBefore, err := requestTimeFromProto("expireBefore", req.GetExpireBefore())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	unusedSince, err := requestTimeFromProto("unusedSince", req.GetUnusedSince())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
 	tokens, next, err := s.svc.ListTokens(ctx, c, ListQuery{
 		Tenant: req.GetTenant(), State: state, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		ExpireBefore: expireBefore, UnusedSince: unusedSince,
 	})
 	if err != nil {
 		return nil, s.status(ctx, err)
@@ -158,6 +168,23 @@ func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenReq
 	return &registryv1.RotateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
 
+// GetTokenUsage implements registryv1.RegistryServiceServer.
+func (s *Server) GetTokenUsage(ctx context.Context, req *registryv1.GetTokenUsageRequest) (*registryv1.GetTokenUsageResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	days, err := s.svc.GetTokenUsage(ctx, c, req.GetId(), int(req.GetDays()))
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &registryv1.GetTokenUsageResponse{Days: make([]*registryv1.UsageDay, len(days))}
+	for i, d := range days {
+		resp.Days[i] = &registryv1.UsageDay{Date: d.Day.Format(time.DateOnly), Succeeded: d.Succeeded, Failed: d.Failed}
+	}
+	return resp, nil
+}
+
 // ListTokenEvents implements registryv1.RegistryServiceServer.
 func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenEventsRequest) (*registryv1.ListTokenEventsResponse, error) {
 	c, err := s.caller(ctx)
@@ -202,7 +229,11 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 	if req.GetTenant() == nil {
 		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
 	}
-	t, err := s.svc.CreateTenant(ctx, c, tenantFromProto(req.GetTenant()))
+	in, err := tenantFromProto(req.GetTenant())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.CreateTenant(ctx, c, in)
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -248,7 +279,11 @@ func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantR
 	if req.GetTenant() == nil {
 		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
 	}
-	t, err := s.svc.UpdateTenant(ctx, c, tenantFromProto(req.GetTenant()), req.GetUpdateMask().GetPaths())
+	patch, err := tenantFromProto(req.GetTenant())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	t, err := s.svc.UpdateTenant(ctx, c, patch, req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -322,7 +357,8 @@ func (s *Server) tokenToProto(t chave.Token) *registryv1.Token {
 		Parameters: parametersToProto(t.Parameters), CreateTime: timeToProto(t.CreateTime),
 		ExpireTime: timeToProto(t.ExpireTime), RevokeTime: timeToProto(t.RevokeTime),
 		LastUseTime: timeToProto(t.LastUseTime), Creator: t.Creator, Revoker: t.Revoker,
-		IssueRefreshTokens: t.IssueRefreshTokens, PreviousSecretExpireTime: timeToProto(previousExpire),
+		IssueRefreshTokens: t.IssueRefreshTokens, PolicyViolations: t.PolicyViolations,
+		PreviousSecretExpireTime: timeToProto(previousExpire),
 	}
 }
 
@@ -362,14 +398,31 @@ func parametersFromProto(in map[string]*structpb.Struct) (chave.Parameters, erro
 }
 
 func tenantToProto(t chave.Tenant) *registryv1.Tenant {
-	return &registryv1.Tenant{
+	out := &registryv1.Tenant{
 		Id: t.ID, DisplayName: t.DisplayName, Contexts: t.Contexts,
 		CreateTime: timeToProto(t.CreateTime), UpdateTime: timeToProto(t.UpdateTime),
+		Policy: &registryv1.TenantPolicy{
+			GrantableContexts: t.Policy.GrantableContexts, AllowedClientCidrs: t.Policy.AllowedClientCIDRs,
+		},
 	}
+	if t.Policy.MaxTokenLifetime != 0 {
+		out.Policy.MaxTokenLifetime = durationpb.New(t.Policy.MaxTokenLifetime)
+	}
+	return out
 }
 
-func tenantFromProto(t *registryv1.Tenant) chave.Tenant {
-	return chave.Tenant{ID: t.GetId(), DisplayName: t.GetDisplayName(), Contexts: t.GetContexts()}
+func tenantFromProto(t *registryv1.Tenant) (chave.Tenant, error) {
+	out := chave.Tenant{ID: t.GetId(), DisplayName: t.GetDisplayName(), Contexts: t.GetContexts()}
+	p := t.GetPolicy()
+	out.Policy.GrantableContexts = p.GetGrantableContexts()
+	out.Policy.AllowedClientCIDRs = p.GetAllowedClientCidrs()
+	if d := p.GetMaxTokenLifetime(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return chave.Tenant{}, chave.InvalidField("policy.maxTokenLifetime", "is not a valid duration")
+		}
+		out.Policy.MaxTokenLifetime = d.AsDuration()
+	}
+	return out, nil
 }
 
 func contextToProto(c chave.Context, lang string) *registryv1.Context {

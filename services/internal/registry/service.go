@@ -73,6 +73,9 @@ type Service struct {
 	// secretEnds are the rotation records of grace periods not yet
 	// enforced in the revocation set, by record id (EndPreviousSecrets).
 	secretEnds map[string]chave.RevokedAccessToken
+
+	usage    *usageCounter // grants not flushed yet
+	expiring *expiringCollector
 }
 
 // New returns a Service.
@@ -85,6 +88,7 @@ func New(cfg Config) (*Service, error) {
 		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{}, secretEnds: map[string]chave.RevokedAccessToken{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 		accessTokenLifetime: cfg.AccessTokenLifetime,
+		usage:               newUsageCounter(),
 	}
 	switch lt := s.accessTokenLifetime; {
 	case lt == 0:
@@ -103,6 +107,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
+	s.expiring = &expiringCollector{}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(s.expiring); err != nil {
+			return nil, fmt.Errorf("registry: metrics: %w", err)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// The /proc readers parse this very process.
+func TestNewProcReaders(t *testing.T) {
+	cpu0, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	cpu1, err := cpuTime(os.Getpid())
+	if err != nil || cpu1 < cpu0 {
+		t.Fatalf("cpu time %v then %v (%v)", cpu0, cpu1, err)
+	}
+	r, err := rss(os.Getpid())
+	if err != nil || r < 1<<20 {
+		t.Fatalf("rss %d (%v)", r, err)
+	}
+}
+
+// medianRows takes, row by row, the round with the median ratio, and adds
+// up the failures of every round.
+func TestNewMedianRows(t *testing.T) {
+	mk := func(ok, failed int, refRate float64) row {
+		return row{path: "p", conc: 16, ref: "floor", refRate: refRate, res: loadResult{ok: ok, failed: failed, elapsed: time.Second}}
+	}
+	rounds := [][]row{{mk(100, 0, 200)}, {mk(300, 2, 200)}, {mk(150, 0, 200)}}
+	got := medianRows(rounds)
+	if len(got) != 1 || got[0].res.ok != 150 {
+		t.Fatalf("median row %+v, want the round with 150 ok", got)
+	}
+	if got[0].res.failed != 2 {
+		t.Errorf("failed = %d, want the 2 of every round", got[0].res.failed)
+	}
+	if one := medianRows(rounds[:1]); one[0].res.ok != 100 {
+		t.Errorf("one round: %+v", one)
+	}
+}

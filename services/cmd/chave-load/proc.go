@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
+// 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// cpuTime is a process's user plus system CPU time so far.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields after it start past the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// rss is a process's resident set size in bytes (VmRSS).
+func rss(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/status: VmRSS %q", pid, v)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+}
+
+// procWatch follows the server processes of one load: their CPU time
+// between start and stop, and the largest sum of their RSS, sampled every
+// 50 ms while the load runs.
+type procWatch struct {
+	pids    []int
+	cpu0    time.Duration
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	maxRSS  int64
+	lastErr error
+}
+
+func watchProcs(pids []int) *procWatch {
+	w := &procWatch{pids: pids}
+	w.cpu0, w.lastErr = w.cpu()
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			w.sample()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w
+}
+
+func (w *procWatch) cpu() (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range w.pids {
+		c, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += c
+	}
+	return sum, nil
+}
+
+func (w *procWatch) sample() {
+	var sum int64
+	for _, pid := range w.pids {
+		r, err := rss(pid)
+		if err != nil {
+			w.lastErr = err
+			return
+		}
+		sum += r
+	}
+	w.maxRSS = max(w.maxRSS, sum)
+}
+
+// stop ends the watch and returns the CPU time the processes spent since
+// it started and their peak RSS.
+func (w *procWatch) stop() (cpu time.Duration, peakRSS int64, err error) {
+	w.cancel()
+	w.wg.Wait()
+	cpu1, err := w.cpu()
+	if err != nil {
+		return 0, 0, err
+	}
+	return cpu1 - w.cpu0, w.maxRSS, w.lastErr
+}
