@@ -38,6 +38,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
+		if err := registerServerKeys(metrics, secretKeys, useStorageKeys|useRefreshKey); err != nil {
+			return err
+		}
 		reg, err := s.openRegistry(ctx, cfg, catalog, secretKeys, metrics)
 		if err != nil {
 			return err
@@ -66,7 +69,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), registry.StatusInterceptor(), auth.StatusInterceptor(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth
@@ -80,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(cfg, catalog, secretKeys, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}

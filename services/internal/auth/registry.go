@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/chave"
 )
@@ -180,24 +180,15 @@ func registryError(err error) error {
 	}
 }
 
-// invalidGrantReason is the ErrorInfo reason of the registry's refusal of
-// a refresh token (chave.InvalidGrant).
-const invalidGrantReason = "INVALID_GRANT"
-
 // isInvalidGrant reports whether the registry refused a refresh token: a
-// FAILED_PRECONDITION or INVALID_ARGUMENT status with the ErrorInfo reason
-// INVALID_GRANT.
+// FAILED_PRECONDITION or INVALID_ARGUMENT status whose ErrorInfo is the
+// registry's REASON_INVALID_GRANT.
 func isInvalidGrant(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || (st.Code() != codes.FailedPrecondition && st.Code() != codes.InvalidArgument) {
 		return false
 	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == invalidGrantReason {
-			return true
-		}
-	}
-	return false
+	return errorsv1.ReasonOf(st) == errorsv1.Reason_REASON_INVALID_GRANT
 }
 
 // issuedTokenError maps the registry's status on RevokeIssuedToken and

@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -82,6 +84,10 @@ type Config struct {
 	// the same on every replica of the auth service, and stable across
 	// restarts (a new key invalidates every refresh token). Required.
 	RefreshTokenKey []byte
+	// RefreshTokenKeys, when set, replaces RefreshTokenKey: the versions
+	// of the refresh-token key (secrets.KindRefresh), so that the key can
+	// rotate while tokens made under older versions keep verifying.
+	RefreshTokenKeys secrets.KeyProvider
 	// RefreshTokenLifetime is how long one refresh token lives at most
 	// (its family's expiry and the credential's expire time may cut it
 	// short): zero means DefaultRefreshTokenLifetime; at least a second
@@ -108,7 +114,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Server implements authv1.AuthServiceServer.
+// Server implements authv1.AuthServiceServer. Its methods return domain
+// errors: serve it behind StatusInterceptor, which maps them to statuses.
 type Server struct {
 	authv1.UnimplementedAuthServiceServer
 
@@ -141,7 +148,13 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("auth: config: a token verifier is required")
 	}
-	refresh, err := newRefreshCodec(cfg.RefreshTokenKey)
+	var refresh refreshCodec
+	var err error
+	if cfg.RefreshTokenKeys != nil {
+		refresh, err = newVersionedRefreshCodec(context.Background(), cfg.RefreshTokenKeys)
+	} else {
+		refresh, err = newRefreshCodec(cfg.RefreshTokenKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: config: %w", err)
 	}
@@ -198,24 +211,20 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 func (s *Server) Token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	start := time.Now()
 	resp, err := s.token(ctx, req)
-	st := err
-	if err != nil {
-		st = s.toStatus(ctx, err)
-	}
-	s.metrics.observe(req.GetGrantType(), start, err, st)
-	return resp, st
+	s.metrics.observe(req.GetGrantType(), start, err)
+	return resp, err
 }
 
 func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	switch gt := req.GetGrantType(); gt {
 	case "":
-		return nil, newOAuthError(ErrInvalidRequest, "grant_type is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grant_type is required")
 	case GrantClientCredentials:
 		return s.clientCredentials(ctx, req)
 	case GrantRefreshToken:
 		return s.refreshTokenGrant(ctx, req)
 	default:
-		return nil, newOAuthError(ErrUnsupportedGrantType, "grant_type "+quote(gt)+" is not supported")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_UNSUPPORTED_GRANT_TYPE, "grant_type "+quote(gt)+" is not supported")
 	}
 }
 
@@ -223,7 +232,7 @@ func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.T
 func (s *Server) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*authv1.GetJwksResponse, error) {
 	doc, err := s.keys.PublicJWKS()
 	if err != nil {
-		return nil, s.toStatus(ctx, fmt.Errorf("public JWKS: %w", err))
+		return nil, fmt.Errorf("public JWKS: %w", err)
 	}
 	return &authv1.GetJwksResponse{JwksJson: doc}, nil
 }

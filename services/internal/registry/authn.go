@@ -30,7 +30,8 @@ type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string,
 // service, which internal decides (nil: nobody). LeakService's ReportLeaks
 // is public by rule: a leaked secret is its own proof, and the method
 // bounds and rate-limits what it takes. Calls to other services pass
-// through.
+// through. Its refusals are domain errors, which StatusInterceptor,
+// installed outside it, maps with the servers' own.
 func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
 	registryPrefix := "/" + registryv1.RegistryService_ServiceDesc.ServiceName + "/"
 	credentialPrefix := "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
@@ -40,16 +41,16 @@ func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal Internal
 		case strings.HasPrefix(info.FullMethod, registryPrefix):
 			caller, err := authenticate(ctx, svc, verify)
 			if err != nil {
-				return nil, toStatus(ctx, log, err)
+				return nil, err
 			}
 			return handler(WithCaller(ctx, caller), req)
 		case strings.HasPrefix(info.FullMethod, credentialPrefix):
 			if internal == nil {
-				return nil, toStatus(ctx, log, errNotInternal)
+				return nil, errNotInternal
 			}
 			if err := internal(ctx); err != nil {
 				log.WarnContext(ctx, "internal call refused", "method", info.FullMethod, "err", err)
-				return nil, toStatus(ctx, log, errNotInternal)
+				return nil, errNotInternal
 			}
 			return handler(ctx, req)
 		case info.FullMethod == registryv1.LeakService_ReportLeaks_FullMethodName:

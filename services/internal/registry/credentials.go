@@ -52,10 +52,13 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
+	if perr != nil {
+		return Client{}, t.ID, errBadClient
+	}
 	now := s.clock()
-	version, ok := "", false
-	if perr == nil {
-		version, ok = s.matchSecret(parsed, t, now)
+	version, current, ok, err := s.matchSecret(ctx, parsed, t, now)
+	if err != nil {
+		return Client{}, t.ID, err
 	}
 	if !ok {
 		return Client{}, t.ID, errBadClient
@@ -67,6 +70,9 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
+	if current {
+		s.rehash(ctx, t, parsed)
+	}
 	return client, t.ID, nil
 }
 
@@ -117,30 +123,55 @@ var errInactiveClient = &chave.Error{Code: chave.Unauthenticated, Message: errBa
 
 // matchSecret checks a secret against the credential's current one and,
 // during a rotation's grace period, the one it replaced, and returns the
-// version of the one it is. Both hashes are always compared.
-func (s *Service) matchSecret(secret secrets.ClientSecret, t chave.Token, now time.Time) (string, bool) {
-	current := s.hasher.Verify(secret, t.SecretHash)
-	previous := false
+// version of the one it is and whether that is the current one. Both
+// hashes are compared when both exist.
+func (s *Service) matchSecret(ctx context.Context, secret secrets.ClientSecret, t chave.Token, now time.Time) (version string, current, ok bool, err error) {
+	verify := func(version int, sum []byte) (bool, error) {
+		ok, err := s.hasher.Verify(ctx, secret, secrets.SecretHash{Version: version, Sum: sum})
+		if errors.Is(err, secrets.ErrUnknownKeyVersion) {
+			// Hashed under a version this server does not hold: retired too
+			// early, or a key file that lags the fleet's.
+			s.log.ErrorContext(ctx, "client secret hashed under a server key version this server lacks", "token", t.ID, "version", version)
+			return false, nil
+		}
+		return ok, err
+	}
+	cur, err := verify(t.SecretHashVersion, t.SecretHash)
+	if err != nil {
+		return "", false, false, fmt.Errorf("authenticate client: %w", err)
+	}
+	prev := false
 	if t.PreviousSecretPending(now) {
-		previous = s.hasher.Verify(secret, t.PreviousSecretHash)
+		if prev, err = verify(max(t.PreviousSecretHashVersion, 1), t.PreviousSecretHash); err != nil {
+			return "", false, false, fmt.Errorf("authenticate client: %w", err)
+		}
 	}
 	switch {
-	case current:
-		return secretVersion(t.SecretHash), true
-	case previous:
-		return secretVersion(t.PreviousSecretHash), true
+	case cur:
+		return secretVersionOf(t), true, true, nil
+	case prev:
+		return previousSecretVersionOf(t), false, true, nil
 	}
-	return "", false
+	return "", false, false, nil
+}
+
+// previousSecretVersionOf is the secret version of the secret a rotation
+// replaced (see secretVersionOf).
+func previousSecretVersionOf(t chave.Token) string {
+	if t.PreviousSecretVersion != "" {
+		return t.PreviousSecretVersion
+	}
+	return secretVersion(t.PreviousSecretHash)
 }
 
 // liveSecretVersion reports whether tokens of the secret version v are
 // still good at now: v is the credential's current version, or that of the
 // secret a rotation replaced while its grace period lasts.
 func liveSecretVersion(t chave.Token, v string, now time.Time) bool {
-	if subtle.ConstantTimeCompare([]byte(v), []byte(secretVersion(t.SecretHash))) == 1 {
+	if subtle.ConstantTimeCompare([]byte(v), []byte(secretVersionOf(t))) == 1 {
 		return true
 	}
-	return t.PreviousSecretPending(now) && subtle.ConstantTimeCompare([]byte(v), []byte(secretVersion(t.PreviousSecretHash))) == 1
+	return t.PreviousSecretPending(now) && subtle.ConstantTimeCompare([]byte(v), []byte(previousSecretVersionOf(t))) == 1
 }
 
 // clientOf describes a credential's current access, as seen by a token of
@@ -222,8 +253,11 @@ func (s *Service) Bootstrap(ctx context.Context) (string, secrets.ClientSecret, 
 	now := s.clock()
 	t := chave.Token{
 		ID: id, DisplayName: "Operator (bootstrap)", Operator: true,
-		Contexts: []string{chave.ScopeRegistryAdmin}, SecretHash: s.hasher.Hash(secret),
+		Contexts:   []string{chave.ScopeRegistryAdmin},
 		CreateTime: now, Creator: "bootstrap",
+	}
+	if err := s.setSecret(ctx, &t, secret); err != nil {
+		return "", secrets.ClientSecret{}, fmt.Errorf("bootstrap: %w", err)
 	}
 	ev := chave.Event{TokenID: id, Time: now, Actor: "bootstrap", Action: chave.ActionCreate, Fields: tokenFieldsSet(t)}
 	if err := s.store.CreateToken(ctx, t, ev); err != nil {

@@ -273,7 +273,7 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	if t.State(now) != chave.StateActive {
 		return IssuedTokenState{}, nil
 	}
-	version := secretVersion(t.SecretHash)
+	version := secretVersionOf(t)
 	if tok.SecretVersion != "" {
 		if !liveSecretVersion(t, tok.SecretVersion, now) {
 			return IssuedTokenState{}, nil // issued under a secret since rotated

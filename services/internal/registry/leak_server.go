@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
@@ -136,7 +137,7 @@ func rateLimited(retry time.Duration) error {
 	secs := max(int64((retry+time.Second-1)/time.Second), 1)
 	msg := "too many leak reports from this source; retry after " + strconv.FormatInt(secs, 10) + " seconds"
 	st, err := status.New(codes.ResourceExhausted, msg).WithDetails(
-		&errdetails.ErrorInfo{Reason: strings.ToUpper(string(chave.ResourceExhausted)), Domain: ErrorDomain},
+		errorsv1.Reason_REASON_RESOURCE_EXHAUSTED.ErrorInfo(),
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)},
 	)
 	if err != nil {

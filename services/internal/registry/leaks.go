@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,16 +40,12 @@ func (s *Service) ReportLeakedSecrets(ctx context.Context, reported []string, r 
 		if err != nil {
 			continue
 		}
-		hash := s.hasher.Hash(parsed)
-		found, err := s.store.GetTokenBySecretHash(ctx, hash)
-		if chave.IsCode(err, chave.NotFound) {
-			continue
-		}
+		found, ok, err := s.tokenBySecret(ctx, parsed)
 		if err != nil {
 			return nil, fmt.Errorf("leak report: %w", err)
 		}
-		if !bytes.Equal(found.SecretHash, hash) && !found.PreviousSecretPending(s.clock()) {
-			continue // a secret rotated away whose grace period ended
+		if !ok {
+			continue
 		}
 		var changed bool
 		var already chave.Token

@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	revocations *prometheus.CounterVec
 	leaks       *prometheus.CounterVec
+	rehashed    prometheus.Counter
 }
 
 // The results of a reported string (chave_leaked_secrets_total).
@@ -29,12 +30,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "chave_leaked_secrets_total",
 			Help: "Strings reported by leak reports (POST /v1/leaks), by result (revoked, not_secret, rate_limited).",
 		}, []string{"result"}),
+		rehashed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chave_secrets_rehashed_total",
+			Help: "Client secrets re-hashed under the active server hashing key on their first use after a rotation.",
+		}),
 	}
 	for _, r := range []string{leakRevoked, leakNotSecret, leakLimited} {
 		m.leaks.WithLabelValues(r)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.revocations, m.leaks} {
+
+		for _, c := range []prometheus.Collector{m.revocations, m.leaks, m.rehashed} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

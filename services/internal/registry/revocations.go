@@ -39,11 +39,11 @@ func (s *Service) credentialEntries(t chave.Token) []revocation.Entry {
 	until := t.RevokeTime.Add(s.accessTokenHorizon())
 	out := []revocation.Entry{
 		{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: until},
-		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersion(t.SecretHash)), At: t.RevokeTime, Until: until},
+		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersionOf(t)), At: t.RevokeTime, Until: until},
 	}
 	if len(t.PreviousSecretHash) > 0 {
 		out = append(out, revocation.Entry{Kind: revocation.Credential,
-			ID: revocation.CredentialKey(t.ID, secretVersion(t.PreviousSecretHash)), At: t.RevokeTime, Until: until})
+			ID: revocation.CredentialKey(t.ID, previousSecretVersionOf(t)), At: t.RevokeTime, Until: until})
 	}
 	return out
 }
@@ -114,11 +114,11 @@ func (s *Service) endPreviousSecret(ctx context.Context, r chave.RevokedAccessTo
 	}
 	version := strings.TrimPrefix(r.ID, rotationRecordPrefix+r.ClientID+"/")
 	_, err := s.store.UpdateToken(ctx, r.ClientID, func(t *chave.Token) (chave.Event, error) {
-		if len(t.PreviousSecretHash) == 0 || secretVersion(t.PreviousSecretHash) != version {
+		if len(t.PreviousSecretHash) == 0 || previousSecretVersionOf(*t) != version {
 			return chave.Event{}, errUnchanged // ended by a later rotation, or recorded before
 		}
 		end := t.PreviousSecretExpireTime
-		t.PreviousSecretHash, t.PreviousSecretExpireTime = nil, time.Time{}
+		t.PreviousSecretHash, t.PreviousSecretExpireTime, t.PreviousSecretHashVersion, t.PreviousSecretVersion = nil, time.Time{}, 0, ""
 		return chave.Event{TokenID: t.ID, Time: end, Actor: GraceEndActor, Action: chave.ActionPreviousSecretEnd,
 			Fields: []string{"previousSecretExpireTime"}}, nil
 	})

@@ -42,15 +42,15 @@ func (s *Server) caller(ctx context.Context) (Caller, error) {
 func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenRequest) (*registryv1.CreateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	params, err := parametersFromProto(req.GetParameters())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	expire, err := requestTimeFromProto("expireTime", req.GetExpireTime())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, secret, err := s.svc.CreateToken(ctx, c, chave.Token{
 		DisplayName: req.GetDisplayName(), Description: req.GetDescription(), Tenant: req.GetTenant(),
@@ -59,7 +59,7 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 		IssueRefreshTokens: req.IssueRefreshTokens == nil || req.GetIssueRefreshTokens(),
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.CreateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
@@ -68,11 +68,11 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) (*registryv1.GetTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.GetToken(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.GetTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -81,26 +81,26 @@ func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) 
 func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensRequest) (*registryv1.ListTokensResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	state, err := stateFromProto(req.GetState())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	expireBefore, err := requestTimeFromProto("expireBefore", req.GetExpireBefore())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	unusedSince, err := requestTimeFromProto("unusedSince", req.GetUnusedSince())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	tokens, next, err := s.svc.ListTokens(ctx, c, ListQuery{
 		Tenant: req.GetTenant(), State: state, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
 		ExpireBefore: expireBefore, UnusedSince: unusedSince,
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTokensResponse{NextPageToken: next, Tokens: make([]*registryv1.Token, len(tokens))}
 	for i, t := range tokens {
@@ -113,19 +113,19 @@ func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensReque
 func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenRequest) (*registryv1.UpdateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	pt := req.GetToken()
 	if pt == nil {
-		return nil, s.status(ctx, chave.InvalidField("token", "is required"))
+		return nil, chave.InvalidField("token", "is required")
 	}
 	params, err := parametersFromProto(pt.GetParameters())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	expire, err := requestTimeFromProto("expireTime", pt.GetExpireTime())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.UpdateToken(ctx, c, chave.Token{
 		ID: pt.GetId(), DisplayName: pt.GetDisplayName(), Description: pt.GetDescription(),
@@ -133,7 +133,7 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 		ExpireTime: expire, IssueRefreshTokens: pt.GetIssueRefreshTokens(),
 	}, req.GetUpdateMask().GetPaths())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.UpdateTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -142,11 +142,11 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenRequest) (*registryv1.RevokeTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.RevokeToken(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.RevokeTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -155,15 +155,15 @@ func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenReq
 func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenRequest) (*registryv1.RotateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	previousExpire, err := requestTimeFromProto("previousSecretExpireTime", req.GetPreviousSecretExpireTime())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, secret, err := s.svc.RotateToken(ctx, c, req.GetId(), previousExpire)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.RotateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
@@ -172,11 +172,11 @@ func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenReq
 func (s *Server) GetTokenUsage(ctx context.Context, req *registryv1.GetTokenUsageRequest) (*registryv1.GetTokenUsageResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	days, err := s.svc.GetTokenUsage(ctx, c, req.GetId(), int(req.GetDays()))
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.GetTokenUsageResponse{Days: make([]*registryv1.UsageDay, len(days))}
 	for i, d := range days {
@@ -189,11 +189,11 @@ func (s *Server) GetTokenUsage(ctx context.Context, req *registryv1.GetTokenUsag
 func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenEventsRequest) (*registryv1.ListTokenEventsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	events, err := s.svc.ListTokenEvents(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTokenEventsResponse{Events: make([]*registryv1.TokenEvent, len(events))}
 	for i, e := range events {
@@ -206,11 +206,11 @@ func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenE
 func (s *Server) ListContexts(ctx context.Context, req *registryv1.ListContextsRequest) (*registryv1.ListContextsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	contexts, err := s.svc.ListContexts(ctx, c, req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	lang := preferredLanguage(ctx)
 	resp := &registryv1.ListContextsResponse{Contexts: make([]*registryv1.Context, len(contexts))}
@@ -224,18 +224,18 @@ func (s *Server) ListContexts(ctx context.Context, req *registryv1.ListContextsR
 func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.CreateTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	if req.GetTenant() == nil {
-		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+		return nil, chave.InvalidField("tenant", "is required")
 	}
 	in, err := tenantFromProto(req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.CreateTenant(ctx, c, in)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}, nil
 }
@@ -244,11 +244,11 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.GetTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.GetTenant(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.GetTenantResponse{Tenant: tenantToProto(t)}, nil
 }
@@ -257,11 +257,11 @@ func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest
 func (s *Server) ListTenants(ctx context.Context, _ *registryv1.ListTenantsRequest) (*registryv1.ListTenantsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	tenants, err := s.svc.ListTenants(ctx, c)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTenantsResponse{Tenants: make([]*registryv1.Tenant, len(tenants))}
 	for i, t := range tenants {
@@ -274,18 +274,18 @@ func (s *Server) ListTenants(ctx context.Context, _ *registryv1.ListTenantsReque
 func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (*registryv1.UpdateTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	if req.GetTenant() == nil {
-		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+		return nil, chave.InvalidField("tenant", "is required")
 	}
 	patch, err := tenantFromProto(req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.UpdateTenant(ctx, c, patch, req.GetUpdateMask().GetPaths())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}, nil
 }

@@ -84,6 +84,8 @@ func fullToken(id, tenant string, created time.Time) chave.Token {
 			"telegram": {"botToken": "enc:v1:Zm9v\"YmFy\\"},
 		},
 		SecretHash:         []byte{0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 'h', 0x00},
+		SecretHashVersion:  3,
+		SecretVersion:      "fingerprint-" + id,
 		Operator:           true,
 		IssueRefreshTokens: true,
 		CreateTime:         created,
@@ -93,8 +95,10 @@ func fullToken(id, tenant string, created time.Time) chave.Token {
 		Creator:            "creator-client",
 		Revoker:            "revoker-client",
 
-		PreviousSecretHash:       []byte{0xff, 0x00, 'p', 0x80},
-		PreviousSecretExpireTime: created.Add(36 * time.Hour),
+		PreviousSecretHash:        []byte{0xff, 0x00, 'p', 0x80},
+		PreviousSecretExpireTime:  created.Add(36 * time.Hour),
+		PreviousSecretHashVersion: 3,
+		PreviousSecretVersion:     "previous-fingerprint",
 	}
 }
 
@@ -214,10 +218,14 @@ func diffToken(want, got chave.Token) []string {
 	if !bytes.Equal(want.SecretHash, got.SecretHash) || (len(want.SecretHash) == 0 && got.SecretHash != nil) {
 		d = append(d, fmt.Sprintf("SecretHash: got %#v, want %#v", got.SecretHash, want.SecretHash))
 	}
+	d = append(d, diffValue("SecretHashVersion", want.SecretHashVersion, got.SecretHashVersion)...)
+	d = append(d, diffValue("SecretVersion", want.SecretVersion, got.SecretVersion)...)
 	if !bytes.Equal(want.PreviousSecretHash, got.PreviousSecretHash) || (len(want.PreviousSecretHash) == 0 && got.PreviousSecretHash != nil) {
 		d = append(d, fmt.Sprintf("PreviousSecretHash: got %#v, want %#v", got.PreviousSecretHash, want.PreviousSecretHash))
 	}
 	d = append(d, diffTime("PreviousSecretExpireTime", want.PreviousSecretExpireTime, got.PreviousSecretExpireTime)...)
+	d = append(d, diffValue("PreviousSecretHashVersion", want.PreviousSecretHashVersion, got.PreviousSecretHashVersion)...)
+	d = append(d, diffValue("PreviousSecretVersion", want.PreviousSecretVersion, got.PreviousSecretVersion)...)
 	d = append(d, diffValue("Operator", want.Operator, got.Operator)...)
 	d = append(d, diffValue("IssueRefreshTokens", want.IssueRefreshTokens, got.IssueRefreshTokens)...)
 	d = append(d, diffTime("CreateTime", want.CreateTime, got.CreateTime)...)

@@ -20,7 +20,9 @@ func TestDerivedStatements(t *testing.T) {
 			` general_access = $5, contexts = $6, parameters = $7, secret_hash = $8, operator = $9,` +
 			` issue_refresh_tokens = $10, create_time = $11, expire_time = $12, revoke_time = $13,` +
 			` last_use_time = $14, creator = $15, revoker = $16,` +
-			` previous_secret_hash = $17, previous_secret_expire_time = $18, state = ` + StateOfWrite +
+			` previous_secret_hash = $17, previous_secret_expire_time = $18,` +
+			` previous_secret_hash_version = $19, previous_secret_version = $20,` +
+			` secret_hash_version = $21, secret_version = $22, state = ` + StateOfWrite +
 			` WHERE id = $1 RETURNING ` + TokenColumns},
 		{"revoke access token", revokeAccessTokenSQL, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)` +
 			` VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`},

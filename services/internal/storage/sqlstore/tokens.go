@@ -16,7 +16,9 @@ import (
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
 	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
-	previous_secret_hash, previous_secret_expire_time`
+	previous_secret_hash, previous_secret_expire_time,
+	previous_secret_hash_version, previous_secret_version,
+		secret_hash_version, secret_version`
 
 // scanToken reads a row of TokenColumns.
 func scanToken(row Scanner) (chave.Token, error) {
@@ -29,7 +31,9 @@ func scanToken(row Scanner) (chave.Token, error) {
 	err := row.Scan(&t.ID, &t.Tenant, &t.DisplayName, &t.Description, &t.GeneralAccess,
 		&contexts, &params, &t.SecretHash, &t.Operator, &t.IssueRefreshTokens,
 		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
-		&t.PreviousSecretHash, &previousExpire)
+		&t.PreviousSecretHash, &previousExpire,
+		&t.PreviousSecretHashVersion, &t.PreviousSecretVersion,
+		&t.SecretHashVersion, &t.SecretVersion)
 	if err != nil {
 		return chave.Token{}, err
 	}
@@ -67,7 +71,9 @@ func TokenArgs(t chave.Token) ([]any, error) {
 		contexts, params, encodeBytes(t.SecretHash), t.Operator, t.IssueRefreshTokens,
 		encodeTime(t.CreateTime), encodeTime(t.ExpireTime), encodeTime(t.RevokeTime),
 		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
-		encodeBytes(t.PreviousSecretHash), encodeTime(t.PreviousSecretExpireTime)}, nil
+		encodeBytes(t.PreviousSecretHash), encodeTime(t.PreviousSecretExpireTime),
+		t.PreviousSecretHashVersion, t.PreviousSecretVersion,
+		t.SecretHashVersion, t.SecretVersion}, nil
 }
 
 // Statements on tokens, derived from TokenColumns. selectTokenSQL and
