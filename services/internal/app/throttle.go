@@ -17,10 +17,10 @@ import (
 // throttled returns reg with its client authentications throttled by
 // cfg.Throttle: counts in Redis when cfg.Redis is set (shared by every
 // replica, with local limits while Redis is down), else in process.
-func (s *Server) throttled(cfg Config, reg auth.Registry, metrics prometheus.Registerer) (auth.Registry, error) {
+func (s *Server) throttled(cfg AuthConfig, reg auth.Registry, metrics prometheus.Registerer) (auth.Registry, error) {
 	var store throttle.Store = throttle.NewMemory(0)
-	if cfg.Redis != "" {
-		client, err := revocation.ParseURL(cfg.Redis)
+	if cfg.Redis.URL != "" {
+		client, err := revocation.ParseURL(cfg.Redis.URL)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
@@ -52,10 +52,13 @@ const DefaultLeakReportsPerMinute = 60
 // leakReportRate returns the rate limit of leak reports per source: counted
 // in Redis when cfg.Redis is set (shared by every replica, in process
 // while Redis is down), else in process.
-func (s *Server) leakReportRate(cfg Config) (*throttle.Rate, error) {
+func (s *Server) leakReportRate(cfg RegistryConfig) (*throttle.Rate, error) {
+	if cfg.LeakReportsPerMinute < 0 {
+		return nil, fmt.Errorf("--leak-reports-per-minute: %d is negative", cfg.LeakReportsPerMinute)
+	}
 	var store throttle.Store = throttle.NewMemory(0)
-	if cfg.Redis != "" {
-		client, err := revocation.ParseURL(cfg.Redis)
+	if cfg.Redis.URL != "" {
+		client, err := revocation.ParseURL(cfg.Redis.URL)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
@@ -74,18 +77,10 @@ func (s *Server) leakReportRate(cfg Config) (*throttle.Rate, error) {
 }
 
 // checkThrottle checks the throttling settings.
-func (c *Config) checkThrottle() error {
-	var errs []error
-	p := c.Throttle
-	inRange := func(name string, d, lo, hi time.Duration) {
-		if d != 0 && (d < lo || d > hi) {
-			errs = append(errs, fmt.Errorf("%s: %v is outside [%v, %v]", name, d, lo, hi))
-		}
-	}
-	inRange("--throttle-window", p.Window, time.Second, time.Hour)
-	inRange("--throttle-remember-success", p.RememberSuccess, time.Minute, 30*24*time.Hour)
-	if c.LeakReportsPerMinute < 0 {
-		errs = append(errs, fmt.Errorf("--leak-reports-per-minute: %d is negative", c.LeakReportsPerMinute))
+func checkThrottle(p throttle.Policy) error {
+	errs := []error{
+		inRange("--throttle-window", p.Window, time.Second, time.Hour),
+		inRange("--throttle-remember-success", p.RememberSuccess, time.Minute, 30*24*time.Hour),
 	}
 	for _, l := range []struct {
 		name string
@@ -103,8 +98,8 @@ func (c *Config) checkThrottle() error {
 }
 
 // trustedProxies parses --trusted-proxies.
-func (c *Config) trustedProxies() ([]netip.Prefix, error) {
-	p, err := gateway.ParseTrustedProxies(c.TrustedProxies)
+func trustedProxies(s string) ([]netip.Prefix, error) {
+	p, err := gateway.ParseTrustedProxies(s)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -112,7 +107,7 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 }
 
 // checkTrustedProxies checks --trusted-proxies.
-func (c *Config) checkTrustedProxies() error {
-	_, err := c.trustedProxies()
+func checkTrustedProxies(s string) error {
+	_, err := trustedProxies(s)
 	return err
 }

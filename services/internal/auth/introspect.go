@@ -25,19 +25,6 @@ type IssuedTokenChecker interface {
 	CheckIssuedToken(ctx context.Context, caller ClientCredentials, clientID string, tok IssuedToken) (IssuedTokenState, error)
 }
 
-// IssuedTokenState is what the registry knows of an issued token.
-type IssuedTokenState struct {
-	Active bool
-	// Tenant, Scopes (sorted) and Operator describe the token's credential
-	// now; set when Active.
-	Tenant   string
-	Scopes   []string
-	Operator bool
-	// SecretVersion is the credential's; a refresh token from before a
-	// secret rotation carries another.
-	SecretVersion string
-}
-
 // IntrospectToken describes a token to an authenticated client (RFC 7662).
 // A client may introspect its own tokens; a credential with the scope
 // token.introspect those of its tenant; the operator any. Every other

@@ -214,8 +214,15 @@ func (m *memRegistry) RevokeIssuedToken(_ context.Context, clientID, secret stri
 }
 
 func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (auth.IssuedTokenState, error) {
-	if _, err := m.AuthenticateClient(ctx, caller.ID, caller.Secret); err != nil {
-		return auth.IssuedTokenState{}, err
+	// A zero caller is the auth service checking for itself: it learns
+	// only whether the token is active.
+	anonymous := caller == auth.ClientCredentials{}
+	var by auth.Client
+	if !anonymous {
+		var err error
+		if by, err = m.AuthenticateClient(ctx, caller.ID, caller.Secret); err != nil {
+			return auth.IssuedTokenState{}, err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -224,6 +231,9 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 		return auth.IssuedTokenState{}, m.checkErr
 	}
 	c, ok := m.clients[clientID]
+	if !anonymous && !maySee(by, c, ok) {
+		return auth.IssuedTokenState{}, chave.Errorf(chave.PermissionDenied, "the token was issued to another client")
+	}
 	if !ok || m.revoked[clientID] || (tok.SecretVersion != "" && tok.SecretVersion != c.SecretVersion) {
 		return auth.IssuedTokenState{}, nil
 	}
@@ -243,7 +253,24 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 	if _, revoked := m.jtis[tok.TokenID]; tok.TokenID != "" && revoked {
 		return auth.IssuedTokenState{}, nil
 	}
+	if anonymous {
+		return auth.IssuedTokenState{Active: true}, nil
+	}
 	return auth.IssuedTokenState{Active: true, Tenant: c.Tenant, Scopes: chave.SortedSet(c.Scopes), Operator: c.Operator, SecretVersion: c.SecretVersion}, nil
+}
+
+// maySee reports whether caller may learn about the tokens of c (known:
+// whether c exists), as the registry decides: its own, its tenant's with
+// token.introspect, or any as the operator.
+func maySee(caller, c auth.Client, known bool) bool {
+	switch {
+	case caller.Operator, known && caller.ID == c.ID:
+		return true
+	case known && caller.Tenant != "" && caller.Tenant == c.Tenant:
+		return slices.Contains(caller.Scopes, chave.ScopeTokenIntrospect)
+	default:
+		return false
+	}
 }
 
 // registryServer serves a memRegistry over gRPC, with the statuses the

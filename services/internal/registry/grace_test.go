@@ -59,7 +59,7 @@ func TestNewRotationGracePeriod(t *testing.T) {
 		if _, err := f.svc.Principal(ctx, tok.ID, before.SecretVersion); (err == nil) != oldWorks {
 			t.Errorf("%s: Bearer check of an old-secret token: %v, want ok=%v", when, err, oldWorks)
 		}
-		st, err := f.svc.CheckIssuedToken(ctx, "", "", tok.ID, IssuedToken{TokenID: jtiID("j"), SecretVersion: before.SecretVersion})
+		st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, tok.ID, IssuedToken{TokenID: jtiID("j"), SecretVersion: before.SecretVersion})
 		if err != nil || st.Active != oldWorks {
 			t.Errorf("%s: CheckIssuedToken of an old-secret token: %+v, %v; want active=%v", when, st, err, oldWorks)
 		}
