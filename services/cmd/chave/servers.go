@@ -41,6 +41,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		&cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime, &cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish},
 		"none: the database of --db")
 	throttleFlags(f, &cfg.Throttle)
+	leakFlag(f, &cfg.LeakReportsPerMinute)
 	trustedProxiesFlag(f, &cfg.TrustedProxies)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	tracingFlags(f, &cfg.Tracing)
@@ -66,6 +67,7 @@ func registryCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
 	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", app.DefaultAccessTokenLifetime,
 		"the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
+	leakFlag(f, &cfg.LeakReportsPerMinute)
 	tlsServerFlags(f, &cfg.TLS)
 	internalServerFlags(f, &cfg.Internal)
 	tracingFlags(f, &cfg.Tracing)
@@ -277,6 +279,12 @@ func throttleFlags(f *flags, p *throttle.Policy) {
 	f.int64(&p.MaxAddressFailures, "throttle-max-address-failures", throttle.DefaultMaxAddressFailures, "failed authentications from one address per window, for client ids that have not authenticated from it")
 	f.int64(&p.MaxClientFailures, "throttle-max-client-failures", throttle.DefaultMaxClientFailures, "failed authentications of one client id per window beyond which each address it has not authenticated from gets one try per window")
 	f.duration(&p.RememberSuccess, "throttle-remember-success", throttle.DefaultRememberSuccess, "how long a client id stays known at an address it authenticated from")
+}
+
+// leakFlag binds the rate limit of leak reports (docs/operations.md, Leak
+// reports).
+func leakFlag(f *flags, perMinute *int64) {
+	f.int64(perMinute, "leak-reports-per-minute", app.DefaultLeakReportsPerMinute, "leak reports (POST /v1/leaks) accepted per minute from each source")
 }
 
 // trustedProxiesFlag binds the proxies whose X-Forwarded-For is believed.

@@ -202,6 +202,12 @@ type RegistryConfig struct {
 	// Internal is how it admits only the auth service to
 	// CredentialService (internal.go).
 	Internal InternalConfig
+	// LeakReportsPerMinute bounds the leak reports (POST /v1/leaks) of
+	// each source per minute; zero: DefaultLeakReportsPerMinute.
+	LeakReportsPerMinute int64
+	// RegistryClock is the registry's clock (nil: time.Now); tests move
+	// it to see a rotation's grace period end.
+	RegistryClock func() time.Time
 }
 
 func (c *RegistryConfig) setDefaults() {
@@ -434,6 +440,8 @@ type Config struct {
 	Tracing                                     observe.TracingConfig
 	Throttle                                    throttle.Policy
 	ThrottleClock                               func() time.Time
+	LeakReportsPerMinute                        int64            // RegistryConfig.LeakReportsPerMinute
+	RegistryClock                               func() time.Time // RegistryConfig.RegistryClock
 	TrustedProxies                              string
 
 	// PrintBootstrapCredential creates and prints an operator credential
@@ -458,7 +466,7 @@ func (c Config) Registry() RegistryConfig {
 	return RegistryConfig{ProcessConfig: c.process(), GRPCAddr: c.GRPCAddr, DB: c.DB,
 		Redis: RedisConfig{c.Redis, c.RedisRequireNoEviction}, TokenConfig: TokenConfig{c.Issuer, c.Audience},
 		JWKSURL: c.JWKSURL, CatalogFile: c.CatalogFile, Keys: c.keys(), AccessTokenLifetime: c.AccessTokenLifetime,
-		TLS: c.TLS, Internal: c.Internal}
+		TLS: c.TLS, Internal: c.Internal, LeakReportsPerMinute: c.LeakReportsPerMinute, RegistryClock: c.RegistryClock}
 }
 
 // Auth is the auth service's configuration.

@@ -95,6 +95,11 @@ func fullToken(id, tenant string, created time.Time) chave.Token {
 		LastUseTime:        created.Add(time.Hour),
 		Creator:            "creator-client",
 		Revoker:            "revoker-client",
+
+		PreviousSecretHash:        []byte{0xff, 0x00, 'p', 0x80},
+		PreviousSecretExpireTime:  created.Add(36 * time.Hour),
+		PreviousSecretHashVersion: 3,
+		PreviousSecretVersion:     "previous-fingerprint",
 	}
 }
 
@@ -188,6 +193,13 @@ func normStrings(s []string) []string {
 	return s
 }
 
+func normDetails(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
 func normParams(p chave.Parameters) chave.Parameters {
 	if len(p) == 0 {
 		return nil
@@ -209,6 +221,12 @@ func diffToken(want, got chave.Token) []string {
 	}
 	d = append(d, diffValue("SecretHashVersion", want.SecretHashVersion, got.SecretHashVersion)...)
 	d = append(d, diffValue("SecretVersion", want.SecretVersion, got.SecretVersion)...)
+	if !bytes.Equal(want.PreviousSecretHash, got.PreviousSecretHash) || (len(want.PreviousSecretHash) == 0 && got.PreviousSecretHash != nil) {
+		d = append(d, fmt.Sprintf("PreviousSecretHash: got %#v, want %#v", got.PreviousSecretHash, want.PreviousSecretHash))
+	}
+	d = append(d, diffTime("PreviousSecretExpireTime", want.PreviousSecretExpireTime, got.PreviousSecretExpireTime)...)
+	d = append(d, diffValue("PreviousSecretHashVersion", want.PreviousSecretHashVersion, got.PreviousSecretHashVersion)...)
+	d = append(d, diffValue("PreviousSecretVersion", want.PreviousSecretVersion, got.PreviousSecretVersion)...)
 	d = append(d, diffValue("Operator", want.Operator, got.Operator)...)
 	d = append(d, diffValue("IssueRefreshTokens", want.IssueRefreshTokens, got.IssueRefreshTokens)...)
 	d = append(d, diffTime("CreateTime", want.CreateTime, got.CreateTime)...)
@@ -263,6 +281,7 @@ func checkEvents(t *testing.T, what, tokenID string, want, got []chave.Event) {
 		d = append(d, diffValue("Actor", want[i].Actor, got[i].Actor)...)
 		d = append(d, diffValue("Action", want[i].Action, got[i].Action)...)
 		d = append(d, diffValue("Fields", normStrings(want[i].Fields), got[i].Fields)...)
+		d = append(d, diffValue("Details", normDetails(want[i].Details), got[i].Details)...)
 		for _, line := range d {
 			t.Errorf("%s: event %d: %s", what, i, line)
 		}
