@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -503,5 +504,12 @@ func testEndToEndUpdateRotateContexts(t *testing.T, e *e2e) {
 	events := e.do("GET", "/v1/tokens/"+id+"/events", op, nil).json(t)["events"].([]any)
 	if len(events) != 3 { // create, update, rotate: the refused patch wrote nothing
 		t.Fatalf("events: %v", events)
+	}
+	var actions []any
+	for _, ev := range events {
+		actions = append(actions, ev.(map[string]any)["action"])
+	}
+	if want := []any{"rotate", "update", "create"}; !slices.Equal(actions, want) { // newest first (docs/spec.md §3)
+		t.Errorf("event actions %v, want %v", actions, want)
 	}
 }

@@ -156,8 +156,8 @@ func testRotationGracePeriod(t *testing.T, e *e2e, clock *aheadClock) {
 	}
 	eventually(t, "the audit trail records the previous secret's end", func() bool {
 		evs := e.doRetrying("GET", "/v1/tokens/"+id+"/events", op, nil).json(t)["events"].([]any)
-		last := evs[len(evs)-1].(map[string]any)
-		rot := evs[len(evs)-2].(map[string]any)
+		last := evs[0].(map[string]any) // newest first
+		rot := evs[1].(map[string]any)
 		return last["action"] == "previous secret ended" && rot["action"] == "rotate" &&
 			rot["details"].(map[string]any)["previousSecretExpireTime"] == end.Format(time.RFC3339Nano)
 	})
@@ -217,7 +217,7 @@ func testLeakReport(t *testing.T, e *e2e) {
 		t.Errorf("reported token = %v", tok)
 	}
 	evs := e.doRetrying("GET", "/v1/tokens/"+id+"/events", op, nil).json(t)["events"].([]any)
-	last := evs[len(evs)-1].(map[string]any)
+	last := evs[0].(map[string]any) // newest first
 	if d, _ := last["details"].(map[string]any); last["action"] != "revoked: secret reported leaked" ||
 		d["source"] != "github" || d["url"] != "https://github.com/acme/app/blob/main/.env" {
 		t.Errorf("last event = %v", last)

@@ -195,9 +195,11 @@ func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenE
 	if err != nil {
 		return nil, err
 	}
+	// The store keeps the trail in the order it was written; the API
+	// answers newest first (docs/spec.md §3).
 	resp := &registryv1.ListTokenEventsResponse{Events: make([]*registryv1.TokenEvent, len(events))}
 	for i, e := range events {
-		resp.Events[i] = &registryv1.TokenEvent{Time: timeToProto(e.Time), Actor: e.Actor, Action: e.Action, Fields: e.Fields, Details: e.Details}
+		resp.Events[len(events)-1-i] = &registryv1.TokenEvent{Time: timeToProto(e.Time), Actor: e.Actor, Action: e.Action, Fields: e.Fields, Details: e.Details}
 	}
 	return resp, nil
 }

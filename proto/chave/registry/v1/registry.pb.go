@@ -1286,7 +1286,7 @@ func (x *ListTokenEventsRequest) GetId() string {
 	return ""
 }
 
-// ListTokenEventsResponse is the whole audit trail, oldest first.
+// ListTokenEventsResponse is the whole audit trail, newest first.
 type ListTokenEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*TokenEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`

@@ -68,7 +68,7 @@ type RegistryServiceClient interface {
 	// failed), newest first, for the last 90 days at most. Counts reach the
 	// database at most a minute after the grants.
 	GetTokenUsage(ctx context.Context, in *GetTokenUsageRequest, opts ...grpc.CallOption) (*GetTokenUsageResponse, error)
-	// ListTokenEvents reads a credential's audit trail, oldest first.
+	// ListTokenEvents reads a credential's audit trail, newest first.
 	ListTokenEvents(ctx context.Context, in *ListTokenEventsRequest, opts ...grpc.CallOption) (*ListTokenEventsResponse, error)
 	// ListContexts returns the context catalog as entitled for the caller's
 	// tenant (the operator sees the whole catalog, or a tenant's with tenant=).
@@ -257,7 +257,7 @@ type RegistryServiceServer interface {
 	// failed), newest first, for the last 90 days at most. Counts reach the
 	// database at most a minute after the grants.
 	GetTokenUsage(context.Context, *GetTokenUsageRequest) (*GetTokenUsageResponse, error)
-	// ListTokenEvents reads a credential's audit trail, oldest first.
+	// ListTokenEvents reads a credential's audit trail, newest first.
 	ListTokenEvents(context.Context, *ListTokenEventsRequest) (*ListTokenEventsResponse, error)
 	// ListContexts returns the context catalog as entitled for the caller's
 	// tenant (the operator sees the whole catalog, or a tenant's with tenant=).
