@@ -88,8 +88,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		reg.register(s.grpc, cfg.Logger)
-		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
+		reg.register(s.registrar(), cfg.Logger)
+		authv1.RegisterAuthServiceServer(s.registrar(), authSrv)
 
 		self, err := s.dialSelf()
 		if err != nil {
