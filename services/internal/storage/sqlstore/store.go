@@ -88,6 +88,8 @@ type Store struct {
 	// The reads of every grant, prepared once: compiling the SQL cost more
 	// than running it.
 	getToken, getTenant *sql.Stmt
+	// The one read of a client-credentials grant (clients.go).
+	getClient *sql.Stmt
 }
 
 // Open applies the pending migrations of f through write and returns the
@@ -102,6 +104,9 @@ func Open(ctx context.Context, f Flavor, write, read *sql.DB) (*Store, error) {
 	var err error
 	if s.getToken, err = read.PrepareContext(ctx, selectTokenSQL); err == nil {
 		s.getTenant, err = read.PrepareContext(ctx, selectTenantSQL)
+	}
+	if err == nil {
+		s.getClient, err = read.PrepareContext(ctx, selectClientSQL)
 	}
 	if err != nil {
 		s.Close()
@@ -134,7 +139,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the prepared statements and both pools.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getToken, s.getTenant} {
+	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.getClient} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
