@@ -37,7 +37,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 	if perr != nil {
 		return Client{}, errBadClient
 	}
-	t, err := s.activeToken(ctx, clientID)
+	t, tenant, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return Client{}, err
 	}
@@ -45,7 +45,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 		return Client{}, errBadClient
 	}
 	now := s.clock()
-	client, err := s.clientOf(ctx, t)
+	client, err := clientWith(t, tenant)
 	if err != nil {
 		return Client{}, fmt.Errorf("authenticate client: %w", err)
 	}
@@ -60,6 +60,25 @@ func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token
 		return chave.Token{}, errBadClient
 	}
 	t, err := s.store.GetToken(ctx, clientID)
+	return s.checkActive(t, err)
+}
+
+// activeClient is activeToken with the credential's tenant, both in one
+// read (the token's parameters unread): the grant's path.
+func (s *Service) activeClient(ctx context.Context, clientID string) (chave.Token, chave.Tenant, error) {
+	if !validClientID(clientID) {
+		return chave.Token{}, chave.Tenant{}, errBadClient
+	}
+	t, tenant, err := s.store.GetClient(ctx, clientID)
+	if t, err = s.checkActive(t, err); err != nil {
+		return chave.Token{}, chave.Tenant{}, err
+	}
+	return t, tenant, nil
+}
+
+// checkActive is errBadClient for a credential that is absent (NotFound)
+// or not active.
+func (s *Service) checkActive(t chave.Token, err error) (chave.Token, error) {
 	if chave.IsCode(err, chave.NotFound) {
 		return chave.Token{}, errBadClient
 	} else if err != nil {
@@ -73,15 +92,28 @@ func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token
 
 // clientOf describes a credential's current access.
 func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
+	var tenant chave.Tenant
+	if !t.Operator {
+		var err error
+		if tenant, err = s.store.GetTenant(ctx, t.Tenant); err != nil {
+			return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+		}
+	}
+	return clientWith(t, tenant)
+}
+
+// clientWith describes a credential's current access given its tenant (the
+// zero Tenant for the operator, which has none; for any other credential,
+// a missing tenant, which GetClient reads as the zero Tenant, is NotFound).
+func clientWith(t chave.Token, tenant chave.Tenant) (Client, error) {
 	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
 		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersion(t.SecretHash)}
 	if t.Operator {
 		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
 		return client, nil
 	}
-	tenant, err := s.store.GetTenant(ctx, t.Tenant)
-	if err != nil {
-		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+	if tenant.ID == "" || tenant.ID != t.Tenant {
+		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, chave.Errorf(chave.NotFound, "tenant %q not found", t.Tenant))
 	}
 	client.Scopes = t.Scopes(tenant)
 	return client, nil
