@@ -64,6 +64,10 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	openAPI, err := newOpenAPIHandler()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	auth := authv1.NewAuthServiceClient(forwardClientAddress(cfg.Auth))
 	oauth := &oauthEndpoints{auth: auth, log: log}
 
@@ -78,7 +82,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	route(mux, metadataPath, onlyGet(newMetadataHandler(auth, log)))
 	route(mux, "/healthz", onlyGet(http.HandlerFunc(serveHealthz)))
 	route(mux, "/readyz", onlyGet(readyzHandler(cfg.Ready, log)))
-	route(mux, "/openapi.json", onlyGet(http.HandlerFunc(serveOpenAPI)))
+	route(mux, "/openapi.json", onlyGet(openAPI))
 	routeConsole(mux, console.Handler())
 	mux.Handle("/", rest) // the REST mux labels its own routes
 

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 )
 
 // This file holds what the OAuth 2.0 endpoints share: form parsing, client
@@ -29,40 +30,28 @@ import (
 // maxFormBody bounds a form-encoded OAuth request body.
 const maxFormBody = 64 << 10
 
-// oauthDomain is the ErrorInfo domain under which the auth service reports
-// OAuth errors; the reason is the OAuth error code.
-const oauthDomain = "oauth2.chave"
+// The OAuth 2.0 error codes (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8628's
+// slow_down, and the two of §4.1.2.1 that fit any endpoint) and the
+// ErrorInfo domain the auth service reports them under are the proto
+// module's errorsv1.OauthError.
 
-// OAuth 2.0 error codes: RFC 6749 §5.2, RFC 7009 §2.2.1, and the two of
-// §4.1.2.1 that fit any endpoint.
-const (
-	errInvalidRequest         = "invalid_request"
-	errInvalidClient          = "invalid_client"
-	errInvalidGrant           = "invalid_grant"
-	errUnauthorizedClient     = "unauthorized_client"
-	errUnsupportedGrantType   = "unsupported_grant_type"
-	errInvalidScope           = "invalid_scope"
-	errUnsupportedTokenType   = "unsupported_token_type"
-	errServerError            = "server_error"
-	errTemporarilyUnavailable = "temporarily_unavailable"
-	// errSlowDown (RFC 8628 §3.5) answers a client throttled for too many
-	// failed authentications: 429 with Retry-After.
-	errSlowDown = "slow_down"
-)
-
-// oauthHTTPStatus is the HTTP status answering each error code.
-func oauthHTTPStatus(code string) (int, bool) {
+// oauthHTTPStatus is the HTTP status answering each error code; ok is
+// false for OAUTH_ERROR_UNSPECIFIED and codes this build does not know.
+func oauthHTTPStatus(code errorsv1.OauthError) (int, bool) {
 	switch code {
-	case errInvalidClient:
+	case errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT:
 		return http.StatusUnauthorized, true
-	case errInvalidRequest, errInvalidGrant, errUnauthorizedClient, errUnsupportedGrantType,
-		errInvalidScope, errUnsupportedTokenType:
+	case errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, errorsv1.OauthError_OAUTH_ERROR_INVALID_GRANT,
+		errorsv1.OauthError_OAUTH_ERROR_UNAUTHORIZED_CLIENT, errorsv1.OauthError_OAUTH_ERROR_UNSUPPORTED_GRANT_TYPE,
+		errorsv1.OauthError_OAUTH_ERROR_INVALID_SCOPE, errorsv1.OauthError_OAUTH_ERROR_UNSUPPORTED_TOKEN_TYPE:
 		return http.StatusBadRequest, true
-	case errServerError:
+	case errorsv1.OauthError_OAUTH_ERROR_SERVER_ERROR:
 		return http.StatusInternalServerError, true
-	case errTemporarilyUnavailable:
+	case errorsv1.OauthError_OAUTH_ERROR_TEMPORARILY_UNAVAILABLE:
 		return http.StatusServiceUnavailable, true
-	case errSlowDown:
+	case errorsv1.OauthError_OAUTH_ERROR_SLOW_DOWN:
+		// A client throttled for too many failed authentications: 429
+		// with Retry-After.
 		return http.StatusTooManyRequests, true
 	}
 	return 0, false
@@ -70,21 +59,21 @@ func oauthHTTPStatus(code string) (int, bool) {
 
 // oauthError is an OAuth endpoint's error answer.
 type oauthError struct {
-	code        string
+	code        errorsv1.OauthError
 	description string
 	httpStatus  int
 	retryAfter  int64 // seconds; sent as Retry-After when set
 }
 
-func newOAuthError(code, description string) *oauthError {
+func newOAuthError(code errorsv1.OauthError, description string) *oauthError {
 	st, ok := oauthHTTPStatus(code)
 	if !ok {
-		code, st = errServerError, http.StatusInternalServerError
+		code, st = errorsv1.OauthError_OAUTH_ERROR_SERVER_ERROR, http.StatusInternalServerError
 	}
 	return &oauthError{code: code, description: description, httpStatus: st}
 }
 
-func (e *oauthError) Error() string { return e.code + ": " + e.description }
+func (e *oauthError) Error() string { return e.code.Code() + ": " + e.description }
 
 // grantRequest is a token request, whatever wire format carried it: the
 // form of RFC 6749 or the JSON of TSS's WSTSSAUTH.
@@ -108,7 +97,7 @@ type oauthEndpoints struct {
 // grant runs a grant on the auth service. Its errors are *oauthError.
 func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.TokenResponse, error) {
 	if req.GrantType == "" {
-		return nil, newOAuthError(errInvalidRequest, "grant_type is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grant_type is required")
 	}
 	if req.ClientID == "" && !req.RefreshTokenAuthenticates {
 		return nil, errClientAuthRequired()
@@ -126,7 +115,7 @@ func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.T
 	}
 	if resp.GetAccessToken() == "" {
 		o.logCause(ctx, slog.LevelError, "auth service answered without an access token")
-		return nil, newOAuthError(errServerError, "internal error")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_SERVER_ERROR, "internal error")
 	}
 	return resp, nil
 }
@@ -136,35 +125,22 @@ func (o *oauthEndpoints) grant(ctx context.Context, req grantRequest) (*authv1.T
 // failure the caller learns nothing about.
 func (o *oauthEndpoints) upstreamError(ctx context.Context, err error) *oauthError {
 	st := status.Convert(err)
-	if reason, ok := oauthReason(st); ok {
-		oe := newOAuthError(reason, st.Message())
-		oe.retryAfter = retryAfter(st)
-		return oe
+	if code := errorsv1.OauthErrorOf(st); code != errorsv1.OauthError_OAUTH_ERROR_UNSPECIFIED {
+		if _, known := oauthHTTPStatus(code); known {
+			oe := newOAuthError(code, st.Message())
+			oe.retryAfter = retryAfter(st)
+			return oe
+		}
 	}
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		o.logCause(ctx, slog.LevelWarn, st.Code().String()+": "+st.Message())
-		return newOAuthError(errTemporarilyUnavailable, "the authorization server is temporarily unavailable")
+		return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_TEMPORARILY_UNAVAILABLE, "the authorization server is temporarily unavailable")
 	case codes.Canceled:
-		return newOAuthError(errInvalidRequest, "request canceled")
+		return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "request canceled")
 	}
 	o.logCause(ctx, slog.LevelError, st.Code().String()+": "+st.Message())
-	return newOAuthError(errServerError, "internal error")
-}
-
-// oauthReason finds the OAuth error code in the status's ErrorInfo.
-func oauthReason(st *status.Status) (string, bool) {
-	for _, d := range st.Details() {
-		info, ok := d.(*errdetails.ErrorInfo)
-		if !ok || info.GetDomain() != oauthDomain {
-			continue
-		}
-		reason := strings.ToLower(info.GetReason())
-		if _, known := oauthHTTPStatus(reason); known {
-			return reason, true
-		}
-	}
-	return "", false
+	return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_SERVER_ERROR, "internal error")
 }
 
 // retryAfter is the status's RetryInfo delay in whole seconds, rounded up;
@@ -191,7 +167,7 @@ func (o *oauthEndpoints) writeError(w http.ResponseWriter, r *http.Request, err 
 		return struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description,omitempty"`
-		}{oe.code, errorDescription(oe.description)}
+		}{oe.code.Code(), errorDescription(oe.description)}
 	})
 }
 
@@ -204,7 +180,7 @@ func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, er
 	var oe *oauthError
 	if !errors.As(err, &oe) {
 		o.logCause(r.Context(), slog.LevelError, err.Error())
-		oe = newOAuthError(errServerError, "internal error")
+		oe = newOAuthError(errorsv1.OauthError_OAUTH_ERROR_SERVER_ERROR, "internal error")
 	}
 	setNoStore(w.Header())
 	if oe.httpStatus == http.StatusUnauthorized && challenge {
@@ -230,7 +206,7 @@ func requirePost(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	w.Header().Set("Allow", http.MethodPost)
-	return &oauthError{code: errInvalidRequest, description: "use POST", httpStatus: http.StatusMethodNotAllowed}
+	return &oauthError{code: errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, description: "use POST", httpStatus: http.StatusMethodNotAllowed}
 }
 
 // errorDescription keeps to the characters RFC 6749 §5.2 allows in
@@ -264,7 +240,7 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, newOAuthError(errInvalidRequest, "the body must be application/x-www-form-urlencoded")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "the body must be application/x-www-form-urlencoded")
 	}
 	body, err := readBody(w, r)
 	if err != nil {
@@ -272,17 +248,17 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, newOAuthError(errInvalidRequest, "malformed form body")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "malformed form body")
 	}
 	for k, vs := range form {
 		if !utf8.ValidString(k) {
-			return nil, newOAuthError(errInvalidRequest, "parameters must be UTF-8")
+			return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "parameters must be UTF-8")
 		}
 		if len(vs) > 1 {
-			return nil, newOAuthError(errInvalidRequest, "parameter "+k+" is repeated")
+			return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "parameter "+k+" is repeated")
 		}
 		if !utf8.ValidString(vs[0]) {
-			return nil, newOAuthError(errInvalidRequest, "parameter "+k+" is not UTF-8")
+			return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "parameter "+k+" is not UTF-8")
 		}
 	}
 	return form, nil
@@ -294,9 +270,9 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &oauthError{code: errInvalidRequest, description: "request body too large", httpStatus: http.StatusRequestEntityTooLarge}
+			return nil, &oauthError{code: errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, description: "request body too large", httpStatus: http.StatusRequestEntityTooLarge}
 		}
-		return nil, newOAuthError(errInvalidRequest, "could not read the request body")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "could not read the request body")
 	}
 	return body, nil
 }
@@ -312,19 +288,19 @@ type clientAuth struct {
 func clientCredentials(h http.Header, form url.Values) (clientAuth, error) {
 	authz := h.Values("Authorization")
 	if len(authz) > 1 {
-		return clientAuth{}, newOAuthError(errInvalidRequest, "more than one Authorization header")
+		return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "more than one Authorization header")
 	}
 	inBody := form.Get("client_id") != "" || form.Get("client_secret") != ""
 	if len(authz) == 1 {
 		if inBody {
-			return clientAuth{}, newOAuthError(errInvalidRequest, "client credentials in both the Authorization header and the body")
+			return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "client credentials in both the Authorization header and the body")
 		}
 		return parseBasic(authz[0])
 	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
 	if id == "" {
 		if secret != "" {
-			return clientAuth{}, newOAuthError(errInvalidRequest, "client_secret without client_id")
+			return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "client_secret without client_id")
 		}
 		return clientAuth{}, errClientAuthRequired()
 	}
@@ -332,7 +308,7 @@ func clientCredentials(h http.Header, form url.Values) (clientAuth, error) {
 }
 
 func errClientAuthRequired() *oauthError {
-	return newOAuthError(errInvalidClient, "client authentication required")
+	return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT, "client authentication required")
 }
 
 // parseBasic decodes HTTP Basic credentials whose parts are form-encoded
@@ -340,20 +316,20 @@ func errClientAuthRequired() *oauthError {
 func parseBasic(v string) (clientAuth, error) {
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(v), " ")
 	if !strings.EqualFold(scheme, "Basic") {
-		return clientAuth{}, newOAuthError(errInvalidClient, "unsupported client authentication method")
+		return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT, "unsupported client authentication method")
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
 	if err != nil {
-		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+		return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT, "malformed Basic credentials")
 	}
 	rawID, rawSecret, ok := strings.Cut(string(raw), ":")
 	if !ok {
-		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+		return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT, "malformed Basic credentials")
 	}
 	id, err1 := url.QueryUnescape(rawID)
 	secret, err2 := url.QueryUnescape(rawSecret)
 	if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(secret) {
-		return clientAuth{}, newOAuthError(errInvalidClient, "malformed Basic credentials")
+		return clientAuth{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_CLIENT, "malformed Basic credentials")
 	}
 	if id == "" {
 		return clientAuth{}, errClientAuthRequired()
@@ -385,7 +361,7 @@ func readTokenQuery(w http.ResponseWriter, r *http.Request) (tokenQuery, error) 
 	}
 	q := tokenQuery{client: client, token: form.Get("token"), hint: form.Get("token_type_hint")}
 	if q.token == "" {
-		return tokenQuery{}, newOAuthError(errInvalidRequest, "token is required")
+		return tokenQuery{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "token is required")
 	}
 	return q, nil
 }

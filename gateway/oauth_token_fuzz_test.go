@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 )
 
 // FuzzTokenForm drives the token endpoint's request parsing with arbitrary
@@ -73,7 +74,7 @@ func FuzzTokenForm(f *testing.F) {
 		}
 		if w.Code != http.StatusOK {
 			code, _ := answer["error"].(string)
-			if _, known := oauthHTTPStatus(code); !known {
+			if _, known := oauthHTTPStatus(errorsv1.ParseOauthError(code)); !known {
 				t.Fatalf("error %q is not an OAuth error code", code)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 )
 
 // tssPath is the TSS-compatible token endpoint as the TSS document spells
@@ -57,12 +59,12 @@ func (o *oauthEndpoints) writeTSSError(w http.ResponseWriter, r *http.Request, e
 	o.writeErrorAs(w, r, err, false, func(oe *oauthError) any {
 		msg := errorDescription(oe.description)
 		if msg == "" {
-			msg = oe.code
+			msg = oe.code.Code()
 		}
 		return struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
-		}{oe.code, msg}
+		}{oe.code.Code(), msg}
 	})
 }
 
@@ -85,7 +87,7 @@ func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, erro
 		return grantRequest{}, err
 	}
 	if !jsonish(r.Header.Get("Content-Type")) {
-		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be JSON")
+		return grantRequest{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "the body must be JSON")
 	}
 	body, err := readBody(w, r)
 	if err != nil {
@@ -94,10 +96,10 @@ func parseTSSRequest(w http.ResponseWriter, r *http.Request) (grantRequest, erro
 	body = withoutTrailingComma(body)
 	var req tssRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return grantRequest{}, newOAuthError(errInvalidRequest, "the body must be a JSON object")
+		return grantRequest{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "the body must be a JSON object")
 	}
 	if name, ok := duplicateMember(body); ok {
-		return grantRequest{}, newOAuthError(errInvalidRequest, fmt.Sprintf("%s: given more than once", name))
+		return grantRequest{}, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, fmt.Sprintf("%s: given more than once", name))
 	}
 	grant, err := req.grantType()
 	if err != nil {
@@ -198,9 +200,9 @@ func (t tssRequest) grantType() (string, error) {
 	}
 	switch {
 	case primary == "" && alias == "":
-		return "", newOAuthError(errInvalidRequest, "grantType is required")
+		return "", newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grantType is required")
 	case primary != "" && alias != "" && primary != alias:
-		return "", newOAuthError(errInvalidRequest, "grantType and grantyType disagree")
+		return "", newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grantType and grantyType disagree")
 	case primary == "":
 		return alias, nil
 	}
@@ -216,7 +218,7 @@ func tssGrant(raw json.RawMessage) (string, error) {
 		return "", nil
 	case raw[0] == '"':
 		if err := json.Unmarshal(raw, &text); err != nil {
-			return "", newOAuthError(errInvalidRequest, "malformed grantType")
+			return "", newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "malformed grantType")
 		}
 		text = strings.TrimSpace(text)
 		if text == "" {
@@ -225,11 +227,11 @@ func tssGrant(raw json.RawMessage) (string, error) {
 	case raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9':
 		text = string(raw)
 	default:
-		return "", newOAuthError(errInvalidRequest, "grantType must be a number or a numeric string")
+		return "", newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grantType must be a number or a numeric string")
 	}
 	n, err := strconv.Atoi(text)
 	if grant, ok := tssGrants[n]; err == nil && ok {
 		return grant, nil
 	}
-	return "", newOAuthError(errUnsupportedGrantType, "grantType must be 1 (client credentials) or 2 (refresh token)")
+	return "", newOAuthError(errorsv1.OauthError_OAUTH_ERROR_UNSUPPORTED_GRANT_TYPE, "grantType must be 1 (client credentials) or 2 (refresh token)")
 }

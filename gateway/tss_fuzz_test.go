@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 )
 
 // FuzzTSSBody drives WSTSSAUTH's parsing with arbitrary content types and
@@ -55,7 +56,7 @@ func FuzzTSSBody(f *testing.F) {
 			return
 		}
 		code, _ := answer["code"].(string)
-		if _, known := oauthHTTPStatus(code); !known || len(answer) != 2 {
+		if _, known := oauthHTTPStatus(errorsv1.ParseOauthError(code)); !known || len(answer) != 2 {
 			t.Fatalf("failure body %s is not {code, message} with an OAuth code", w.Body.String())
 		}
 	})

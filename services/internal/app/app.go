@@ -66,7 +66,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), registry.StatusInterceptor(), auth.StatusInterceptor(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
 		// The auth service and the gateway call the registry and the auth

@@ -83,7 +83,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		// Its gRPC port is the gateway's alone (deploy/'s NetworkPolicy):
 		// the client address the gateway forwards is believed.
-		if err := s.listenGRPC(cfg, metrics, creds, auth.SourceInterceptor(true)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, creds, auth.StatusInterceptor(), auth.SourceInterceptor(true)); err != nil {
 			return err
 		}
 		authv1.RegisterAuthServiceServer(s.grpc, authSrv)

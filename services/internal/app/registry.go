@@ -113,7 +113,7 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, creds, reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg, metrics, creds, registry.StatusInterceptor(), reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
 			return err
 		}
 		reg.register(s.grpc, cfg.Logger)
@@ -158,6 +158,11 @@ func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Ca
 	}
 	cancel()
 	s.goBackground(func(ctx context.Context) { p.svc.RunRevocationKeeper(ctx, keeperInterval) })
+	// Grants are counted in memory and written once a minute, and once
+	// more as the server stops (the background loops end before the store
+	// closes).
+	s.goBackground(func(ctx context.Context) { p.svc.RunUsageKeeper(ctx, registry.UsageFlushInterval) })
+	s.goBackground(func(ctx context.Context) { p.svc.RunExpiryGauge(ctx, registry.ExpiryGaugeInterval) })
 	return p, nil
 }
 

@@ -153,7 +153,7 @@ func newHarnessWith(t testing.TB, direct bool, mutate ...func(*auth.Config)) *ha
 	h.server = srv
 
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.StatusInterceptor()))
 	authv1.RegisterAuthServiceServer(gs, srv)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
@@ -302,7 +302,7 @@ func TestClientCredentialsScopes(t *testing.T) {
 		t.Run(tt.scope, func(t *testing.T) {
 			resp, err := h.rpc.Token(context.Background(), ccRequest(tt.scope))
 			if tt.wantScope == "" {
-				wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidScope)
+				wantOAuthError(t, err, codes.InvalidArgument, "invalid_scope")
 				return
 			}
 			if err != nil {
@@ -329,6 +329,18 @@ func TestClientCredentialsNoScopes(t *testing.T) {
 	if resp.GetScope() != "" {
 		t.Errorf("scope = %q, want empty", resp.GetScope())
 	}
+}
+
+// call runs a method of srv through StatusInterceptor, as a gRPC server
+// does, without a transport: what a caller hears when the handler fails.
+func call[Req, Resp any](ctx context.Context, srv *auth.Server, method func(context.Context, Req) (Resp, error), req Req) (Resp, error) {
+	var zero Resp
+	resp, err := auth.StatusInterceptor()(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: "/test/Method"},
+		func(ctx context.Context, req any) (any, error) { return method(ctx, req.(Req)) })
+	if err != nil {
+		return zero, err
+	}
+	return resp.(Resp), nil
 }
 
 // wantOAuthError checks err is a status with the code and an ErrorInfo of
@@ -373,7 +385,7 @@ func TestClientCredentialsUnknownClientAndBadSecretLookAlike(t *testing.T) {
 		{GrantType: "client_credentials", ClientId: "client-1", ClientSecret: secret + "y", Scope: "labels"},
 	} {
 		_, err := h.rpc.Token(ctx, req)
-		statuses = append(statuses, wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient))
+		statuses = append(statuses, wantOAuthError(t, err, codes.Unauthenticated, "invalid_client"))
 	}
 	for i, st := range statuses[1:] {
 		if !proto.Equal(st.Proto(), statuses[0].Proto()) {
@@ -407,7 +419,7 @@ func TestClientCredentialsCappedByCredentialExpiry(t *testing.T) {
 			h.reg.add(auth.Client{ID: id, Tenant: "acme", Scopes: []string{"inventory"}, ExpireTime: tt.expire}, secret)
 			resp, err := h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: id, ClientSecret: secret})
 			if tt.wantExpiresIn == 0 {
-				wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+				wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 				return
 			}
 			if err != nil {
@@ -444,12 +456,12 @@ func TestGrantTypes(t *testing.T) {
 		code      codes.Code
 		reason    string
 	}{
-		{"", codes.InvalidArgument, auth.ErrInvalidRequest},
-		{"refresh_token", codes.InvalidArgument, auth.ErrInvalidGrant},
-		{"password", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
-		{"authorization_code", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
-		{"CLIENT_CREDENTIALS", codes.InvalidArgument, auth.ErrUnsupportedGrantType},
-		{strings.Repeat("g", 5000), codes.InvalidArgument, auth.ErrUnsupportedGrantType},
+		{"", codes.InvalidArgument, "invalid_request"},
+		{"refresh_token", codes.InvalidArgument, "invalid_grant"},
+		{"password", codes.InvalidArgument, "unsupported_grant_type"},
+		{"authorization_code", codes.InvalidArgument, "unsupported_grant_type"},
+		{"CLIENT_CREDENTIALS", codes.InvalidArgument, "unsupported_grant_type"},
+		{strings.Repeat("g", 5000), codes.InvalidArgument, "unsupported_grant_type"},
 	}
 	for _, tt := range tests {
 		t.Run(truncate(tt.grantType), func(t *testing.T) {
@@ -479,9 +491,9 @@ func TestAuthenticatorFailures(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		{"registry down", &chave.Error{Code: chave.Unavailable, Message: "registry unavailable", Err: errors.New("dial tcp 10.0.0.7:9090: connection refused")}, codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"unexpected failure", errors.New("pq: relation tokens does not exist"), codes.Internal, auth.ErrServerError},
-		{"revoked", chave.Errorf(chave.Unauthenticated, "token revoked"), codes.Unauthenticated, auth.ErrInvalidClient},
+		{"registry down", &chave.Error{Code: chave.Unavailable, Message: "registry unavailable", Err: errors.New("dial tcp 10.0.0.7:9090: connection refused")}, codes.Unavailable, "temporarily_unavailable"},
+		{"unexpected failure", errors.New("pq: relation tokens does not exist"), codes.Internal, "server_error"},
+		{"revoked", chave.Errorf(chave.Unauthenticated, "token revoked"), codes.Unauthenticated, "invalid_client"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -506,7 +518,7 @@ func TestCanceledRequest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	h.reg.setErr(&h.reg.authErr, context.Canceled)
-	_, err := h.server.Token(ctx, ccRequest(""))
+	_, err := call(ctx, h.server, h.server.Token, ccRequest(""))
 	if status.Code(err) != codes.Canceled {
 		t.Errorf("Token with a canceled context: %v, want Canceled", err)
 	}

@@ -23,19 +23,22 @@
 // # Errors
 //
 // Every OAuth error (RFC 6749 §5.2) leaves the server as a gRPC status whose
-// details hold an errdetails.ErrorInfo with Domain "oauth2.chave" (ErrorDomain)
-// and Reason the OAuth error code; the status message is the
-// error_description, safe to show to the client. The gRPC codes are:
+// details hold an errdetails.ErrorInfo of the proto module's
+// errorsv1.OauthError (domain "oauth2.chave", reason the OAuth error code);
+// the status message is the error_description, safe to show to the
+// client. Handlers return domain errors; StatusInterceptor maps them, in
+// one place. The gRPC codes are:
 //
 //	invalid_client                       Unauthenticated   (HTTP 401)
 //	invalid_request, invalid_grant,
 //	invalid_scope, unsupported_grant_type,
-//	unauthorized_client                  InvalidArgument   (HTTP 400)
+//	unauthorized_client,
+//	unsupported_token_type               InvalidArgument   (HTTP 400)
 //	temporarily_unavailable              Unavailable       (HTTP 503)
+//	slow_down                            ResourceExhausted (HTTP 429)
 //	server_error                         Internal          (HTTP 500)
 //
-// OAuthError reads the code and description back from such a status. The
-// gateway, which imports only the proto module, finds the ErrorInfo the same
-// way: the first detail of type google.rpc.ErrorInfo whose domain is
-// "oauth2.chave".
+// OAuthError reads the code and description back from such a status; the
+// gateway, which imports only the proto module, reads it with
+// errorsv1.OauthErrorOf.
 package auth

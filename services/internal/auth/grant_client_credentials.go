@@ -9,6 +9,7 @@ import (
 	"time"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 )
@@ -36,7 +37,7 @@ func (s *Server) clientCredentials(ctx context.Context, req *authv1.TokenRequest
 	}
 	scopes, ok := chave.NarrowScopes(client.Scopes, req.GetScope())
 	if !ok {
-		return nil, newOAuthError(ErrInvalidScope, "the requested scope exceeds the credential's access")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_SCOPE, "the requested scope exceeds the credential's access")
 	}
 	now := s.now()
 	var family string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 )
@@ -42,7 +43,7 @@ type RefreshFamilies interface {
 const errBadRefreshToken = "the refresh token is invalid, expired, revoked or was issued to another client"
 
 func errInvalidGrant(cause error) *oauthError {
-	return &oauthError{code: ErrInvalidGrant, description: errBadRefreshToken, cause: cause}
+	return &oauthError{code: errorsv1.OauthError_OAUTH_ERROR_INVALID_GRANT, description: errBadRefreshToken, cause: cause}
 }
 
 // refreshTokenGrant runs the refresh grant (RFC 6749 §6). The client
@@ -60,7 +61,7 @@ func errInvalidGrant(cause error) *oauthError {
 func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	raw := req.GetRefreshToken()
 	if raw == "" {
-		return nil, newOAuthError(ErrInvalidRequest, "refresh_token is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "refresh_token is required")
 	}
 	clientID, secret := req.GetClientId(), req.GetClientSecret()
 	// The TSS endpoint's refresh needs no client secret: the refresh token
@@ -92,7 +93,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 	}
 	requested, ok := chave.NarrowScopes(rt.scopes, req.GetScope())
 	if !ok {
-		return nil, newOAuthError(ErrInvalidScope, "the requested scope exceeds the refresh token's")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_SCOPE, "the requested scope exceeds the refresh token's")
 	}
 
 	var client Client
@@ -116,7 +117,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		return nil, errInvalidGrant(errors.New("the credential's secret was rotated since the family started"))
 	}
 	if !client.IssueRefreshTokens {
-		return nil, newOAuthError(ErrUnauthorizedClient, "the credential may not use refresh tokens")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_UNAUTHORIZED_CLIENT, "the credential may not use refresh tokens")
 	}
 
 	kept := intersectSorted(rt.scopes, client.Scopes)
@@ -125,7 +126,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 	}
 	scopes := intersectSorted(requested, client.Scopes)
 	if len(scopes) == 0 {
-		return nil, newOAuthError(ErrInvalidScope, "the requested scope exceeds the credential's access")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_SCOPE, "the requested scope exceeds the credential's access")
 	}
 
 	at, err := s.mint.mintAccessToken(client, scopes, rt.family, now)

@@ -140,7 +140,7 @@ func TestClientCredentialsIssuesRefreshToken(t *testing.T) {
 	// off.
 	h.reg.add(auth.Client{ID: "no-version", Tenant: "acme", Scopes: []string{"labels"}, IssueRefreshTokens: true}, secret)
 	_, err = h.rpc.Token(context.Background(), &authv1.TokenRequest{GrantType: "client_credentials", ClientId: "no-version", ClientSecret: secret})
-	wantOAuthError(t, err, codes.Internal, auth.ErrServerError)
+	wantOAuthError(t, err, codes.Internal, "server_error")
 }
 
 func mustMarshal(t *testing.T, v any) []byte {
@@ -188,14 +188,14 @@ func TestRefreshRotation(t *testing.T) {
 
 	// rt1 again: reuse. The answer is invalid_grant and the family dies.
 	_, err := h.refresh("rt-client", secret, rt1, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	if f, _ := h.reg.family(fam.(string)); !f.revoked {
 		t.Error("reuse did not revoke the family")
 	}
 	_, err = h.refresh("rt-client", secret, rt2, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refresh("rt-client", secret, rt0, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 func TestRefreshBoundToClient(t *testing.T) {
@@ -206,18 +206,18 @@ func TestRefreshBoundToClient(t *testing.T) {
 	// Another client, authenticated or not, cannot use it; the token is
 	// not spent (the registry never hears of it).
 	_, err := h.refresh("rt-other", otherSecret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refresh("rt-other", "wrong", rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	// Its own client must authenticate.
 	_, err = h.refresh("rt-client", "wrong", rt, "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	_, err = h.refresh("rt-client", "", rt, "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	_, err = h.refresh("", "", rt, "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	_, err = h.refresh("rt-client", secret, "", "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidRequest)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 
 	// A credential that authenticates wrongly spends nothing either: the
 	// registry authenticates before it advances.
@@ -232,7 +232,7 @@ func TestRefreshScopes(t *testing.T) {
 	// Widening is invalid_scope, before the token is spent.
 	for _, scope := range []string{"inventory", "commercial inventory", "registry.admin", "LABELS"} {
 		_, err := h.refresh("rt-client", secret, rt, scope)
-		wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidScope)
+		wantOAuthError(t, err, codes.InvalidArgument, "invalid_scope")
 	}
 	h.reg.mu.Lock()
 	uses := h.reg.uses
@@ -278,7 +278,7 @@ func TestRefreshNarrowedCredential(t *testing.T) {
 	// Nothing left: invalid_grant.
 	h.reg.update("rt-client", func(c *auth.Client) { c.Scopes = []string{"purchasing"} })
 	_, err := h.refresh("rt-client", secret, resp.GetRefreshToken(), "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 func TestRefreshCappedByCredentialExpiry(t *testing.T) {
@@ -321,7 +321,7 @@ func TestRefreshCappedByCredentialExpiry(t *testing.T) {
 	// …and past the credential's expiry, nothing works.
 	h.clock.Advance(45 * time.Minute)
 	_, err := h.refresh("rt-client", secret, resp.GetRefreshToken(), "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 // TestRefreshFamilyExpiry: however often a family is refreshed, none of
@@ -350,7 +350,7 @@ func TestRefreshFamilyExpiry(t *testing.T) {
 	}
 	h.clock.Set(now.Add(3 * time.Hour))
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 func TestRefreshExpired(t *testing.T) {
@@ -359,7 +359,7 @@ func TestRefreshExpired(t *testing.T) {
 	rt := h.grant(t, "rt-client", secret, "").GetRefreshToken()
 	h.clock.Advance(24 * time.Hour)
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	h.clock.Set(now.Add(24*time.Hour - time.Second))
 	h.mustRefresh(t, "rt-client", secret, rt, "")
 }
@@ -376,9 +376,9 @@ func TestRefreshSecretRotation(t *testing.T) {
 		IssueRefreshTokens: true, SecretVersion: "v2",
 	}, newSecret)
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	_, err = h.refresh("rt-client", newSecret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	// A new grant works with the new secret.
 	h.mustRefresh(t, "rt-client", newSecret, h.grant(t, "rt-client", newSecret, "").GetRefreshToken(), "")
 }
@@ -424,7 +424,7 @@ func TestRefreshTamperedOrGarbage(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := h.refresh("rt-client", secret, tok, "")
-			st := wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+			st := wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 			if len(st.Message()) > 200 {
 				t.Errorf("description echoes the input: %.80s…", st.Message())
 			}
@@ -466,7 +466,7 @@ func TestRefreshParallel(t *testing.T) {
 			switch {
 			case err == nil:
 				won = append(won, resp)
-			case code == auth.ErrInvalidGrant && status.Code(err) == codes.InvalidArgument:
+			case code == "invalid_grant" && status.Code(err) == codes.InvalidArgument:
 				refused++
 			default:
 				others = append(others, err)
@@ -479,7 +479,7 @@ func TestRefreshParallel(t *testing.T) {
 		t.Fatalf("%d successes, %d invalid_grant, other errors %v; want 1, %d, none", len(won), refused, others, n-1)
 	}
 	_, err := h.refresh("rt-client", secret, won[0].GetRefreshToken(), "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 func TestRefreshRegistryFailures(t *testing.T) {
@@ -489,10 +489,10 @@ func TestRefreshRegistryFailures(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		{"unavailable", chave.Errorf(chave.Unavailable, "db down"), codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"unauthenticated", chave.Errorf(chave.Unauthenticated, "credential revoked"), codes.Unauthenticated, auth.ErrInvalidClient},
-		{"invalid grant", chave.Errorf(chave.InvalidGrant, "family revoked"), codes.InvalidArgument, auth.ErrInvalidGrant},
-		{"internal", status.Error(codes.Internal, "pq: deadlock detected"), codes.Internal, auth.ErrServerError},
+		{"unavailable", chave.Errorf(chave.Unavailable, "db down"), codes.Unavailable, "temporarily_unavailable"},
+		{"unauthenticated", chave.Errorf(chave.Unauthenticated, "credential revoked"), codes.Unauthenticated, "invalid_client"},
+		{"invalid grant", chave.Errorf(chave.InvalidGrant, "family revoked"), codes.InvalidArgument, "invalid_grant"},
+		{"internal", status.Error(codes.Internal, "pq: deadlock detected"), codes.Internal, "server_error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -514,7 +514,7 @@ func TestRefreshRegistryFailures(t *testing.T) {
 	rt := h.grant(t, "rt-client", secret, "").GetRefreshToken()
 	h.reg.update("rt-client", func(c *auth.Client) { c.IssueRefreshTokens = false })
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrUnauthorizedClient)
+	wantOAuthError(t, err, codes.InvalidArgument, "unauthorized_client")
 }
 
 // TestRefreshDirect runs the grant with the registry in process: the
@@ -525,7 +525,7 @@ func TestRefreshDirect(t *testing.T) {
 	rt := h.grant(t, "rt-client", secret, "").GetRefreshToken()
 	rt2 := h.mustRefresh(t, "rt-client", secret, rt, "").GetRefreshToken()
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refresh("rt-client", secret, rt2, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }

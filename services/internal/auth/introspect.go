@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 )
 
@@ -48,21 +49,13 @@ type IssuedTokenState struct {
 // its credential is active with the secret it was issued under, its family
 // is not revoked and it is the family's current generation.
 func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
-	resp, err := s.introspect(ctx, req)
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	return resp, nil
-}
-
-func (s *Server) introspect(ctx context.Context, req *authv1.IntrospectTokenRequest) (*authv1.IntrospectTokenResponse, error) {
 	caller, err := s.authenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
 	if err != nil {
 		return nil, err
 	}
 	raw := req.GetToken()
 	if raw == "" {
-		return nil, newOAuthError(ErrInvalidRequest, "token is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "token is required")
 	}
 	inactive := &authv1.IntrospectTokenResponse{Active: false}
 	tok, err := s.readToken(ctx, raw)

@@ -189,17 +189,17 @@ func TestIntrospectFailures(t *testing.T) {
 		{ClientId: "rt-client", ClientSecret: "wrong", Token: "garbage"},
 	} {
 		_, err := h.rpc.IntrospectToken(context.Background(), req)
-		wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+		wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	}
 	_, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret})
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidRequest)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Unavailable, "db down"))
 	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
-	wantOAuthError(t, err, codes.Unavailable, auth.ErrTemporarilyUnavailable)
+	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Internal, "bug"))
 	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
-	wantOAuthError(t, err, codes.Internal, auth.ErrServerError)
+	wantOAuthError(t, err, codes.Internal, "server_error")
 }
 
 func TestGetServerMetadata(t *testing.T) {

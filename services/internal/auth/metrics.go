@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -37,35 +36,20 @@ func newGrantMetrics(reg prometheus.Registerer) (*grantMetrics, error) {
 	return m, nil
 }
 
-// observe counts one token request: err is the grant's own error, st the
-// status the request answered (toStatus of err). The outcome comes from
-// err when it is an OAuth error, without parsing back the status just
-// built from it; only other errors (throttled, context) read st.
-func (m *grantMetrics) observe(grantType string, start time.Time, err, st error) {
+// observe counts one token request: err is the grant's own error, before
+// StatusInterceptor maps it. The outcome is the OAuth error code that
+// mapping answers (oauthErrorOf, the rule toStatus follows), without
+// parsing back a status.
+func (m *grantMetrics) observe(grantType string, start time.Time, err error) {
 	switch grantType {
 	case GrantClientCredentials, GrantRefreshToken:
 	default:
 		grantType = "other" // never a client-chosen label value
 	}
 	outcome := "ok"
-	if st != nil {
-		outcome = grantOutcome(err, st)
+	if err != nil {
+		outcome = oauthErrorOf(err).Code()
 	}
 	m.total.WithLabelValues(grantType, outcome).Inc()
 	m.duration.WithLabelValues(grantType, outcome).Observe(time.Since(start).Seconds())
-}
-
-// grantOutcome is the OAuth error code a failed request answered, as
-// toStatus maps it: a throttled error wins over the OAuth error it may
-// wrap; anything without a code is server_error.
-func grantOutcome(err, st error) string {
-	var te *throttledError
-	var oe *oauthError
-	if !errors.As(err, &te) && errors.As(err, &oe) {
-		return oe.code
-	}
-	if code, _, ok := OAuthError(st); ok {
-		return code
-	}
-	return ErrServerError
 }

@@ -30,7 +30,7 @@ func TestRefreshByTheRefreshTokenAlone(t *testing.T) {
 
 	// Without the flag, as at /oauth2/token: client authentication first.
 	_, err := h.refresh("", "", rt0, "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 
 	resp, err := h.refreshAlone("", "", rt0)
 	if err != nil {
@@ -43,21 +43,21 @@ func TestRefreshByTheRefreshTokenAlone(t *testing.T) {
 
 	// Another client's id, or its credentials, are refused and spend nothing.
 	_, err = h.refreshAlone("rt-other", "", rt1)
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refreshAlone("rt-other", otherSecret, rt1)
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	// A secret sent is a secret checked.
 	_, err = h.refreshAlone("rt-client", "wrong", rt1)
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 	// The token's own client id, with or without its secret.
 	rt2 := h.mustRefreshAlone(t, "rt-client", "", rt1)
 	rt3 := h.mustRefreshAlone(t, "rt-client", secret, rt2)
 
 	// Reuse: a spent token revokes the family, the newest token too.
 	_, err = h.refreshAlone("", "", rt1)
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refreshAlone("", "", rt3)
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 
 	// Rotation: a token of the old secret version is refused.
 	fresh := h.grant(t, "rt-client", secret, "").GetRefreshToken()
@@ -66,13 +66,13 @@ func TestRefreshByTheRefreshTokenAlone(t *testing.T) {
 		IssueRefreshTokens: true, SecretVersion: "v2",
 	}, "chave_r0tated_s3cr3t")
 	_, err = h.refreshAlone("", "", fresh)
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 
 	// Garbage is invalid_grant; nothing is invalid_request.
 	_, err = h.refreshAlone("", "", "chave_rt_garbage.AAAA")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	_, err = h.refreshAlone("", "", "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidRequest)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 }
 
 func (h *harness) mustRefreshAlone(t *testing.T, clientID, clientSecret, refreshToken string) string {

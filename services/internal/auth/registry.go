@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/chave"
 )
@@ -41,12 +41,15 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, registryTimeout)
 }
 
+// AuthenticateClient passes the registry the HTTP client's address, as
+// SourceInterceptor recorded it, for the tenant's allowedClientCidrs.
 func (r registryClient) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.AuthenticateClient(ctx, &registryv1.AuthenticateClientRequest{
-		ClientId:     clientID,
-		ClientSecret: secret,
+		ClientId:      clientID,
+		ClientSecret:  secret,
+		ClientAddress: sourceOf(ctx).address,
 	})
 	if err != nil {
 		return Client{}, registryError(err)
@@ -75,6 +78,8 @@ func (r registryClient) UseRefreshTokenAlone(ctx context.Context, clientID, secr
 }
 
 func (r registryClient) useRefreshToken(ctx context.Context, req *registryv1.UseRefreshTokenRequest) (Client, error) {
+	// The tenant's allowedClientCidrs are checked on this address.
+	req.ClientAddress = sourceOf(ctx).address
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	resp, err := r.registry.UseRefreshToken(ctx, req)
@@ -175,24 +180,15 @@ func registryError(err error) error {
 	}
 }
 
-// invalidGrantReason is the ErrorInfo reason of the registry's refusal of
-// a refresh token (chave.InvalidGrant).
-const invalidGrantReason = "INVALID_GRANT"
-
 // isInvalidGrant reports whether the registry refused a refresh token: a
-// FAILED_PRECONDITION or INVALID_ARGUMENT status with the ErrorInfo reason
-// INVALID_GRANT.
+// FAILED_PRECONDITION or INVALID_ARGUMENT status whose ErrorInfo is the
+// registry's REASON_INVALID_GRANT.
 func isInvalidGrant(err error) bool {
 	st, ok := status.FromError(err)
 	if !ok || (st.Code() != codes.FailedPrecondition && st.Code() != codes.InvalidArgument) {
 		return false
 	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == invalidGrantReason {
-			return true
-		}
-	}
-	return false
+	return errorsv1.ReasonOf(st) == errorsv1.Reason_REASON_INVALID_GRANT
 }
 
 // issuedTokenError maps the registry's status on RevokeIssuedToken and

@@ -173,8 +173,8 @@ func TestRegistryDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = srv.Token(ctx, ccRequest(""))
-	wantOAuthError(t, err, codes.Unavailable, auth.ErrTemporarilyUnavailable)
+	_, err = call(ctx, srv, srv.Token, ccRequest(""))
+	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
 }
 
 // TestGrantThroughRegistry wires the grant to the registry adapter: the
@@ -192,8 +192,8 @@ func TestGrantThroughRegistry(t *testing.T) {
 		status.Error(codes.NotFound, "unknown client"),
 	} {
 		reg.err = regErr
-		_, err := srv.Token(context.Background(), ccRequest(""))
-		st := wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+		_, err := call(context.Background(), srv, srv.Token, ccRequest(""))
+		st := wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 		if first == nil {
 			first = st
 		} else if st.Message() != first.Message() {

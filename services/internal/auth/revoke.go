@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 )
 
@@ -30,7 +31,7 @@ type TokenRevoker interface {
 // the token's form says what it is.
 func (s *Server) RevokeToken(ctx context.Context, req *authv1.RevokeTokenRequest) (*authv1.RevokeTokenResponse, error) {
 	if err := s.revoke(ctx, req); err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, err
 	}
 	return &authv1.RevokeTokenResponse{}, nil
 }
@@ -42,7 +43,7 @@ func (s *Server) revoke(ctx context.Context, req *authv1.RevokeTokenRequest) err
 	}
 	raw := req.GetToken()
 	if raw == "" {
-		return newOAuthError(ErrInvalidRequest, "token is required")
+		return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "token is required")
 	}
 	tok, err := s.readToken(ctx, raw)
 	if err != nil {
@@ -72,7 +73,7 @@ func (s *Server) revoke(ctx context.Context, req *authv1.RevokeTokenRequest) err
 		}
 		if live {
 			s.log.InfoContext(ctx, "revocation of another client's token refused", slog.String("client_id", clientID))
-			return newOAuthError(ErrUnauthorizedClient, "the token was issued to another client")
+			return newOAuthError(errorsv1.OauthError_OAUTH_ERROR_UNAUTHORIZED_CLIENT, "the token was issued to another client")
 		}
 		return nil
 	}
@@ -87,7 +88,7 @@ func (s *Server) revoke(ctx context.Context, req *authv1.RevokeTokenRequest) err
 		case chave.Unauthenticated:
 			return s.clientAuthError(ctx, clientID, err)
 		case chave.PermissionDenied:
-			return &oauthError{code: ErrUnauthorizedClient, description: "the token was issued to another client", cause: err}
+			return &oauthError{code: errorsv1.OauthError_OAUTH_ERROR_UNAUTHORIZED_CLIENT, description: "the token was issued to another client", cause: err}
 		default:
 			return errUnavailableCause("the revocation could not be recorded; retry later", err)
 		}

@@ -67,7 +67,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 		t.Errorf("registry recorded %+v, want the family %v expiring at %v", got, p["f"], p["x"])
 	}
 	_, err := h.refresh("rt-client", secret, rt, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 	// The family's access token carries it as sid: it goes too.
 	if h.introspect(t, "rt-client", secret, resp.GetAccessToken()).GetActive() {
 		t.Error("the access token of a revoked family is active")
@@ -84,7 +84,7 @@ func TestRevokeRefreshToken(t *testing.T) {
 		t.Fatalf("RevokeToken of an expired refresh token: %v", err)
 	}
 	_, err = h.refresh("rt-client", secret, rt1, "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidGrant)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_grant")
 }
 
 // TestRevokeNothingToRecord: garbage, another issuer's tokens and expired
@@ -125,16 +125,16 @@ func TestRevokeNothingToRecord(t *testing.T) {
 			}
 			// The client must still authenticate.
 			err := h.revoke("rt-client", "wrong", tok, "")
-			wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+			wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 		})
 	}
 	if got := h.reg.revocations(); len(got) != 0 {
 		t.Errorf("registry recorded %+v, want nothing", got)
 	}
 	err = h.revoke("rt-client", secret, "", "")
-	wantOAuthError(t, err, codes.InvalidArgument, auth.ErrInvalidRequest)
+	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 	err = h.revoke("", "", "garbage", "")
-	wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+	wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 }
 
 func TestRevokeForeignToken(t *testing.T) {
@@ -147,10 +147,10 @@ func TestRevokeForeignToken(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := h.revoke("rt-other", otherSecret, tok, "")
-			wantOAuthError(t, err, codes.InvalidArgument, auth.ErrUnauthorizedClient)
+			wantOAuthError(t, err, codes.InvalidArgument, "unauthorized_client")
 			// An unauthenticated caller learns nothing about the token.
 			err = h.revoke("rt-other", "wrong", tok, "")
-			wantOAuthError(t, err, codes.Unauthenticated, auth.ErrInvalidClient)
+			wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
 		})
 	}
 	if got := h.reg.revocations(); len(got) != 0 {
@@ -169,12 +169,12 @@ func TestRevokeRegistryFailure(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		{"unavailable", chave.Errorf(chave.Unavailable, "db down"), codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"internal", errors.New("pq: disk full"), codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"invalid argument", status.Error(codes.InvalidArgument, "bad expire time"), codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"deadline", status.Error(codes.DeadlineExceeded, "slow"), codes.Unavailable, auth.ErrTemporarilyUnavailable},
-		{"unauthenticated", chave.Errorf(chave.Unauthenticated, "credential revoked"), codes.Unauthenticated, auth.ErrInvalidClient},
-		{"another client's family", chave.Errorf(chave.PermissionDenied, "not yours"), codes.InvalidArgument, auth.ErrUnauthorizedClient},
+		{"unavailable", chave.Errorf(chave.Unavailable, "db down"), codes.Unavailable, "temporarily_unavailable"},
+		{"internal", errors.New("pq: disk full"), codes.Unavailable, "temporarily_unavailable"},
+		{"invalid argument", status.Error(codes.InvalidArgument, "bad expire time"), codes.Unavailable, "temporarily_unavailable"},
+		{"deadline", status.Error(codes.DeadlineExceeded, "slow"), codes.Unavailable, "temporarily_unavailable"},
+		{"unauthenticated", chave.Errorf(chave.Unauthenticated, "credential revoked"), codes.Unauthenticated, "invalid_client"},
+		{"another client's family", chave.Errorf(chave.PermissionDenied, "not yours"), codes.InvalidArgument, "unauthorized_client"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestRevokeCanceled(t *testing.T) {
 	at := h.grant(t, "rt-client", secret, "").GetAccessToken()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := h.server.RevokeToken(ctx, &authv1.RevokeTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
+	_, err := call(ctx, h.server, h.server.RevokeToken, &authv1.RevokeTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
 	if status.Code(err) != codes.Canceled {
 		t.Errorf("RevokeToken with a canceled context: %v, want Canceled", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/verify"
 )
@@ -108,7 +109,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
-// Server implements authv1.AuthServiceServer.
+// Server implements authv1.AuthServiceServer. Its methods return domain
+// errors: serve it behind StatusInterceptor, which maps them to statuses.
 type Server struct {
 	authv1.UnimplementedAuthServiceServer
 
@@ -198,24 +200,20 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 func (s *Server) Token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	start := time.Now()
 	resp, err := s.token(ctx, req)
-	st := err
-	if err != nil {
-		st = s.toStatus(ctx, err)
-	}
-	s.metrics.observe(req.GetGrantType(), start, err, st)
-	return resp, st
+	s.metrics.observe(req.GetGrantType(), start, err)
+	return resp, err
 }
 
 func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.TokenResponse, error) {
 	switch gt := req.GetGrantType(); gt {
 	case "":
-		return nil, newOAuthError(ErrInvalidRequest, "grant_type is required")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "grant_type is required")
 	case GrantClientCredentials:
 		return s.clientCredentials(ctx, req)
 	case GrantRefreshToken:
 		return s.refreshTokenGrant(ctx, req)
 	default:
-		return nil, newOAuthError(ErrUnsupportedGrantType, "grant_type "+quote(gt)+" is not supported")
+		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_UNSUPPORTED_GRANT_TYPE, "grant_type "+quote(gt)+" is not supported")
 	}
 }
 
@@ -223,7 +221,7 @@ func (s *Server) token(ctx context.Context, req *authv1.TokenRequest) (*authv1.T
 func (s *Server) GetJwks(ctx context.Context, _ *authv1.GetJwksRequest) (*authv1.GetJwksResponse, error) {
 	doc, err := s.keys.PublicJWKS()
 	if err != nil {
-		return nil, s.toStatus(ctx, fmt.Errorf("public JWKS: %w", err))
+		return nil, fmt.Errorf("public JWKS: %w", err)
 	}
 	return &authv1.GetJwksResponse{JwksJson: doc}, nil
 }

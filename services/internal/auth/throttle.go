@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
+	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/throttle"
 )
@@ -30,12 +31,6 @@ import (
 // client named by a trusted proxy's X-Forwarded-For). The auth service
 // believes it only from the gateway: see SourceInterceptor.
 const ClientAddressMetadata = "x-chave-client-address"
-
-// ErrSlowDown is the OAuth error code of a throttled client
-// authentication (RFC 8628 §3.5's slow_down: back off and retry later),
-// answered with gRPC ResourceExhausted and a RetryInfo, HTTP 429 with
-// Retry-After at the gateway.
-const ErrSlowDown = "slow_down"
 
 // attemptSource is where a call to the auth service comes from.
 type attemptSource struct {
@@ -249,12 +244,16 @@ func (e *throttledError) retrySeconds() int64 {
 }
 
 // status is the gRPC status of a throttled call: ResourceExhausted, with
-// an ErrorInfo of the OAuth code slow_down and a RetryInfo.
+// an ErrorInfo of the OAuth code slow_down (RFC 8628 §3.5: back off and
+// retry later; HTTP 429 with Retry-After at the gateway) and a RetryInfo.
 func (e *throttledError) status() error {
 	secs := e.retrySeconds()
 	msg := "too many failed client authentications; retry after " + strconv.FormatInt(secs, 10) + " seconds"
 	st, err := status.New(codes.ResourceExhausted, msg).WithDetails(
-		&errdetails.ErrorInfo{Reason: ErrSlowDown, Domain: ErrorDomain, Metadata: map[string]string{"retry_after": strconv.FormatInt(secs, 10)}},
+		&errdetails.ErrorInfo{
+			Reason: errorsv1.OauthError_OAUTH_ERROR_SLOW_DOWN.Code(), Domain: errorsv1.OAuthDomain(),
+			Metadata: map[string]string{"retry_after": strconv.FormatInt(secs, 10)},
+		},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Duration(secs) * time.Second)},
 	)
 	if err != nil {

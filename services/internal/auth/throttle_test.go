@@ -87,12 +87,12 @@ func newThrottleHarness(t *testing.T, trustForwarded bool) *throttleHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.SourceInterceptor(trustForwarded)))
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.StatusInterceptor(), auth.SourceInterceptor(trustForwarded)))
 	authv1.RegisterAuthServiceServer(gs, srv)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	h.addr = lis.Addr().String()
-	h.self = inprocess.New(auth.SourceInterceptor(trustForwarded))
+	h.self = inprocess.New(auth.StatusInterceptor(), auth.SourceInterceptor(trustForwarded))
 	authv1.RegisterAuthServiceServer(h.self, srv)
 	return h
 }
@@ -128,8 +128,8 @@ func wantThrottled(t *testing.T, err error, want time.Duration) {
 	if st.Code() != codes.ResourceExhausted {
 		t.Fatalf("status %v %q, want ResourceExhausted", st.Code(), st.Message())
 	}
-	if code, _, ok := auth.OAuthError(err); !ok || code != auth.ErrSlowDown {
-		t.Fatalf("OAuth code %q, want %s", code, auth.ErrSlowDown)
+	if code, _, ok := auth.OAuthError(err); !ok || code != "slow_down" {
+		t.Fatalf("OAuth code %q, want %s", code, "slow_down")
 	}
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {

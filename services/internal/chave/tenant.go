@@ -12,6 +12,7 @@ type Tenant struct {
 	ID          string
 	DisplayName string
 	Contexts    []string // entitled context ids, sorted, no duplicates
+	Policy      TenantPolicy
 	CreateTime  time.Time
 	UpdateTime  time.Time
 }
@@ -54,7 +55,7 @@ func (t *Tenant) Validate(catalog *Catalog) error {
 		}
 	}
 	t.Contexts = SortedSet(t.Contexts)
-	return nil
+	return t.Policy.validate(t.Contexts)
 }
 
 // Entitled reports whether the tenant may use the context.

@@ -81,6 +81,10 @@ type Token struct {
 	LastUseTime time.Time // zero: never used
 	Creator     string
 	Revoker     string
+
+	// PolicyViolations lists the fields that break the tenant's policy now
+	// (TenantPolicy.Violations). Computed on read, never stored.
+	PolicyViolations []string
 }
 
 // State derives the token's state at now.

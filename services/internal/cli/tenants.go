@@ -23,7 +23,7 @@ a tenant's administrators read their own.`,
 	})
 	a.addConnFlags(cmd.PersistentFlags())
 	a.addOutputFlag(cmd.PersistentFlags())
-	cmd.AddCommand(a.tenantsCreate(), a.tenantsList(), a.tenantsGet(), a.tenantsUpdate())
+	cmd.AddCommand(a.tenantsCreate(), a.tenantsList(), a.tenantsGet(), a.tenantsUpdate(), a.tenantsSetPolicy())
 	return cmd
 }
 
@@ -111,8 +111,28 @@ func (a *app) showTenant(cmd *cobra.Command, method, path string, body any) erro
 			s.lang.t("nome", "name"), t.GetDisplayName(),
 			s.lang.t("contextos", "contexts"), strings.Join(t.GetContexts(), ","),
 			s.lang.t("criado", "created"), when(t.GetCreateTime().AsTime(), t.GetCreateTime() != nil, s),
-			s.lang.t("alterado", "updated"), when(t.GetUpdateTime().AsTime(), t.GetUpdateTime() != nil, s))
+			s.lang.t("alterado", "updated"), when(t.GetUpdateTime().AsTime(), t.GetUpdateTime() != nil, s),
+			s.lang.t("política", "policy"), policySummary(&t, s))
 	}})
+}
+
+// policySummary is a tenant's policy on one line.
+func policySummary(t *registryv1.Tenant, s *style) string {
+	p := t.GetPolicy()
+	var parts []string
+	if d := p.GetMaxTokenLifetime(); d != nil {
+		parts = append(parts, s.lang.t("validade máxima ", "max lifetime ")+formatDays(d.AsDuration()))
+	}
+	if g := p.GetGrantableContexts(); len(g) > 0 {
+		parts = append(parts, s.lang.t("concede ", "grants ")+strings.Join(g, ","))
+	}
+	if c := p.GetAllowedClientCidrs(); len(c) > 0 {
+		parts = append(parts, s.lang.t("de ", "from ")+strings.Join(c, ","))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (a *app) tenantsList() *cobra.Command {

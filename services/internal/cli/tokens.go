@@ -59,7 +59,7 @@ the token is created or rotated. Revoked and expired tokens stay listable.`,
 	a.addConnFlags(cmd.PersistentFlags())
 	a.addOutputFlag(cmd.PersistentFlags())
 	cmd.AddCommand(a.tokensCreate(), a.tokensList(), a.tokensGet(), a.tokensUpdate(),
-		a.tokensRevoke(), a.tokensRotate(), a.tokensEvents())
+		a.tokensRevoke(), a.tokensRotate(), a.tokensEvents(), a.tokensUsage())
 	return cmd
 }
 
@@ -294,7 +294,7 @@ func (a *app) printSecret(cmd *cobra.Command, method, path string, body any) err
 }
 
 func (a *app) tokensList() *cobra.Command {
-	var tenant, state, pageToken string
+	var tenant, state, pageToken, unusedSince, expiringBefore string
 	var pageSize int32
 	var all bool
 	cmd := &cobra.Command{
@@ -303,6 +303,8 @@ func (a *app) tokensList() *cobra.Command {
 		Example: `  chave tokens list
   chave tokens list --tenant acme --state active
   chave tokens list --all -o name
+  chave tokens list --unused-since 90d --state active
+  chave tokens list --expiring-before 7d
   chave tokens list --page-size 10 -o jsonpath='{.nextPageToken}'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -319,6 +321,9 @@ func (a *app) tokensList() *cobra.Command {
 					return err
 				}
 				q.Set("state", st)
+			}
+			if err := a.listFilters(q, unusedSince, expiringBefore); err != nil {
+				return err
 			}
 			if pageSize < 0 {
 				return Usagef("--page-size: want a positive number, got %d", pageSize)
@@ -369,6 +374,8 @@ func (a *app) tokensList() *cobra.Command {
 	fs.Int32Var(&pageSize, "page-size", 0, "at most this many tokens per page (server default 50, at most 500)")
 	fs.StringVar(&pageToken, "page-token", "", "the page after a previous list's nextPageToken")
 	fs.BoolVar(&all, "all", false, "page through every token")
+	fs.StringVar(&unusedSince, "unused-since", "", "only tokens not used since then: a date, an RFC 3339 time, or 90d (ago)")
+	fs.StringVar(&expiringBefore, "expiring-before", "", "only tokens expiring before then: a date, an RFC 3339 time, or 7d (ahead)")
 	a.completeFlags(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("state", cobra.FixedCompletions([]string{"active", "revoked", "expired"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -471,6 +478,7 @@ func tokenFieldsTable(w io.Writer, t *registryv1.Token, s *style) error {
 		l.t("criado", "created"), when(t.GetCreateTime().AsTime(), t.GetCreateTime() != nil, s),
 		l.t("criado por", "created by"), t.GetCreator(),
 		l.t("último uso", "last used"), lastUse(t, s),
+		l.t("política", "policy"), policyViolations(t, s),
 		l.t("revogado", "revoked"), revoked(t, s),
 		"refresh tokens", l.t(yesNo(t.GetIssueRefreshTokens()), yesNoEN(t.GetIssueRefreshTokens())),
 	)
@@ -682,6 +690,14 @@ func (a *app) tokensEvents() *cobra.Command {
 		},
 	}
 	return cmd
+}
+
+// policyViolations names the fields that break the tenant's policy.
+func policyViolations(t *registryv1.Token, s *style) string {
+	if len(t.GetPolicyViolations()) == 0 {
+		return "-"
+	}
+	return s.lang.t("descumpre em ", "breaks it in ") + strings.Join(t.GetPolicyViolations(), ",")
 }
 
 func orDash(s string) string {

@@ -129,3 +129,19 @@ func (s *instrumentedStore) IsAccessTokenRevoked(ctx context.Context, id string)
 func (s *instrumentedStore) ListRevocations(ctx context.Context, since, now time.Time) (storage.Revocations, error) {
 	return timed(s, "list_revocations", func() (storage.Revocations, error) { return s.Store.ListRevocations(ctx, since, now) })
 }
+
+func (s *instrumentedStore) AddTokenUsage(ctx context.Context, counts []chave.UsageCount) error {
+	return timedErr(s, "add_token_usage", func() error { return s.Store.AddTokenUsage(ctx, counts) })
+}
+
+func (s *instrumentedStore) ListTokenUsage(ctx context.Context, id string, since time.Time) ([]chave.UsageDay, error) {
+	return timed(s, "list_token_usage", func() ([]chave.UsageDay, error) { return s.Store.ListTokenUsage(ctx, id, since) })
+}
+
+func (s *instrumentedStore) PruneTokenUsage(ctx context.Context, before time.Time) error {
+	return timedErr(s, "prune_token_usage", func() error { return s.Store.PruneTokenUsage(ctx, before) })
+}
+
+func (s *instrumentedStore) CountExpiringTokens(ctx context.Context, after, before time.Time) (map[string]int, error) {
+	return timed(s, "count_expiring_tokens", func() (map[string]int, error) { return s.Store.CountExpiringTokens(ctx, after, before) })
+}

@@ -28,7 +28,8 @@ type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string,
 // rotated its secret since; the caller it establishes is what every method
 // authorises against. CredentialService calls must come from the auth
 // service, which internal decides (nil: nobody). Calls to other services
-// pass through.
+// pass through. Its refusals are domain errors, which StatusInterceptor,
+// installed outside it, maps with the servers' own.
 func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
 	registryPrefix := "/" + registryv1.RegistryService_ServiceDesc.ServiceName + "/"
 	credentialPrefix := "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
@@ -37,16 +38,16 @@ func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal Internal
 		case strings.HasPrefix(info.FullMethod, registryPrefix):
 			caller, err := authenticate(ctx, svc, verify)
 			if err != nil {
-				return nil, toStatus(ctx, log, err)
+				return nil, err
 			}
 			return handler(WithCaller(ctx, caller), req)
 		case strings.HasPrefix(info.FullMethod, credentialPrefix):
 			if internal == nil {
-				return nil, toStatus(ctx, log, errNotInternal)
+				return nil, errNotInternal
 			}
 			if err := internal(ctx); err != nil {
 				log.WarnContext(ctx, "internal call refused", "method", info.FullMethod, "err", err)
-				return nil, toStatus(ctx, log, errNotInternal)
+				return nil, errNotInternal
 			}
 			return handler(ctx, req)
 		default:

@@ -27,9 +27,10 @@ func NewCredentialServer(svc *Service, log *slog.Logger) *CredentialServer {
 
 // AuthenticateClient implements registryv1.CredentialServiceServer.
 func (s *CredentialServer) AuthenticateClient(ctx context.Context, req *registryv1.AuthenticateClientRequest) (*registryv1.AuthenticateClientResponse, error) {
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
 	client, err := s.svc.AuthenticateClient(ctx, req.GetClientId(), req.GetClientSecret())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &registryv1.AuthenticateClientResponse{Client: clientToProto(client)}, nil
 }
@@ -40,10 +41,11 @@ func (s *CredentialServer) UseRefreshToken(ctx context.Context, req *registryv1.
 	if p, ok := req.GetProof().(*registryv1.UseRefreshTokenRequest_RefreshTokenSecretVersion); ok {
 		proof = ClientProof{RefreshTokenSecretVersion: p.RefreshTokenSecretVersion}
 	}
+	ctx = AtTokenEndpoint(ctx, req.GetClientAddress())
 	client, err := s.svc.UseRefreshToken(ctx, req.GetClientId(), proof, req.GetFamilyId(),
 		req.GetGeneration(), timeFromProto(req.GetFamilyExpireTime()))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &registryv1.UseRefreshTokenResponse{Client: clientToProto(client)}, nil
 }
@@ -54,7 +56,7 @@ func (s *CredentialServer) RevokeIssuedToken(ctx context.Context, req *registryv
 		TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), ExpireTime: timeFromProto(req.GetExpireTime()),
 	})
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &registryv1.RevokeIssuedTokenResponse{}, nil
 }
@@ -65,7 +67,7 @@ func (s *CredentialServer) CheckIssuedToken(ctx context.Context, req *registryv1
 		TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation, SecretVersion: req.GetSecretVersion(),
 	})
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	if !st.Active {
 		return &registryv1.CheckIssuedTokenResponse{}, nil

@@ -5,6 +5,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -24,6 +25,8 @@ type Client struct {
 	IssueRefreshTokens bool
 	// SecretVersion changes when the secret rotates.
 	SecretVersion string
+
+	policy chave.TenantPolicy // the tenant's, for the grant's address check
 }
 
 // errBadClient is the one answer for every failed client authentication,
@@ -31,26 +34,57 @@ type Client struct {
 var errBadClient = chave.Errorf(chave.Unauthenticated, "invalid client credentials")
 
 // AuthenticateClient checks a client id and secret (constant-time compare of
-// keyed hashes) and returns the client's current access.
+// keyed hashes) and returns the client's current access. Under
+// AtTokenEndpoint it is a grant: the client's address must be one its
+// tenant's policy allows, and the outcome counts in the credential's usage.
 func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret string) (Client, error) {
+	client, known, err := s.authenticateClient(ctx, clientID, secret)
+	s.countGrant(ctx, known, err)
+	return client, err
+}
+
+// authenticateClient is AuthenticateClient without the counting; known is
+// the client id when it names a stored credential.
+func (s *Service) authenticateClient(ctx context.Context, clientID, secret string) (client Client, known string, err error) {
 	parsed, perr := secrets.ParseClientSecret(secret)
-	if perr != nil {
-		return Client{}, errBadClient
-	}
 	t, tenant, err := s.activeClient(ctx, clientID)
 	if err != nil {
-		return Client{}, err
+		return Client{}, knownID(clientID, err), err
 	}
-	if !s.hasher.Verify(parsed, t.SecretHash) {
-		return Client{}, errBadClient
+	if perr != nil || !s.hasher.Verify(parsed, t.SecretHash) {
+		return Client{}, t.ID, errBadClient
 	}
 	now := s.clock()
-	client, err := clientWith(t, tenant)
-	if err != nil {
-		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	if client, err = clientWith(t, tenant); err != nil {
+		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
+	}
+	if err := s.checkGrantAddress(ctx, client); err != nil {
+		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
-	return client, nil
+	return client, t.ID, nil
+}
+
+// knownID is the client id when activeToken's err says it names a stored
+// credential that is not active.
+func knownID(clientID string, err error) string {
+	if errors.Is(err, errInactiveClient) {
+		return clientID
+	}
+	return ""
+}
+
+// checkGrantAddress refuses a grant (under AtTokenEndpoint) from an address
+// outside the client's tenant's allowedClientCidrs, with the same answer as
+// a wrong secret, so that the policy is not revealed.
+func (s *Service) checkGrantAddress(ctx context.Context, client Client) error {
+	g, ok := grantOf(ctx)
+	if !ok || client.Operator || client.policy.AllowsAddress(g.clientAddress) {
+		return nil
+	}
+	s.log.InfoContext(ctx, "grant refused: client address outside the tenant's allowed ranges",
+		"client_id", client.ID, "tenant", client.Tenant, "address", g.clientAddress)
+	return errBadClient
 }
 
 // activeToken loads the active credential of a client id, or fails with
@@ -85,10 +119,15 @@ func (s *Service) checkActive(t chave.Token, err error) (chave.Token, error) {
 		return chave.Token{}, fmt.Errorf("authenticate client: %w", err)
 	}
 	if t.State(s.clock()) != chave.StateActive {
-		return chave.Token{}, errBadClient
+		return chave.Token{}, errInactiveClient
 	}
 	return t, nil
 }
+
+// errInactiveClient is errBadClient for a stored credential that is
+// revoked or expired: callers tell it apart (errors.Is) to count the
+// attempt in the credential's usage; clients see errBadClient's answer.
+var errInactiveClient = &chave.Error{Code: chave.Unauthenticated, Message: errBadClient.Message, Err: errors.New("credential inactive")}
 
 // clientOf describes a credential's current access.
 func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
@@ -116,6 +155,7 @@ func clientWith(t chave.Token, tenant chave.Tenant) (Client, error) {
 		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, chave.Errorf(chave.NotFound, "tenant %q not found", t.Tenant))
 	}
 	client.Scopes = t.Scopes(tenant)
+	client.policy = tenant.Policy
 	return client, nil
 }
 

@@ -70,24 +70,27 @@ func checkExpiry(field string, t, now time.Time, ahead time.Duration) error {
 	return nil
 }
 
-// authenticateProof authenticates the client by its proof.
-func (s *Service) authenticateProof(ctx context.Context, clientID string, p ClientProof) (Client, error) {
+// authenticateProof authenticates the client by its proof; known is the
+// client id when it names a stored credential.
+func (s *Service) authenticateProof(ctx context.Context, clientID string, p ClientProof) (client Client, known string, err error) {
 	if p.Secret != "" || p.RefreshTokenSecretVersion == "" {
-		return s.AuthenticateClient(ctx, clientID, p.Secret)
+		return s.authenticateClient(ctx, clientID, p.Secret)
 	}
 	t, err := s.activeToken(ctx, clientID)
 	if err != nil {
-		return Client{}, err
+		return Client{}, knownID(clientID, err), err
 	}
 	if subtle.ConstantTimeCompare([]byte(secretVersion(t.SecretHash)), []byte(p.RefreshTokenSecretVersion)) != 1 {
-		return Client{}, errInvalidGrant // the secret rotated since the family started
+		return Client{}, t.ID, errInvalidGrant // the secret rotated since the family started
 	}
-	client, err := s.clientOf(ctx, t)
-	if err != nil {
-		return Client{}, fmt.Errorf("authenticate client: %w", err)
+	if client, err = s.clientOf(ctx, t); err != nil {
+		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
+	}
+	if err := s.checkGrantAddress(ctx, client); err != nil {
+		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, s.clock())
-	return client, nil
+	return client, t.ID, nil
 }
 
 // UseRefreshToken authenticates the client and advances its refresh-token
@@ -97,11 +100,21 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 // was replayed: either the client or an attacker holds a stale copy) and
 // fails with InvalidGrant, as does any use of a revoked or expired family.
 // A family of another client is PermissionDenied and stays as it was.
+//
+// Under AtTokenEndpoint it is a grant, checked and counted as
+// AuthenticateClient's.
 func (s *Service) UseRefreshToken(ctx context.Context, clientID string, proof ClientProof, familyID string, gen int64, familyExpire time.Time) (Client, error) {
-	client, err := s.authenticateProof(ctx, clientID, proof)
-	if err != nil {
-		return Client{}, err
+	client, known, err := s.authenticateProof(ctx, clientID, proof)
+	if err == nil {
+		client, err = s.advanceFamily(ctx, client, familyID, gen, familyExpire)
 	}
+	s.countGrant(ctx, known, err)
+	return client, err
+}
+
+// advanceFamily is UseRefreshToken once the client is authenticated.
+func (s *Service) advanceFamily(ctx context.Context, client Client, familyID string, gen int64, familyExpire time.Time) (Client, error) {
+	clientID := client.ID
 	now := s.clock()
 	if err := checkFamilyID(familyID); err != nil {
 		return Client{}, err

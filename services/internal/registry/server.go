@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -41,15 +42,15 @@ func (s *Server) caller(ctx context.Context) (Caller, error) {
 func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenRequest) (*registryv1.CreateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	params, err := parametersFromProto(req.GetParameters())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	expire, err := requestTimeFromProto("expireTime", req.GetExpireTime())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, secret, err := s.svc.CreateToken(ctx, c, chave.Token{
 		DisplayName: req.GetDisplayName(), Description: req.GetDescription(), Tenant: req.GetTenant(),
@@ -58,7 +59,7 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 		IssueRefreshTokens: req.IssueRefreshTokens == nil || req.GetIssueRefreshTokens(),
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.CreateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
 }
@@ -67,11 +68,11 @@ func (s *Server) CreateToken(ctx context.Context, req *registryv1.CreateTokenReq
 func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) (*registryv1.GetTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.GetToken(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.GetTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -80,17 +81,26 @@ func (s *Server) GetToken(ctx context.Context, req *registryv1.GetTokenRequest) 
 func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensRequest) (*registryv1.ListTokensResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	state, err := stateFromProto(req.GetState())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
+	}
+	expireBefore, err := requestTimeFromProto("expireBefore", req.GetExpireBefore())
+	if err != nil {
+		return nil, err
+	}
+	unusedSince, err := requestTimeFromProto("unusedSince", req.GetUnusedSince())
+	if err != nil {
+		return nil, err
 	}
 	tokens, next, err := s.svc.ListTokens(ctx, c, ListQuery{
 		Tenant: req.GetTenant(), State: state, PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken(),
+		ExpireBefore: expireBefore, UnusedSince: unusedSince,
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTokensResponse{NextPageToken: next, Tokens: make([]*registryv1.Token, len(tokens))}
 	for i, t := range tokens {
@@ -103,19 +113,19 @@ func (s *Server) ListTokens(ctx context.Context, req *registryv1.ListTokensReque
 func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenRequest) (*registryv1.UpdateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	pt := req.GetToken()
 	if pt == nil {
-		return nil, s.status(ctx, chave.InvalidField("token", "is required"))
+		return nil, chave.InvalidField("token", "is required")
 	}
 	params, err := parametersFromProto(pt.GetParameters())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	expire, err := requestTimeFromProto("expireTime", pt.GetExpireTime())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.UpdateToken(ctx, c, chave.Token{
 		ID: pt.GetId(), DisplayName: pt.GetDisplayName(), Description: pt.GetDescription(),
@@ -123,7 +133,7 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 		ExpireTime: expire, IssueRefreshTokens: pt.GetIssueRefreshTokens(),
 	}, req.GetUpdateMask().GetPaths())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.UpdateTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -132,11 +142,11 @@ func (s *Server) UpdateToken(ctx context.Context, req *registryv1.UpdateTokenReq
 func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenRequest) (*registryv1.RevokeTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.RevokeToken(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.RevokeTokenResponse{Token: s.tokenToProto(t)}, nil
 }
@@ -145,24 +155,41 @@ func (s *Server) RevokeToken(ctx context.Context, req *registryv1.RevokeTokenReq
 func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenRequest) (*registryv1.RotateTokenResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, secret, err := s.svc.RotateToken(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.RotateTokenResponse{Token: s.tokenToProto(t), ClientId: t.ID, ClientSecret: secret.Reveal()}, nil
+}
+
+// GetTokenUsage implements registryv1.RegistryServiceServer.
+func (s *Server) GetTokenUsage(ctx context.Context, req *registryv1.GetTokenUsageRequest) (*registryv1.GetTokenUsageResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	days, err := s.svc.GetTokenUsage(ctx, c, req.GetId(), int(req.GetDays()))
+	if err != nil {
+		return nil, err
+	}
+	resp := &registryv1.GetTokenUsageResponse{Days: make([]*registryv1.UsageDay, len(days))}
+	for i, d := range days {
+		resp.Days[i] = &registryv1.UsageDay{Date: d.Day.Format(time.DateOnly), Succeeded: d.Succeeded, Failed: d.Failed}
+	}
+	return resp, nil
 }
 
 // ListTokenEvents implements registryv1.RegistryServiceServer.
 func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenEventsRequest) (*registryv1.ListTokenEventsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	events, err := s.svc.ListTokenEvents(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTokenEventsResponse{Events: make([]*registryv1.TokenEvent, len(events))}
 	for i, e := range events {
@@ -175,11 +202,11 @@ func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenE
 func (s *Server) ListContexts(ctx context.Context, req *registryv1.ListContextsRequest) (*registryv1.ListContextsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	contexts, err := s.svc.ListContexts(ctx, c, req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	lang := preferredLanguage(ctx)
 	resp := &registryv1.ListContextsResponse{Contexts: make([]*registryv1.Context, len(contexts))}
@@ -193,14 +220,18 @@ func (s *Server) ListContexts(ctx context.Context, req *registryv1.ListContextsR
 func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantRequest) (*registryv1.CreateTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	if req.GetTenant() == nil {
-		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+		return nil, chave.InvalidField("tenant", "is required")
 	}
-	t, err := s.svc.CreateTenant(ctx, c, tenantFromProto(req.GetTenant()))
+	in, err := tenantFromProto(req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
+	}
+	t, err := s.svc.CreateTenant(ctx, c, in)
+	if err != nil {
+		return nil, err
 	}
 	return &registryv1.CreateTenantResponse{Tenant: tenantToProto(t)}, nil
 }
@@ -209,11 +240,11 @@ func (s *Server) CreateTenant(ctx context.Context, req *registryv1.CreateTenantR
 func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest) (*registryv1.GetTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	t, err := s.svc.GetTenant(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	return &registryv1.GetTenantResponse{Tenant: tenantToProto(t)}, nil
 }
@@ -222,11 +253,11 @@ func (s *Server) GetTenant(ctx context.Context, req *registryv1.GetTenantRequest
 func (s *Server) ListTenants(ctx context.Context, _ *registryv1.ListTenantsRequest) (*registryv1.ListTenantsResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	tenants, err := s.svc.ListTenants(ctx, c)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	resp := &registryv1.ListTenantsResponse{Tenants: make([]*registryv1.Tenant, len(tenants))}
 	for i, t := range tenants {
@@ -239,14 +270,18 @@ func (s *Server) ListTenants(ctx context.Context, _ *registryv1.ListTenantsReque
 func (s *Server) UpdateTenant(ctx context.Context, req *registryv1.UpdateTenantRequest) (*registryv1.UpdateTenantResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
 	}
 	if req.GetTenant() == nil {
-		return nil, s.status(ctx, chave.InvalidField("tenant", "is required"))
+		return nil, chave.InvalidField("tenant", "is required")
 	}
-	t, err := s.svc.UpdateTenant(ctx, c, tenantFromProto(req.GetTenant()), req.GetUpdateMask().GetPaths())
+	patch, err := tenantFromProto(req.GetTenant())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, err
+	}
+	t, err := s.svc.UpdateTenant(ctx, c, patch, req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
 	}
 	return &registryv1.UpdateTenantResponse{Tenant: tenantToProto(t)}, nil
 }
@@ -313,7 +348,7 @@ func (s *Server) tokenToProto(t chave.Token) *registryv1.Token {
 		Parameters: parametersToProto(t.Parameters), CreateTime: timeToProto(t.CreateTime),
 		ExpireTime: timeToProto(t.ExpireTime), RevokeTime: timeToProto(t.RevokeTime),
 		LastUseTime: timeToProto(t.LastUseTime), Creator: t.Creator, Revoker: t.Revoker,
-		IssueRefreshTokens: t.IssueRefreshTokens,
+		IssueRefreshTokens: t.IssueRefreshTokens, PolicyViolations: t.PolicyViolations,
 	}
 }
 
@@ -353,14 +388,31 @@ func parametersFromProto(in map[string]*structpb.Struct) (chave.Parameters, erro
 }
 
 func tenantToProto(t chave.Tenant) *registryv1.Tenant {
-	return &registryv1.Tenant{
+	out := &registryv1.Tenant{
 		Id: t.ID, DisplayName: t.DisplayName, Contexts: t.Contexts,
 		CreateTime: timeToProto(t.CreateTime), UpdateTime: timeToProto(t.UpdateTime),
+		Policy: &registryv1.TenantPolicy{
+			GrantableContexts: t.Policy.GrantableContexts, AllowedClientCidrs: t.Policy.AllowedClientCIDRs,
+		},
 	}
+	if t.Policy.MaxTokenLifetime != 0 {
+		out.Policy.MaxTokenLifetime = durationpb.New(t.Policy.MaxTokenLifetime)
+	}
+	return out
 }
 
-func tenantFromProto(t *registryv1.Tenant) chave.Tenant {
-	return chave.Tenant{ID: t.GetId(), DisplayName: t.GetDisplayName(), Contexts: t.GetContexts()}
+func tenantFromProto(t *registryv1.Tenant) (chave.Tenant, error) {
+	out := chave.Tenant{ID: t.GetId(), DisplayName: t.GetDisplayName(), Contexts: t.GetContexts()}
+	p := t.GetPolicy()
+	out.Policy.GrantableContexts = p.GetGrantableContexts()
+	out.Policy.AllowedClientCIDRs = p.GetAllowedClientCidrs()
+	if d := p.GetMaxTokenLifetime(); d != nil {
+		if err := d.CheckValid(); err != nil {
+			return chave.Tenant{}, chave.InvalidField("policy.maxTokenLifetime", "is not a valid duration")
+		}
+		out.Policy.MaxTokenLifetime = d.AsDuration()
+	}
+	return out, nil
 }
 
 func contextToProto(c chave.Context, lang string) *registryv1.Context {

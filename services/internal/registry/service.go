@@ -70,6 +70,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	lastUse map[string]time.Time // client id → last recorded use
+
+	usage    *usageCounter // grants not flushed yet
+	expiring *expiringCollector
 }
 
 // New returns a Service.
@@ -82,6 +85,7 @@ func New(cfg Config) (*Service, error) {
 		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 		accessTokenLifetime: cfg.AccessTokenLifetime,
+		usage:               newUsageCounter(),
 	}
 	switch lt := s.accessTokenLifetime; {
 	case lt == 0:
@@ -100,6 +104,12 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
+	s.expiring = &expiringCollector{}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(s.expiring); err != nil {
+			return nil, fmt.Errorf("registry: metrics: %w", err)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -47,13 +47,15 @@ func (s *Service) ListTenants(ctx context.Context, c Caller) ([]chave.Tenant, er
 	return s.store.ListTenants(ctx)
 }
 
-// UpdateTenant changes the masked fields ("display_name", "contexts") of a
-// tenant; an empty mask changes both. Operator only.
+// UpdateTenant changes the masked fields ("display_name", "contexts",
+// "policy") of a tenant; an empty mask changes all. Operator only. A
+// stricter policy breaks no credential: those it no longer admits are
+// flagged (Token.PolicyViolations) and keep working.
 func (s *Service) UpdateTenant(ctx context.Context, c Caller, patch chave.Tenant, mask []string) (chave.Tenant, error) {
 	if err := c.requireOperator(); err != nil {
 		return chave.Tenant{}, err
 	}
-	fields, err := normaliseMask(mask, map[string]string{"display_name": "displayName", "contexts": "contexts"})
+	fields, err := normaliseMask(mask, map[string]string{"display_name": "displayName", "contexts": "contexts", "policy": "policy"})
 	if err != nil {
 		return chave.Tenant{}, err
 	}
@@ -63,6 +65,9 @@ func (s *Service) UpdateTenant(ctx context.Context, c Caller, patch chave.Tenant
 		}
 		if slices.Contains(fields, "contexts") {
 			t.Contexts = patch.Contexts
+		}
+		if slices.Contains(fields, "policy") {
+			t.Policy = patch.Policy
 		}
 		if err := t.Validate(s.catalog); err != nil {
 			return err

@@ -34,6 +34,9 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (cha
 	if err := t.Validate(tenant, s.catalog, now); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
+	if err := checkPolicy(c, tenant.Policy, chave.Token{}, t, now); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, err
+	}
 	if t.ID, err = secrets.NewClientID(); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
@@ -52,16 +55,62 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (cha
 		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("create token: %w", err)
 	}
 	s.log.InfoContext(ctx, "token created", "token", t.ID, "tenant", t.Tenant, "actor", c.ClientID)
-	return s.masked(t), secret, nil
+	return s.withViolations(s.masked(t), tenant, now), secret, nil
 }
 
-// GetToken returns a token with secret parameters masked.
+// GetToken returns a token with secret parameters masked and the fields
+// that break its tenant's policy flagged.
 func (s *Service) GetToken(ctx context.Context, c Caller, id string) (chave.Token, error) {
 	t, err := s.visibleToken(ctx, c, id)
 	if err != nil {
 		return chave.Token{}, err
 	}
-	return s.masked(t), nil
+	out := []chave.Token{s.masked(t)}
+	if err := s.flagViolations(ctx, out); err != nil {
+		return chave.Token{}, err
+	}
+	return out[0], nil
+}
+
+// checkPolicy checks a token written by c (before: as it was, the zero
+// Token for a new one) against its tenant's policy at now: the maximum
+// lifetime for every writer, the grantable contexts for a tenant admin.
+func checkPolicy(c Caller, p chave.TenantPolicy, before, after chave.Token, now time.Time) error {
+	if err := p.CheckExpiry(after.ExpireTime, now); err != nil {
+		return err
+	}
+	if c.Operator {
+		return nil
+	}
+	return p.CheckGrant(before, after)
+}
+
+// withViolations sets t's PolicyViolations under its tenant's policy.
+func (s *Service) withViolations(t chave.Token, tenant chave.Tenant, now time.Time) chave.Token {
+	t.PolicyViolations = tenant.Policy.Violations(t, now)
+	return t
+}
+
+// flagViolations sets the PolicyViolations of each token, reading each
+// tenant once.
+func (s *Service) flagViolations(ctx context.Context, toks []chave.Token) error {
+	now := s.clock()
+	tenants := map[string]chave.Tenant{}
+	for i, t := range toks {
+		if t.Operator || t.Tenant == "" {
+			continue
+		}
+		tenant, ok := tenants[t.Tenant]
+		if !ok {
+			var err error
+			if tenant, err = s.store.GetTenant(ctx, t.Tenant); err != nil {
+				return fmt.Errorf("read the policy of tenant %s: %w", t.Tenant, err)
+			}
+			tenants[t.Tenant] = tenant
+		}
+		toks[i] = s.withViolations(t, tenant, now)
+	}
+	return nil
 }
 
 // visibleToken loads a token the caller may see; others are NotFound, so a
@@ -86,6 +135,11 @@ type ListQuery struct {
 	State     chave.State
 	PageSize  int
 	PageToken string
+	// ExpireBefore keeps tokens with an expire time before it; zero: all.
+	ExpireBefore time.Time
+	// UnusedSince keeps tokens not used since it (never used ones created
+	// before it included); zero: all.
+	UnusedSince time.Time
 }
 
 // ListTokens returns a page of tokens, newest first, and the token of the
@@ -105,8 +159,12 @@ func (s *Service) ListTokens(ctx context.Context, c Caller, q ListQuery) ([]chav
 	case q.PageSize > MaxPageSize:
 		q.PageSize = MaxPageSize
 	}
-	filter := storage.TokenFilter{Tenant: q.Tenant, State: q.State, Now: s.clock(), Limit: q.PageSize}
+	filter := storage.TokenFilter{Tenant: q.Tenant, State: q.State, Now: s.clock(), Limit: q.PageSize,
+		ExpireBefore: q.ExpireBefore, UnusedSince: q.UnusedSince}
 	fingerprint := fmt.Sprintf("%s|%d", q.Tenant, q.State)
+	if !q.ExpireBefore.IsZero() || !q.UnusedSince.IsZero() {
+		fingerprint += fmt.Sprintf("|%d|%d", unixMicroOrZero(q.ExpireBefore), unixMicroOrZero(q.UnusedSince))
+	}
 	if q.PageToken != "" {
 		cur, err := decodePageToken(q.PageToken, fingerprint)
 		if err != nil {
@@ -122,12 +180,22 @@ func (s *Service) ListTokens(ctx context.Context, c Caller, q ListQuery) ([]chav
 	for i, t := range page.Tokens {
 		out[i] = s.masked(t)
 	}
+	if err := s.flagViolations(ctx, out); err != nil {
+		return nil, "", fmt.Errorf("list tokens: %w", err)
+	}
 	next := ""
 	if page.More && len(page.Tokens) > 0 {
 		last := page.Tokens[len(page.Tokens)-1]
 		next = encodePageToken(storage.Cursor{CreateTime: last.CreateTime, ID: last.ID}, fingerprint)
 	}
 	return out, next, nil
+}
+
+func unixMicroOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 type pageToken struct {
@@ -189,8 +257,12 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 			return chave.Event{}, err
 		}
 		t.Parameters = current
+		old := *t
 		s.applyTokenPatch(t, patch, fields)
 		if err := t.Validate(tenant, s.catalog, now); err != nil {
+			return chave.Event{}, err
+		}
+		if err := checkPolicy(c, tenant.Policy, old, *t, now); err != nil {
 			return chave.Event{}, err
 		}
 		if t.Parameters, err = s.sealParameters(t.ID, t.Parameters); err != nil {
@@ -202,7 +274,7 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 		return chave.Token{}, err
 	}
 	s.log.InfoContext(ctx, "token updated", "token", t.ID, "actor", c.ClientID, "fields", fields)
-	return s.masked(t), nil
+	return s.withViolations(s.masked(t), tenant, s.clock()), nil
 }
 
 func (s *Service) applyTokenPatch(t *chave.Token, patch chave.Token, fields []string) {

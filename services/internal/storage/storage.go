@@ -81,6 +81,20 @@ type Store interface {
 	// whose expiry is after now. It is what rebuilds a revocation set.
 	ListRevocations(ctx context.Context, since, now time.Time) (Revocations, error)
 
+	// AddTokenUsage adds each count to its credential's day, creating the
+	// day when it has none, all in one transaction (what a flush of the
+	// registry's in-memory usage counters writes).
+	AddTokenUsage(ctx context.Context, counts []chave.UsageCount) error
+	// ListTokenUsage returns a credential's days from since on (inclusive),
+	// newest first; none is an empty list, also for an unknown token.
+	ListTokenUsage(ctx context.Context, tokenID string, since time.Time) ([]chave.UsageDay, error)
+	// PruneTokenUsage deletes every day before before.
+	PruneTokenUsage(ctx context.Context, before time.Time) error
+	// CountExpiringTokens counts, per tenant, the tokens not revoked whose
+	// expire time is after after and at or before before. Tenants without
+	// one are absent; the operator credential counts under "".
+	CountExpiringTokens(ctx context.Context, after, before time.Time) (map[string]int, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.
@@ -93,6 +107,12 @@ type TokenFilter struct {
 	State  chave.State // StateUnspecified: every state
 	Now    time.Time   // the instant states are derived at
 	Limit  int         // page size, > 0
+	// ExpireBefore, when set, keeps only tokens with an expire time before
+	// it.
+	ExpireBefore time.Time
+	// UnusedSince, when set, keeps only tokens not used since it: last used
+	// before it, or never used and created before it.
+	UnusedSince time.Time
 	// After continues a listing after this position (exclusive); nil starts
 	// at the newest token.
 	After *Cursor

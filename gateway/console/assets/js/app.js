@@ -5,6 +5,8 @@ import { h, clear, uid } from './dom.js';
 import { t, load, lang, preferred, formatDate, formatNumber } from './i18n.js';
 import { call, q, session, signIn, signOut, whenExpired, APIError } from './api.js';
 import { openDialog, confirmDialog, showSecret, toast } from './dialogs.js';
+import { usageSection } from './usage.js';
+import { policyFieldset, policySummary } from './policy.js';
 
 const main = document.getElementById('main');
 const PAGE_SIZE = 50;
@@ -12,7 +14,8 @@ const SOON = 7 * 24 * 3600 * 1000; // "Expira em breve": active, expiring within
 const ADMIN_SCOPE = 'registry.admin';
 
 // Kept while the page lives: the list's filters and the catalogs already read.
-const state = { tenant: '', state: '', search: '' };
+const state = { tenant: '', state: '', search: '', activity: '' };
+const UNUSED = 90 * 24 * 3600 * 1000; // the list's "unused for 90 days" filter
 const contextCache = new Map(); // tenant ('' = whole catalog) → Promise<contexts>
 let tenantsCache = null;
 let knownClientId = ''; // offered again when the session expires
@@ -295,6 +298,19 @@ async function listView(view, swap) {
     h('option', { value: 'TOKEN_STATE_REVOKED', text: t('state.revoked') }),
     h('option', { value: 'TOKEN_STATE_EXPIRED', text: t('state.expired') }));
   stateSel.value = state.state;
+  const activityId = uid('activity');
+  const activitySel = h('select', { id: activityId },
+    h('option', { value: '', text: t('list.anyActivity') }),
+    h('option', { value: 'unused90', text: t('list.unused90') }),
+    h('option', { value: 'expiring7', text: t('list.expiring7') }));
+  activitySel.value = state.activity;
+  const policyNote = h('p', { class: 'muted small', hidden: true });
+  if (!s.operator) {
+    call('GET', `/v1/tenants/${encodeURIComponent(s.tenant)}`).then((ten) => {
+      policyNote.textContent = t('policy.yours', { summary: policySummary(ten.policy) });
+      policyNote.hidden = false;
+    }).catch(() => {});
+  }
   const search = h('input', { id: searchId, type: 'search', value: state.search, placeholder: t('list.searchPlaceholder'), autocomplete: 'off' });
 
   const tbody = h('tbody');
@@ -369,11 +385,17 @@ async function listView(view, swap) {
     table.hidden = shown === 0;
   };
 
+  let generation = 0; // a reload's answers replace, never join, an older one's
   const loadPage = async () => {
+    const gen = generation;
     more.disabled = true;
     err.hidden = true;
     try {
-      const r = await call('GET', `/v1/tokens${q({ pageSize: PAGE_SIZE, pageToken: nextPageToken, state: state.state, tenant: state.tenant })}`);
+      const activity = {};
+      if (state.activity === 'unused90') activity.unusedSince = new Date(Date.now() - UNUSED).toISOString();
+      if (state.activity === 'expiring7') Object.assign(activity, { expireBefore: new Date(Date.now() + SOON).toISOString(), state: 'TOKEN_STATE_ACTIVE' });
+      const r = await call('GET', `/v1/tokens${q({ pageSize: PAGE_SIZE, pageToken: nextPageToken, state: state.state, tenant: state.tenant, ...activity })}`);
+      if (gen !== generation) return; // the filters changed while it loaded
       const frag = document.createDocumentFragment();
       for (const tok of r.tokens || []) {
         const tr = row(tok);
@@ -395,6 +417,8 @@ async function listView(view, swap) {
   const reload = () => {
     state.tenant = tenantSel.value;
     state.state = stateSel.value;
+    state.activity = activitySel.value;
+    generation++;
     nextPageToken = '';
     loaded = 0;
     tbody.replaceChildren();
@@ -403,15 +427,18 @@ async function listView(view, swap) {
   };
   tenantSel.addEventListener('change', reload);
   stateSel.addEventListener('change', reload);
+  activitySel.addEventListener('change', reload);
   search.addEventListener('input', filter);
   more.addEventListener('click', loadPage);
 
   view.append(
     h('div', { class: 'view-head' }, title, newButton),
     h('p', { class: 'muted', text: t('list.lead') }),
+    policyNote,
     h('div', { class: 'filters', role: 'search' },
       h('div', { class: 'field' }, h('label', { for: tenantId, text: t('field.company') }), tenantSel),
       h('div', { class: 'field' }, h('label', { for: stateId, text: t('field.state') }), stateSel),
+      h('div', { class: 'field' }, h('label', { for: activityId, text: t('list.activity') }), activitySel),
       h('div', { class: 'field grow' }, h('label', { for: searchId, text: t('list.search') }), search)),
     err, count, table, empty,
     h('div', { class: 'actions center' }, more),
@@ -521,7 +548,11 @@ async function detailView(view, id) {
           item(t('field.creator'), tok.creator ? h('span', { class: 'mono', text: tok.creator }) : ''),
           item(t('field.revokeTime'), tok.revokeTime ? formatDate(tok.revokeTime) : ''),
           item(t('field.revoker'), tok.revoker ? h('span', { class: 'mono', text: tok.revoker }) : ''),
-          item(t('field.refreshTokens'), tok.issueRefreshTokens ? t('common.yes') : t('common.no')))),
+          item(t('field.refreshTokens'), tok.issueRefreshTokens ? t('common.yes') : t('common.no')),
+          (tok.policyViolations || []).length
+            ? item(t('policy.violations'), h('span', { class: 'badge badge-soon', text: (tok.policyViolations || []).map(fieldLabel).join(', ') }))
+            : null)),
+      usageSection(tok.id),
       h('section', { class: 'card', 'aria-labelledby': 'detail-history' },
         h('h2', { id: 'detail-history', text: t('detail.history') }),
         timeline)));
@@ -797,6 +828,7 @@ async function companiesView(view) {
       h('td', { 'data-label': t('company.id'), class: 'mono', text: x.id }),
       h('td', { 'data-label': t('company.name'), text: x.displayName || x.id }),
       h('td', { 'data-label': t('company.contexts'), text: (x.contexts || []).map((c) => scopeName(c, catalog)).join(', ') || '—' }),
+      h('td', { 'data-label': t('policy.title'), text: policySummary(x.policy) }),
       h('td', { 'data-label': t('field.createTime'), text: formatDate(x.createTime) }),
       h('td', { class: 'row-actions', 'data-label': t('list.actions') },
         h('a', { class: 'btn btn-small', href: `#/companies/${encodeURIComponent(x.id)}/edit`, text: t('action.edit'),
@@ -813,6 +845,7 @@ async function companiesView(view) {
           h('th', { scope: 'col', text: t('company.id') }),
           h('th', { scope: 'col', text: t('company.name') }),
           h('th', { scope: 'col', text: t('company.contexts') }),
+          h('th', { scope: 'col', text: t('policy.title') }),
           h('th', { scope: 'col', text: t('field.createTime') }),
           h('th', { scope: 'col', text: t('list.actions') }))),
         tbody)
@@ -837,18 +870,20 @@ async function companyForm(view, id) {
     boxes.push(box);
     group.append(h('div', { class: 'check' }, box, h('label', { for: cid, text: contextName(ctx) })));
   }
+  const policy = policyFieldset(tenant && tenant.policy, catalog, contextName);
   const submit = h('button', { type: 'submit', class: 'btn btn-primary', text: editing ? t('form.save') : t('company.create') });
   const form = h('form', { class: 'card form', novalidate: true },
     h('div', { class: 'field' }, h('label', { for: fid, text: `${t('company.id')} *` }), idInput,
       h('p', { class: 'hint', id: `${fid}-hint`, text: editing ? t('company.idFixed') : t('company.idHint') })),
     h('div', { class: 'field' }, h('label', { for: fname, text: `${t('company.name')} *` }), nameInput),
     h('fieldset', { class: 'access' }, h('legend', { text: t('company.contexts') }), group),
+    policy.element,
     err,
     h('div', { class: 'actions' }, submit, h('a', { class: 'btn', href: '#/companies', text: t('common.cancel') })));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.hidden = true;
-    const body = { displayName: nameInput.value.trim(), contexts: boxes.filter((b) => b.checked).map((b) => b.value) };
+    const body = { displayName: nameInput.value.trim(), contexts: boxes.filter((b) => b.checked).map((b) => b.value), policy: policy.value() };
     if (!editing) body.id = idInput.value.trim();
     const missing = !body.displayName ? nameInput : !editing && !body.id ? idInput : null;
     if (missing) {

@@ -7,7 +7,6 @@
 package authv1
 
 import (
-	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -867,7 +866,7 @@ var File_chave_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
+	"\x18chave/auth/v1/auth.proto\x12\rchave.auth.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n" +
 	"\fTokenRequest\x12\x1d\n" +
 	"\n" +
 	"grant_type\x18\x01 \x01(\tR\tgrantType\x12\x1b\n" +
@@ -938,9 +937,9 @@ const file_chave_auth_v1_auth_proto_rawDesc = "" +
 	"\x06tenant\x18\t \x01(\tR\x06tenant\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\n" +
-	" \x01(\tR\tsessionId2\xab\x04\n" +
-	"\vAuthService\x12\\\n" +
-	"\x05Token\x12\x1b.chave.auth.v1.TokenRequest\x1a\x1c.chave.auth.v1.TokenResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/oauth2/token\x12T\n" +
+	" \x01(\tR\tsessionId2\x91\x04\n" +
+	"\vAuthService\x12B\n" +
+	"\x05Token\x12\x1b.chave.auth.v1.TokenRequest\x1a\x1c.chave.auth.v1.TokenResponse\x12T\n" +
 	"\vRevokeToken\x12!.chave.auth.v1.RevokeTokenRequest\x1a\".chave.auth.v1.RevokeTokenResponse\x12`\n" +
 	"\x0fIntrospectToken\x12%.chave.auth.v1.IntrospectTokenRequest\x1a&.chave.auth.v1.IntrospectTokenResponse\x12T\n" +
 	"\vVerifyToken\x12!.chave.auth.v1.VerifyTokenRequest\x1a\".chave.auth.v1.VerifyTokenResponse\x12H\n" +

@@ -35,7 +35,8 @@ const (
 type AuthServiceClient interface {
 	// Token runs an OAuth 2.0 grant (RFC 6749). Over REST the gateway serves
 	// POST /oauth2/token itself, form-encoded as RFC 6749 requires, and calls
-	// this method; gRPC callers use it directly.
+	// this method; gRPC callers use it directly. None of AuthService's methods
+	// has an HTTP rule: the OAuth endpoints are not JSON transcodings.
 	Token(ctx context.Context, in *TokenRequest, opts ...grpc.CallOption) (*TokenResponse, error)
 	// RevokeToken revokes an access or refresh token the client was issued
 	// (RFC 7009). Over REST the gateway serves POST /oauth2/revoke,
@@ -133,7 +134,8 @@ func (c *authServiceClient) GetServerMetadata(ctx context.Context, in *GetServer
 type AuthServiceServer interface {
 	// Token runs an OAuth 2.0 grant (RFC 6749). Over REST the gateway serves
 	// POST /oauth2/token itself, form-encoded as RFC 6749 requires, and calls
-	// this method; gRPC callers use it directly.
+	// this method; gRPC callers use it directly. None of AuthService's methods
+	// has an HTTP rule: the OAuth endpoints are not JSON transcodings.
 	Token(context.Context, *TokenRequest) (*TokenResponse, error)
 	// RevokeToken revokes an access or refresh token the client was issued
 	// (RFC 7009). Over REST the gateway serves POST /oauth2/revoke,

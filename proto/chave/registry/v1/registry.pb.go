@@ -10,6 +10,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -120,8 +121,14 @@ type Token struct {
 	// clients expect one; RFC 6749 §4.4.3 advises against it, so it is a
 	// per-credential setting). Defaults to true at creation.
 	IssueRefreshTokens bool `protobuf:"varint,15,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3" json:"issue_refresh_tokens,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// The fields of an active credential that break its tenant's company
+	// policy now, because the policy was made stricter after the credential
+	// was written: "expireTime" (no expiry, or one beyond maxTokenLifetime
+	// from now). Such a credential keeps working until an admin changes it.
+	// Output only.
+	PolicyViolations []string `protobuf:"bytes,20,rep,name=policy_violations,json=policyViolations,proto3" json:"policy_violations,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Token) Reset() {
@@ -257,6 +264,13 @@ func (x *Token) GetIssueRefreshTokens() bool {
 		return x.IssueRefreshTokens
 	}
 	return false
+}
+
+func (x *Token) GetPolicyViolations() []string {
+	if x != nil {
+		return x.PolicyViolations
+	}
+	return nil
 }
 
 // CreateTokenRequest is the body of POST /v1/tokens.
@@ -523,7 +537,12 @@ type ListTokensRequest struct {
 	// Only tokens in this state.
 	State TokenState `protobuf:"varint,3,opt,name=state,proto3,enum=chave.registry.v1.TokenState" json:"state,omitempty"`
 	// Only this tenant's tokens (an operator's filter; others see only their own).
-	Tenant        string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,4,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Only tokens with an expire time before this one (expiry warnings).
+	ExpireBefore *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expire_before,json=expireBefore,proto3" json:"expire_before,omitempty"`
+	// Only tokens not used since this time: last used before it, or never
+	// used and created before it (inactive credentials).
+	UnusedSince   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=unused_since,json=unusedSince,proto3" json:"unused_since,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -584,6 +603,20 @@ func (x *ListTokensRequest) GetTenant() string {
 		return x.Tenant
 	}
 	return ""
+}
+
+func (x *ListTokensRequest) GetExpireBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireBefore
+	}
+	return nil
+}
+
+func (x *ListTokensRequest) GetUnusedSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UnusedSince
+	}
+	return nil
 }
 
 // ListTokensResponse is one page of tokens.
@@ -938,6 +971,171 @@ func (x *RotateTokenResponse) GetClientSecret() string {
 	return ""
 }
 
+// GetTokenUsageRequest names the token.
+type GetTokenUsageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// How many days back, today (UTC) included: 1 to 90; 0 means 90.
+	Days          int32 `protobuf:"varint,2,opt,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTokenUsageRequest) Reset() {
+	*x = GetTokenUsageRequest{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTokenUsageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTokenUsageRequest) ProtoMessage() {}
+
+func (x *GetTokenUsageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTokenUsageRequest.ProtoReflect.Descriptor instead.
+func (*GetTokenUsageRequest) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetTokenUsageRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *GetTokenUsageRequest) GetDays() int32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+// UsageDay is a credential's grants on one UTC day.
+type UsageDay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day, YYYY-MM-DD (UTC).
+	Date string `protobuf:"bytes,1,opt,name=date,proto3" json:"date,omitempty"`
+	// Grants that issued tokens.
+	Succeeded int64 `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	// Grants refused for this client id, which names a real credential: a
+	// wrong secret, an address its tenant's policy does not allow, a refresh
+	// token used twice or revoked. Unknown client ids count nowhere.
+	Failed        int64 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UsageDay) Reset() {
+	*x = UsageDay{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UsageDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UsageDay) ProtoMessage() {}
+
+func (x *UsageDay) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UsageDay.ProtoReflect.Descriptor instead.
+func (*UsageDay) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UsageDay) GetDate() string {
+	if x != nil {
+		return x.Date
+	}
+	return ""
+}
+
+func (x *UsageDay) GetSucceeded() int64 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *UsageDay) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+// GetTokenUsageResponse holds the days with grants, newest first.
+type GetTokenUsageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Days          []*UsageDay            `protobuf:"bytes,1,rep,name=days,proto3" json:"days,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTokenUsageResponse) Reset() {
+	*x = GetTokenUsageResponse{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTokenUsageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTokenUsageResponse) ProtoMessage() {}
+
+func (x *GetTokenUsageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTokenUsageResponse.ProtoReflect.Descriptor instead.
+func (*GetTokenUsageResponse) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetTokenUsageResponse) GetDays() []*UsageDay {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
 // TokenEvent is one entry of a credential's audit trail.
 type TokenEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -955,7 +1153,7 @@ type TokenEvent struct {
 
 func (x *TokenEvent) Reset() {
 	*x = TokenEvent{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1165,7 @@ func (x *TokenEvent) String() string {
 func (*TokenEvent) ProtoMessage() {}
 
 func (x *TokenEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[13]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1178,7 @@ func (x *TokenEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenEvent.ProtoReflect.Descriptor instead.
 func (*TokenEvent) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{13}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TokenEvent) GetTime() *timestamppb.Timestamp {
@@ -1021,7 +1219,7 @@ type ListTokenEventsRequest struct {
 
 func (x *ListTokenEventsRequest) Reset() {
 	*x = ListTokenEventsRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1231,7 @@ func (x *ListTokenEventsRequest) String() string {
 func (*ListTokenEventsRequest) ProtoMessage() {}
 
 func (x *ListTokenEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[14]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1244,7 @@ func (x *ListTokenEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokenEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListTokenEventsRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{14}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTokenEventsRequest) GetId() string {
@@ -1066,7 +1264,7 @@ type ListTokenEventsResponse struct {
 
 func (x *ListTokenEventsResponse) Reset() {
 	*x = ListTokenEventsResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1276,7 @@ func (x *ListTokenEventsResponse) String() string {
 func (*ListTokenEventsResponse) ProtoMessage() {}
 
 func (x *ListTokenEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[15]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1289,7 @@ func (x *ListTokenEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTokenEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListTokenEventsResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{15}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTokenEventsResponse) GetEvents() []*TokenEvent {
@@ -1120,7 +1318,7 @@ type ContextParameter struct {
 
 func (x *ContextParameter) Reset() {
 	*x = ContextParameter{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1330,7 @@ func (x *ContextParameter) String() string {
 func (*ContextParameter) ProtoMessage() {}
 
 func (x *ContextParameter) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[16]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1343,7 @@ func (x *ContextParameter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextParameter.ProtoReflect.Descriptor instead.
 func (*ContextParameter) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{16}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ContextParameter) GetName() string {
@@ -1199,7 +1397,7 @@ type Context struct {
 
 func (x *Context) Reset() {
 	*x = Context{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1409,7 @@ func (x *Context) String() string {
 func (*Context) ProtoMessage() {}
 
 func (x *Context) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[17]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1422,7 @@ func (x *Context) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Context.ProtoReflect.Descriptor instead.
 func (*Context) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{17}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Context) GetId() string {
@@ -1265,7 +1463,7 @@ type ListContextsRequest struct {
 
 func (x *ListContextsRequest) Reset() {
 	*x = ListContextsRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1475,7 @@ func (x *ListContextsRequest) String() string {
 func (*ListContextsRequest) ProtoMessage() {}
 
 func (x *ListContextsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[18]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1488,7 @@ func (x *ListContextsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContextsRequest.ProtoReflect.Descriptor instead.
 func (*ListContextsRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{18}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListContextsRequest) GetTenant() string {
@@ -1310,7 +1508,7 @@ type ListContextsResponse struct {
 
 func (x *ListContextsResponse) Reset() {
 	*x = ListContextsResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1520,7 @@ func (x *ListContextsResponse) String() string {
 func (*ListContextsResponse) ProtoMessage() {}
 
 func (x *ListContextsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[19]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1533,7 @@ func (x *ListContextsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContextsResponse.ProtoReflect.Descriptor instead.
 func (*ListContextsResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{19}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListContextsResponse) GetContexts() []*Context {
@@ -1356,14 +1554,17 @@ type Tenant struct {
 	// Output only.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The company's rules for its tokens, set by the operator and readable
+	// by the tenant's admins.
+	Policy        *TenantPolicy `protobuf:"bytes,6,opt,name=policy,proto3" json:"policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1375,7 +1576,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[20]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1388,7 +1589,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{20}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Tenant) GetId() string {
@@ -1426,6 +1627,85 @@ func (x *Tenant) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Tenant) GetPolicy() *TenantPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// TenantPolicy is a company's rules for its tokens. Tightening it never
+// breaks a credential: those that break it are flagged
+// (Token.policy_violations) and keep working.
+type TenantPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The longest a credential may live from each create or update: the
+	// expire time is then required and at most this far ahead. Whole
+	// seconds, 1h to 3660 days; absent: no maximum.
+	MaxTokenLifetime *durationpb.Duration `protobuf:"bytes,1,opt,name=max_token_lifetime,json=maxTokenLifetime,proto3" json:"max_token_lifetime,omitempty"`
+	// The entitled contexts a tenant admin may grant (the operator may grant
+	// any entitled context); a tenant admin may then not grant general
+	// access. Empty: every entitled context.
+	GrantableContexts []string `protobuf:"bytes,2,rep,name=grantable_contexts,json=grantableContexts,proto3" json:"grantable_contexts,omitempty"`
+	// The client address ranges (CIDRs, at most 64) the token endpoints
+	// accept the tenant's credentials from, as the gateway's trusted-proxy
+	// setting decides the address. Empty: any address.
+	AllowedClientCidrs []string `protobuf:"bytes,3,rep,name=allowed_client_cidrs,json=allowedClientCidrs,proto3" json:"allowed_client_cidrs,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TenantPolicy) Reset() {
+	*x = TenantPolicy{}
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantPolicy) ProtoMessage() {}
+
+func (x *TenantPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantPolicy.ProtoReflect.Descriptor instead.
+func (*TenantPolicy) Descriptor() ([]byte, []int) {
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TenantPolicy) GetMaxTokenLifetime() *durationpb.Duration {
+	if x != nil {
+		return x.MaxTokenLifetime
+	}
+	return nil
+}
+
+func (x *TenantPolicy) GetGrantableContexts() []string {
+	if x != nil {
+		return x.GrantableContexts
+	}
+	return nil
+}
+
+func (x *TenantPolicy) GetAllowedClientCidrs() []string {
+	if x != nil {
+		return x.AllowedClientCidrs
+	}
+	return nil
+}
+
 // CreateTenantRequest holds the new tenant.
 type CreateTenantRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1436,7 +1716,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1728,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[21]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1741,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{21}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateTenantRequest) GetTenant() *Tenant {
@@ -1481,7 +1761,7 @@ type CreateTenantResponse struct {
 
 func (x *CreateTenantResponse) Reset() {
 	*x = CreateTenantResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1773,7 @@ func (x *CreateTenantResponse) String() string {
 func (*CreateTenantResponse) ProtoMessage() {}
 
 func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[22]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1786,7 @@ func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantResponse.ProtoReflect.Descriptor instead.
 func (*CreateTenantResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{22}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateTenantResponse) GetTenant() *Tenant {
@@ -1526,7 +1806,7 @@ type GetTenantRequest struct {
 
 func (x *GetTenantRequest) Reset() {
 	*x = GetTenantRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1818,7 @@ func (x *GetTenantRequest) String() string {
 func (*GetTenantRequest) ProtoMessage() {}
 
 func (x *GetTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[23]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1831,7 @@ func (x *GetTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{23}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetTenantRequest) GetId() string {
@@ -1571,7 +1851,7 @@ type GetTenantResponse struct {
 
 func (x *GetTenantResponse) Reset() {
 	*x = GetTenantResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1863,7 @@ func (x *GetTenantResponse) String() string {
 func (*GetTenantResponse) ProtoMessage() {}
 
 func (x *GetTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[24]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1876,7 @@ func (x *GetTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantResponse.ProtoReflect.Descriptor instead.
 func (*GetTenantResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{24}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetTenantResponse) GetTenant() *Tenant {
@@ -1615,7 +1895,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +1907,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[25]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +1920,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{25}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{29}
 }
 
 // ListTenantsResponse holds every tenant, by id.
@@ -1653,7 +1933,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1945,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[26]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1958,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{26}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -1692,7 +1972,7 @@ func (x *ListTenantsResponse) GetTenants() []*Tenant {
 type UpdateTenantRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Tenant *Tenant                `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// display_name, contexts. Empty: every field present.
+	// display_name, contexts, policy. Empty: every field present.
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1700,7 +1980,7 @@ type UpdateTenantRequest struct {
 
 func (x *UpdateTenantRequest) Reset() {
 	*x = UpdateTenantRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1992,7 @@ func (x *UpdateTenantRequest) String() string {
 func (*UpdateTenantRequest) ProtoMessage() {}
 
 func (x *UpdateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[27]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +2005,7 @@ func (x *UpdateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTenantRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{27}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateTenantRequest) GetTenant() *Tenant {
@@ -1752,7 +2032,7 @@ type UpdateTenantResponse struct {
 
 func (x *UpdateTenantResponse) Reset() {
 	*x = UpdateTenantResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +2044,7 @@ func (x *UpdateTenantResponse) String() string {
 func (*UpdateTenantResponse) ProtoMessage() {}
 
 func (x *UpdateTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[28]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +2057,7 @@ func (x *UpdateTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTenantResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTenantResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{28}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UpdateTenantResponse) GetTenant() *Tenant {
@@ -1789,16 +2069,19 @@ func (x *UpdateTenantResponse) GetTenant() *Tenant {
 
 // AuthenticateClientRequest carries a client's credentials.
 type AuthenticateClientRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	ClientSecret  string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
+	// The address of the HTTP client at the token endpoint, as the auth
+	// service knows it; checked against the tenant's allowed_client_cidrs.
+	ClientAddress string `protobuf:"bytes,10,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthenticateClientRequest) Reset() {
 	*x = AuthenticateClientRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2093,7 @@ func (x *AuthenticateClientRequest) String() string {
 func (*AuthenticateClientRequest) ProtoMessage() {}
 
 func (x *AuthenticateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[29]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2106,7 @@ func (x *AuthenticateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateClientRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateClientRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{29}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AuthenticateClientRequest) GetClientId() string {
@@ -1836,6 +2119,13 @@ func (x *AuthenticateClientRequest) GetClientId() string {
 func (x *AuthenticateClientRequest) GetClientSecret() string {
 	if x != nil {
 		return x.ClientSecret
+	}
+	return ""
+}
+
+func (x *AuthenticateClientRequest) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
 	}
 	return ""
 }
@@ -1864,7 +2154,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1876,7 +2166,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[30]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1889,7 +2179,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{30}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Client) GetClientId() string {
@@ -1951,7 +2241,7 @@ type AuthenticateClientResponse struct {
 
 func (x *AuthenticateClientResponse) Reset() {
 	*x = AuthenticateClientResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2253,7 @@ func (x *AuthenticateClientResponse) String() string {
 func (*AuthenticateClientResponse) ProtoMessage() {}
 
 func (x *AuthenticateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[31]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2266,7 @@ func (x *AuthenticateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateClientResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateClientResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{31}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *AuthenticateClientResponse) GetClient() *Client {
@@ -2003,13 +2293,16 @@ type UseRefreshTokenRequest struct {
 	Generation int64 `protobuf:"varint,4,opt,name=generation,proto3" json:"generation,omitempty"`
 	// The family's absolute expiry, carried by its tokens.
 	FamilyExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=family_expire_time,json=familyExpireTime,proto3" json:"family_expire_time,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The address of the HTTP client at the token endpoint (see
+	// AuthenticateClientRequest.client_address).
+	ClientAddress string `protobuf:"bytes,10,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UseRefreshTokenRequest) Reset() {
 	*x = UseRefreshTokenRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2314,7 @@ func (x *UseRefreshTokenRequest) String() string {
 func (*UseRefreshTokenRequest) ProtoMessage() {}
 
 func (x *UseRefreshTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[32]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2327,7 @@ func (x *UseRefreshTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseRefreshTokenRequest.ProtoReflect.Descriptor instead.
 func (*UseRefreshTokenRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{32}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UseRefreshTokenRequest) GetClientId() string {
@@ -2090,6 +2383,13 @@ func (x *UseRefreshTokenRequest) GetFamilyExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *UseRefreshTokenRequest) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
 type isUseRefreshTokenRequest_Proof interface {
 	isUseRefreshTokenRequest_Proof()
 }
@@ -2121,7 +2421,7 @@ type UseRefreshTokenResponse struct {
 
 func (x *UseRefreshTokenResponse) Reset() {
 	*x = UseRefreshTokenResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2433,7 @@ func (x *UseRefreshTokenResponse) String() string {
 func (*UseRefreshTokenResponse) ProtoMessage() {}
 
 func (x *UseRefreshTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[33]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2446,7 @@ func (x *UseRefreshTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UseRefreshTokenResponse.ProtoReflect.Descriptor instead.
 func (*UseRefreshTokenResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{33}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UseRefreshTokenResponse) GetClient() *Client {
@@ -2173,7 +2473,7 @@ type RevokeIssuedTokenRequest struct {
 
 func (x *RevokeIssuedTokenRequest) Reset() {
 	*x = RevokeIssuedTokenRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2185,7 +2485,7 @@ func (x *RevokeIssuedTokenRequest) String() string {
 func (*RevokeIssuedTokenRequest) ProtoMessage() {}
 
 func (x *RevokeIssuedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[34]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2198,7 +2498,7 @@ func (x *RevokeIssuedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIssuedTokenRequest.ProtoReflect.Descriptor instead.
 func (*RevokeIssuedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{34}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RevokeIssuedTokenRequest) GetClientId() string {
@@ -2245,7 +2545,7 @@ type RevokeIssuedTokenResponse struct {
 
 func (x *RevokeIssuedTokenResponse) Reset() {
 	*x = RevokeIssuedTokenResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2557,7 @@ func (x *RevokeIssuedTokenResponse) String() string {
 func (*RevokeIssuedTokenResponse) ProtoMessage() {}
 
 func (x *RevokeIssuedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[35]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2570,7 @@ func (x *RevokeIssuedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeIssuedTokenResponse.ProtoReflect.Descriptor instead.
 func (*RevokeIssuedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{35}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{39}
 }
 
 // CheckIssuedTokenRequest names an issued token, on behalf of the auth
@@ -2305,7 +2605,7 @@ type CheckIssuedTokenRequest struct {
 
 func (x *CheckIssuedTokenRequest) Reset() {
 	*x = CheckIssuedTokenRequest{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2617,7 @@ func (x *CheckIssuedTokenRequest) String() string {
 func (*CheckIssuedTokenRequest) ProtoMessage() {}
 
 func (x *CheckIssuedTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[36]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2630,7 @@ func (x *CheckIssuedTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckIssuedTokenRequest.ProtoReflect.Descriptor instead.
 func (*CheckIssuedTokenRequest) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{36}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CheckIssuedTokenRequest) GetClientId() string {
@@ -2400,7 +2700,7 @@ type CheckIssuedTokenResponse struct {
 
 func (x *CheckIssuedTokenResponse) Reset() {
 	*x = CheckIssuedTokenResponse{}
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2712,7 @@ func (x *CheckIssuedTokenResponse) String() string {
 func (*CheckIssuedTokenResponse) ProtoMessage() {}
 
 func (x *CheckIssuedTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chave_registry_v1_registry_proto_msgTypes[37]
+	mi := &file_chave_registry_v1_registry_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2725,7 @@ func (x *CheckIssuedTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckIssuedTokenResponse.ProtoReflect.Descriptor instead.
 func (*CheckIssuedTokenResponse) Descriptor() ([]byte, []int) {
-	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{37}
+	return file_chave_registry_v1_registry_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CheckIssuedTokenResponse) GetActive() bool {
@@ -2467,7 +2767,7 @@ var File_chave_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x05\n" +
+	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x06\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -2489,7 +2789,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\rlast_use_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12\x18\n" +
 	"\acreator\x18\r \x01(\tR\acreator\x12\x18\n" +
 	"\arevoker\x18\x0e \x01(\tR\arevoker\x120\n" +
-	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x1aV\n" +
+	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x12+\n" +
+	"\x11policy_violations\x18\x14 \x03(\tR\x10policyViolations\x1aV\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
 	"\x05value\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x05value:\x028\x01\"\xf0\x03\n" +
@@ -2516,13 +2817,16 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x0fGetTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"B\n" +
 	"\x10GetTokenResponse\x12.\n" +
-	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"\x9c\x01\n" +
+	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"\x9c\x02\n" +
 	"\x11ListTokensRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x123\n" +
 	"\x05state\x18\x03 \x01(\x0e2\x1d.chave.registry.v1.TokenStateR\x05state\x12\x16\n" +
-	"\x06tenant\x18\x04 \x01(\tR\x06tenant\"n\n" +
+	"\x06tenant\x18\x04 \x01(\tR\x06tenant\x12?\n" +
+	"\rexpire_before\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\fexpireBefore\x12=\n" +
+	"\funused_since\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vunusedSince\"n\n" +
 	"\x12ListTokensResponse\x120\n" +
 	"\x06tokens\x18\x01 \x03(\v2\x18.chave.registry.v1.TokenR\x06tokens\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x81\x01\n" +
@@ -2541,7 +2845,16 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x13RotateTokenResponse\x12.\n" +
 	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\"\x82\x01\n" +
+	"\rclient_secret\x18\x03 \x01(\tR\fclientSecret\":\n" +
+	"\x14GetTokenUsageRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04days\x18\x02 \x01(\x05R\x04days\"T\n" +
+	"\bUsageDay\x12\x12\n" +
+	"\x04date\x18\x01 \x01(\tR\x04date\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\"H\n" +
+	"\x15GetTokenUsageResponse\x12/\n" +
+	"\x04days\x18\x01 \x03(\v2\x1b.chave.registry.v1.UsageDayR\x04days\"\x82\x01\n" +
 	"\n" +
 	"TokenEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -2571,7 +2884,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x13ListContextsRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"N\n" +
 	"\x14ListContextsResponse\x126\n" +
-	"\bcontexts\x18\x01 \x03(\v2\x1a.chave.registry.v1.ContextR\bcontexts\"\xd1\x01\n" +
+	"\bcontexts\x18\x01 \x03(\v2\x1a.chave.registry.v1.ContextR\bcontexts\"\x8a\x02\n" +
 	"\x06Tenant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1a\n" +
@@ -2579,7 +2892,12 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"H\n" +
+	"updateTime\x127\n" +
+	"\x06policy\x18\x06 \x01(\v2\x1f.chave.registry.v1.TenantPolicyR\x06policy\"\xb8\x01\n" +
+	"\fTenantPolicy\x12G\n" +
+	"\x12max_token_lifetime\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x10maxTokenLifetime\x12-\n" +
+	"\x12grantable_contexts\x18\x02 \x03(\tR\x11grantableContexts\x120\n" +
+	"\x14allowed_client_cidrs\x18\x03 \x03(\tR\x12allowedClientCidrs\"H\n" +
 	"\x13CreateTenantRequest\x121\n" +
 	"\x06tenant\x18\x01 \x01(\v2\x19.chave.registry.v1.TenantR\x06tenant\"I\n" +
 	"\x14CreateTenantResponse\x121\n" +
@@ -2596,10 +2914,12 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"I\n" +
 	"\x14UpdateTenantResponse\x121\n" +
-	"\x06tenant\x18\x01 \x01(\v2\x19.chave.registry.v1.TenantR\x06tenant\"]\n" +
+	"\x06tenant\x18\x01 \x01(\v2\x19.chave.registry.v1.TenantR\x06tenant\"\x84\x01\n" +
 	"\x19AuthenticateClientRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
-	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\"\x87\x02\n" +
+	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12%\n" +
+	"\x0eclient_address\x18\n" +
+	" \x01(\tR\rclientAddress\"\x87\x02\n" +
 	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x16\n" +
@@ -2610,7 +2930,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x14issue_refresh_tokens\x18\x06 \x01(\bR\x12issueRefreshTokens\x12%\n" +
 	"\x0esecret_version\x18\a \x01(\tR\rsecretVersion\"O\n" +
 	"\x1aAuthenticateClientResponse\x121\n" +
-	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xaf\x02\n" +
+	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xd6\x02\n" +
 	"\x16UseRefreshTokenRequest\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12%\n" +
 	"\rclient_secret\x18\x02 \x01(\tH\x00R\fclientSecret\x12A\n" +
@@ -2619,7 +2939,9 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
 	"generation\x18\x04 \x01(\x03R\n" +
 	"generation\x12H\n" +
-	"\x12family_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10familyExpireTimeB\a\n" +
+	"\x12family_expire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x10familyExpireTime\x12%\n" +
+	"\x0eclient_address\x18\n" +
+	" \x01(\tR\rclientAddressB\a\n" +
 	"\x05proof\"L\n" +
 	"\x17UseRefreshTokenResponse\x121\n" +
 	"\x06client\x18\x01 \x01(\v2\x19.chave.registry.v1.ClientR\x06client\"\xd1\x01\n" +
@@ -2653,7 +2975,7 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x17TOKEN_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12TOKEN_STATE_ACTIVE\x10\x01\x12\x17\n" +
 	"\x13TOKEN_STATE_REVOKED\x10\x02\x12\x17\n" +
-	"\x13TOKEN_STATE_EXPIRED\x10\x032\x89\f\n" +
+	"\x13TOKEN_STATE_EXPIRED\x10\x032\x8d\r\n" +
 	"\x0fRegistryService\x12s\n" +
 	"\vCreateToken\x12%.chave.registry.v1.CreateTokenRequest\x1a&.chave.registry.v1.CreateTokenResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x01*\"\n" +
 	"/v1/tokens\x12s\n" +
@@ -2663,7 +2985,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"/v1/tokens\x12\x89\x01\n" +
 	"\vUpdateToken\x12%.chave.registry.v1.UpdateTokenRequest\x1a&.chave.registry.v1.UpdateTokenResponse\"+\x82\xd3\xe4\x93\x02%:\x05tokenb\x05token2\x15/v1/tokens/{token.id}\x12\x86\x01\n" +
 	"\vRevokeToken\x12%.chave.registry.v1.RevokeTokenRequest\x1a&.chave.registry.v1.RevokeTokenResponse\"(\x82\xd3\xe4\x93\x02\":\x01*b\x05token\"\x16/v1/tokens/{id}:revoke\x12\x7f\n" +
-	"\vRotateToken\x12%.chave.registry.v1.RotateTokenRequest\x1a&.chave.registry.v1.RotateTokenResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/tokens/{id}:rotate\x12\x88\x01\n" +
+	"\vRotateToken\x12%.chave.registry.v1.RotateTokenRequest\x1a&.chave.registry.v1.RotateTokenResponse\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/v1/tokens/{id}:rotate\x12\x81\x01\n" +
+	"\rGetTokenUsage\x12'.chave.registry.v1.GetTokenUsageRequest\x1a(.chave.registry.v1.GetTokenUsageResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/tokens/{id}/usage\x12\x88\x01\n" +
 	"\x0fListTokenEvents\x12).chave.registry.v1.ListTokenEventsRequest\x1a*.chave.registry.v1.ListTokenEventsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/tokens/{id}/events\x12u\n" +
 	"\fListContexts\x12&.chave.registry.v1.ListContextsRequest\x1a'.chave.registry.v1.ListContextsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/contexts\x12\x84\x01\n" +
 	"\fCreateTenant\x12&.chave.registry.v1.CreateTenantRequest\x1a'.chave.registry.v1.CreateTenantResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x06tenantb\x06tenant\"\v/v1/tenants\x12x\n" +
@@ -2689,7 +3012,7 @@ func file_chave_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chave_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(TokenState)(0),                    // 0: chave.registry.v1.TokenState
 	(*Token)(nil),                      // 1: chave.registry.v1.Token
@@ -2705,114 +3028,126 @@ var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(*RevokeTokenResponse)(nil),        // 11: chave.registry.v1.RevokeTokenResponse
 	(*RotateTokenRequest)(nil),         // 12: chave.registry.v1.RotateTokenRequest
 	(*RotateTokenResponse)(nil),        // 13: chave.registry.v1.RotateTokenResponse
-	(*TokenEvent)(nil),                 // 14: chave.registry.v1.TokenEvent
-	(*ListTokenEventsRequest)(nil),     // 15: chave.registry.v1.ListTokenEventsRequest
-	(*ListTokenEventsResponse)(nil),    // 16: chave.registry.v1.ListTokenEventsResponse
-	(*ContextParameter)(nil),           // 17: chave.registry.v1.ContextParameter
-	(*Context)(nil),                    // 18: chave.registry.v1.Context
-	(*ListContextsRequest)(nil),        // 19: chave.registry.v1.ListContextsRequest
-	(*ListContextsResponse)(nil),       // 20: chave.registry.v1.ListContextsResponse
-	(*Tenant)(nil),                     // 21: chave.registry.v1.Tenant
-	(*CreateTenantRequest)(nil),        // 22: chave.registry.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),       // 23: chave.registry.v1.CreateTenantResponse
-	(*GetTenantRequest)(nil),           // 24: chave.registry.v1.GetTenantRequest
-	(*GetTenantResponse)(nil),          // 25: chave.registry.v1.GetTenantResponse
-	(*ListTenantsRequest)(nil),         // 26: chave.registry.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),        // 27: chave.registry.v1.ListTenantsResponse
-	(*UpdateTenantRequest)(nil),        // 28: chave.registry.v1.UpdateTenantRequest
-	(*UpdateTenantResponse)(nil),       // 29: chave.registry.v1.UpdateTenantResponse
-	(*AuthenticateClientRequest)(nil),  // 30: chave.registry.v1.AuthenticateClientRequest
-	(*Client)(nil),                     // 31: chave.registry.v1.Client
-	(*AuthenticateClientResponse)(nil), // 32: chave.registry.v1.AuthenticateClientResponse
-	(*UseRefreshTokenRequest)(nil),     // 33: chave.registry.v1.UseRefreshTokenRequest
-	(*UseRefreshTokenResponse)(nil),    // 34: chave.registry.v1.UseRefreshTokenResponse
-	(*RevokeIssuedTokenRequest)(nil),   // 35: chave.registry.v1.RevokeIssuedTokenRequest
-	(*RevokeIssuedTokenResponse)(nil),  // 36: chave.registry.v1.RevokeIssuedTokenResponse
-	(*CheckIssuedTokenRequest)(nil),    // 37: chave.registry.v1.CheckIssuedTokenRequest
-	(*CheckIssuedTokenResponse)(nil),   // 38: chave.registry.v1.CheckIssuedTokenResponse
-	nil,                                // 39: chave.registry.v1.Token.ParametersEntry
-	nil,                                // 40: chave.registry.v1.CreateTokenRequest.ParametersEntry
-	nil,                                // 41: chave.registry.v1.Context.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 43: google.protobuf.FieldMask
-	(*structpb.Struct)(nil),            // 44: google.protobuf.Struct
+	(*GetTokenUsageRequest)(nil),       // 14: chave.registry.v1.GetTokenUsageRequest
+	(*UsageDay)(nil),                   // 15: chave.registry.v1.UsageDay
+	(*GetTokenUsageResponse)(nil),      // 16: chave.registry.v1.GetTokenUsageResponse
+	(*TokenEvent)(nil),                 // 17: chave.registry.v1.TokenEvent
+	(*ListTokenEventsRequest)(nil),     // 18: chave.registry.v1.ListTokenEventsRequest
+	(*ListTokenEventsResponse)(nil),    // 19: chave.registry.v1.ListTokenEventsResponse
+	(*ContextParameter)(nil),           // 20: chave.registry.v1.ContextParameter
+	(*Context)(nil),                    // 21: chave.registry.v1.Context
+	(*ListContextsRequest)(nil),        // 22: chave.registry.v1.ListContextsRequest
+	(*ListContextsResponse)(nil),       // 23: chave.registry.v1.ListContextsResponse
+	(*Tenant)(nil),                     // 24: chave.registry.v1.Tenant
+	(*TenantPolicy)(nil),               // 25: chave.registry.v1.TenantPolicy
+	(*CreateTenantRequest)(nil),        // 26: chave.registry.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),       // 27: chave.registry.v1.CreateTenantResponse
+	(*GetTenantRequest)(nil),           // 28: chave.registry.v1.GetTenantRequest
+	(*GetTenantResponse)(nil),          // 29: chave.registry.v1.GetTenantResponse
+	(*ListTenantsRequest)(nil),         // 30: chave.registry.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),        // 31: chave.registry.v1.ListTenantsResponse
+	(*UpdateTenantRequest)(nil),        // 32: chave.registry.v1.UpdateTenantRequest
+	(*UpdateTenantResponse)(nil),       // 33: chave.registry.v1.UpdateTenantResponse
+	(*AuthenticateClientRequest)(nil),  // 34: chave.registry.v1.AuthenticateClientRequest
+	(*Client)(nil),                     // 35: chave.registry.v1.Client
+	(*AuthenticateClientResponse)(nil), // 36: chave.registry.v1.AuthenticateClientResponse
+	(*UseRefreshTokenRequest)(nil),     // 37: chave.registry.v1.UseRefreshTokenRequest
+	(*UseRefreshTokenResponse)(nil),    // 38: chave.registry.v1.UseRefreshTokenResponse
+	(*RevokeIssuedTokenRequest)(nil),   // 39: chave.registry.v1.RevokeIssuedTokenRequest
+	(*RevokeIssuedTokenResponse)(nil),  // 40: chave.registry.v1.RevokeIssuedTokenResponse
+	(*CheckIssuedTokenRequest)(nil),    // 41: chave.registry.v1.CheckIssuedTokenRequest
+	(*CheckIssuedTokenResponse)(nil),   // 42: chave.registry.v1.CheckIssuedTokenResponse
+	nil,                                // 43: chave.registry.v1.Token.ParametersEntry
+	nil,                                // 44: chave.registry.v1.CreateTokenRequest.ParametersEntry
+	nil,                                // 45: chave.registry.v1.Context.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 47: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
+	(*structpb.Struct)(nil),            // 49: google.protobuf.Struct
 }
 var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: chave.registry.v1.Token.state:type_name -> chave.registry.v1.TokenState
-	39, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
-	42, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
-	42, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
-	42, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
-	42, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	40, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
+	43, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
+	46, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
+	46, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	46, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
+	46, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
+	46, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
 	1,  // 8: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
 	1,  // 9: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
 	0,  // 10: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
-	1,  // 11: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
-	1,  // 12: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
-	43, // 13: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 14: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 15: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 16: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
-	42, // 17: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
-	14, // 18: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
-	17, // 19: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
-	41, // 20: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
-	18, // 21: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
-	42, // 22: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	42, // 23: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	21, // 24: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 25: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 26: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	21, // 27: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
-	21, // 28: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	43, // 29: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	21, // 30: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	42, // 31: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 32: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
-	42, // 33: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
-	31, // 34: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
-	42, // 35: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	44, // 36: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
-	44, // 37: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
-	2,  // 38: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
-	4,  // 39: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
-	6,  // 40: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
-	8,  // 41: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
-	10, // 42: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
-	12, // 43: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
-	15, // 44: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
-	19, // 45: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
-	22, // 46: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
-	24, // 47: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
-	26, // 48: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
-	28, // 49: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
-	30, // 50: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
-	33, // 51: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
-	35, // 52: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
-	37, // 53: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
-	3,  // 54: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
-	5,  // 55: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
-	7,  // 56: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
-	9,  // 57: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
-	11, // 58: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
-	13, // 59: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
-	16, // 60: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
-	20, // 61: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
-	23, // 62: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
-	25, // 63: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
-	27, // 64: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
-	29, // 65: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
-	32, // 66: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
-	34, // 67: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
-	36, // 68: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
-	38, // 69: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
-	54, // [54:70] is the sub-list for method output_type
-	38, // [38:54] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	46, // 11: chave.registry.v1.ListTokensRequest.expire_before:type_name -> google.protobuf.Timestamp
+	46, // 12: chave.registry.v1.ListTokensRequest.unused_since:type_name -> google.protobuf.Timestamp
+	1,  // 13: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
+	1,  // 14: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
+	47, // 15: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 16: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 17: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 18: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
+	15, // 19: chave.registry.v1.GetTokenUsageResponse.days:type_name -> chave.registry.v1.UsageDay
+	46, // 20: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 21: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
+	20, // 22: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
+	45, // 23: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
+	21, // 24: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
+	46, // 25: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	46, // 26: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	25, // 27: chave.registry.v1.Tenant.policy:type_name -> chave.registry.v1.TenantPolicy
+	48, // 28: chave.registry.v1.TenantPolicy.max_token_lifetime:type_name -> google.protobuf.Duration
+	24, // 29: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 30: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 31: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 32: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
+	24, // 33: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	47, // 34: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 35: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	46, // 36: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 37: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
+	46, // 38: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
+	35, // 39: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
+	46, // 40: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	49, // 41: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
+	49, // 42: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
+	2,  // 43: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
+	4,  // 44: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
+	6,  // 45: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
+	8,  // 46: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
+	10, // 47: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
+	12, // 48: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
+	14, // 49: chave.registry.v1.RegistryService.GetTokenUsage:input_type -> chave.registry.v1.GetTokenUsageRequest
+	18, // 50: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
+	22, // 51: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
+	26, // 52: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
+	28, // 53: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
+	30, // 54: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
+	32, // 55: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
+	34, // 56: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
+	37, // 57: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
+	39, // 58: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
+	41, // 59: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
+	3,  // 60: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
+	5,  // 61: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
+	7,  // 62: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
+	9,  // 63: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
+	11, // 64: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
+	13, // 65: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
+	16, // 66: chave.registry.v1.RegistryService.GetTokenUsage:output_type -> chave.registry.v1.GetTokenUsageResponse
+	19, // 67: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
+	23, // 68: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
+	27, // 69: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
+	29, // 70: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
+	31, // 71: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
+	33, // 72: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
+	36, // 73: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
+	38, // 74: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
+	40, // 75: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
+	42, // 76: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
+	60, // [60:77] is the sub-list for method output_type
+	43, // [43:60] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_chave_registry_v1_registry_proto_init() }
@@ -2821,18 +3156,18 @@ func file_chave_registry_v1_registry_proto_init() {
 		return
 	}
 	file_chave_registry_v1_registry_proto_msgTypes[1].OneofWrappers = []any{}
-	file_chave_registry_v1_registry_proto_msgTypes[32].OneofWrappers = []any{
+	file_chave_registry_v1_registry_proto_msgTypes[36].OneofWrappers = []any{
 		(*UseRefreshTokenRequest_ClientSecret)(nil),
 		(*UseRefreshTokenRequest_RefreshTokenSecretVersion)(nil),
 	}
-	file_chave_registry_v1_registry_proto_msgTypes[36].OneofWrappers = []any{}
+	file_chave_registry_v1_registry_proto_msgTypes[40].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_registry_v1_registry_proto_rawDesc), len(file_chave_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -25,6 +25,7 @@ const (
 	RegistryService_UpdateToken_FullMethodName     = "/chave.registry.v1.RegistryService/UpdateToken"
 	RegistryService_RevokeToken_FullMethodName     = "/chave.registry.v1.RegistryService/RevokeToken"
 	RegistryService_RotateToken_FullMethodName     = "/chave.registry.v1.RegistryService/RotateToken"
+	RegistryService_GetTokenUsage_FullMethodName   = "/chave.registry.v1.RegistryService/GetTokenUsage"
 	RegistryService_ListTokenEvents_FullMethodName = "/chave.registry.v1.RegistryService/ListTokenEvents"
 	RegistryService_ListContexts_FullMethodName    = "/chave.registry.v1.RegistryService/ListContexts"
 	RegistryService_CreateTenant_FullMethodName    = "/chave.registry.v1.RegistryService/CreateTenant"
@@ -61,6 +62,10 @@ type RegistryServiceClient interface {
 	// working at once, and so does every access and refresh token issued
 	// under it. The new secret is shown only in this response.
 	RotateToken(ctx context.Context, in *RotateTokenRequest, opts ...grpc.CallOption) (*RotateTokenResponse, error)
+	// GetTokenUsage returns a credential's grants per UTC day (succeeded and
+	// failed), newest first, for the last 90 days at most. Counts reach the
+	// database at most a minute after the grants.
+	GetTokenUsage(ctx context.Context, in *GetTokenUsageRequest, opts ...grpc.CallOption) (*GetTokenUsageResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(ctx context.Context, in *ListTokenEventsRequest, opts ...grpc.CallOption) (*ListTokenEventsResponse, error)
 	// ListContexts returns the context catalog as entitled for the caller's
@@ -73,8 +78,8 @@ type RegistryServiceClient interface {
 	GetTenant(ctx context.Context, in *GetTenantRequest, opts ...grpc.CallOption) (*GetTenantResponse, error)
 	// ListTenants lists tenants by id. Operator only.
 	ListTenants(ctx context.Context, in *ListTenantsRequest, opts ...grpc.CallOption) (*ListTenantsResponse, error)
-	// UpdateTenant changes a tenant's display name or entitled contexts.
-	// Operator only.
+	// UpdateTenant changes a tenant's display name, entitled contexts or
+	// company policy. Operator only.
 	UpdateTenant(ctx context.Context, in *UpdateTenantRequest, opts ...grpc.CallOption) (*UpdateTenantResponse, error)
 }
 
@@ -140,6 +145,16 @@ func (c *registryServiceClient) RotateToken(ctx context.Context, in *RotateToken
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RotateTokenResponse)
 	err := c.cc.Invoke(ctx, RegistryService_RotateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *registryServiceClient) GetTokenUsage(ctx context.Context, in *GetTokenUsageRequest, opts ...grpc.CallOption) (*GetTokenUsageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTokenUsageResponse)
+	err := c.cc.Invoke(ctx, RegistryService_GetTokenUsage_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +249,10 @@ type RegistryServiceServer interface {
 	// working at once, and so does every access and refresh token issued
 	// under it. The new secret is shown only in this response.
 	RotateToken(context.Context, *RotateTokenRequest) (*RotateTokenResponse, error)
+	// GetTokenUsage returns a credential's grants per UTC day (succeeded and
+	// failed), newest first, for the last 90 days at most. Counts reach the
+	// database at most a minute after the grants.
+	GetTokenUsage(context.Context, *GetTokenUsageRequest) (*GetTokenUsageResponse, error)
 	// ListTokenEvents reads a credential's audit trail, oldest first.
 	ListTokenEvents(context.Context, *ListTokenEventsRequest) (*ListTokenEventsResponse, error)
 	// ListContexts returns the context catalog as entitled for the caller's
@@ -246,8 +265,8 @@ type RegistryServiceServer interface {
 	GetTenant(context.Context, *GetTenantRequest) (*GetTenantResponse, error)
 	// ListTenants lists tenants by id. Operator only.
 	ListTenants(context.Context, *ListTenantsRequest) (*ListTenantsResponse, error)
-	// UpdateTenant changes a tenant's display name or entitled contexts.
-	// Operator only.
+	// UpdateTenant changes a tenant's display name, entitled contexts or
+	// company policy. Operator only.
 	UpdateTenant(context.Context, *UpdateTenantRequest) (*UpdateTenantResponse, error)
 	mustEmbedUnimplementedRegistryServiceServer()
 }
@@ -276,6 +295,9 @@ func (UnimplementedRegistryServiceServer) RevokeToken(context.Context, *RevokeTo
 }
 func (UnimplementedRegistryServiceServer) RotateToken(context.Context, *RotateTokenRequest) (*RotateTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RotateToken not implemented")
+}
+func (UnimplementedRegistryServiceServer) GetTokenUsage(context.Context, *GetTokenUsageRequest) (*GetTokenUsageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTokenUsage not implemented")
 }
 func (UnimplementedRegistryServiceServer) ListTokenEvents(context.Context, *ListTokenEventsRequest) (*ListTokenEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTokenEvents not implemented")
@@ -424,6 +446,24 @@ func _RegistryService_RotateToken_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RegistryService_GetTokenUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTokenUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RegistryServiceServer).GetTokenUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RegistryService_GetTokenUsage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RegistryServiceServer).GetTokenUsage(ctx, req.(*GetTokenUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RegistryService_ListTokenEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListTokenEventsRequest)
 	if err := dec(in); err != nil {
@@ -562,6 +602,10 @@ var RegistryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RotateToken",
 			Handler:    _RegistryService_RotateToken_Handler,
+		},
+		{
+			MethodName: "GetTokenUsage",
+			Handler:    _RegistryService_GetTokenUsage_Handler,
 		},
 		{
 			MethodName: "ListTokenEvents",

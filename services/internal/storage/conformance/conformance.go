@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("Grants", func(t *testing.T) { runGrants(t, open) })
 	t.Run("Revocations", func(t *testing.T) { runRevocations(t, open) })
+	t.Run("Usage", func(t *testing.T) { runUsage(t, open) })
 }
 
 type opener func(t *testing.T) storage.Store
@@ -230,6 +231,9 @@ func diffTenant(want, got chave.Tenant) []string {
 	d = append(d, diffValue("Contexts", normStrings(want.Contexts), got.Contexts)...)
 	d = append(d, diffTime("CreateTime", want.CreateTime, got.CreateTime)...)
 	d = append(d, diffTime("UpdateTime", want.UpdateTime, got.UpdateTime)...)
+	d = append(d, diffValue("Policy.MaxTokenLifetime", want.Policy.MaxTokenLifetime, got.Policy.MaxTokenLifetime)...)
+	d = append(d, diffValue("Policy.GrantableContexts", normStrings(want.Policy.GrantableContexts), got.Policy.GrantableContexts)...)
+	d = append(d, diffValue("Policy.AllowedClientCIDRs", normStrings(want.Policy.AllowedClientCIDRs), got.Policy.AllowedClientCIDRs)...)
 	return d
 }
 

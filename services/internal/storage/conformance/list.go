@@ -33,6 +33,12 @@ func listFixture() []chave.Token {
 		case 3:
 			tok.ExpireTime = at(20 * time.Hour) // active at listNow
 		}
+		switch i % 6 {
+		case 0:
+			tok.LastUseTime = at(5 * time.Hour)
+		case 3:
+			tok.LastUseTime = at(30 * time.Minute)
+		}
 		out = append(out, tok)
 	}
 	return out
@@ -57,6 +63,16 @@ func expectedListing(toks []chave.Token, f storage.TokenFilter) []chave.Token {
 		if f.State != chave.StateUnspecified && tok.State(f.Now) != f.State {
 			continue
 		}
+		if !f.ExpireBefore.IsZero() && (tok.ExpireTime.IsZero() || !tok.ExpireTime.Before(f.ExpireBefore)) {
+			continue
+		}
+		lastUse := tok.LastUseTime
+		if lastUse.IsZero() {
+			lastUse = tok.CreateTime
+		}
+		if !f.UnusedSince.IsZero() && !lastUse.Before(f.UnusedSince) {
+			continue
+		}
 		out = append(out, tok)
 	}
 	slices.SortFunc(out, newestFirst)
@@ -64,7 +80,7 @@ func expectedListing(toks []chave.Token, f storage.TokenFilter) []chave.Token {
 }
 
 func filterName(f storage.TokenFilter) string {
-	return fmt.Sprintf("tenant=%q state=%v limit=%d", f.Tenant, f.State, f.Limit)
+	return fmt.Sprintf("tenant=%q state=%v expireBefore=%v unusedSince=%v limit=%d", f.Tenant, f.State, f.ExpireBefore, f.UnusedSince, f.Limit)
 }
 
 // paginate lists every page under f, following the cursors, and checks the
@@ -161,6 +177,12 @@ func runList(t *testing.T, open opener) {
 			{State: chave.StateExpired},
 			{Tenant: "acme", State: chave.StateActive},
 			{Tenant: "globex", State: chave.StateExpired},
+			{ExpireBefore: at(3 * time.Hour)},
+			{ExpireBefore: at(30 * time.Hour), State: chave.StateActive},
+			{Tenant: "acme", ExpireBefore: at(30 * time.Hour)},
+			{UnusedSince: at(time.Hour)},
+			{UnusedSince: at(2 * time.Second)}, // never used, created before
+			{Tenant: "globex", UnusedSince: at(6 * time.Hour), State: chave.StateRevoked},
 		}
 		for _, f := range filters {
 			f.Now = listNow.In(brt)

@@ -13,8 +13,13 @@ func fullTenant(id string) chave.Tenant {
 		ID:          id,
 		DisplayName: "Indústria Ação " + id,
 		Contexts:    []string{"commercial", "foccohub", "telegram"},
-		CreateTime:  at(0).In(brt),
-		UpdateTime:  at(time.Hour).In(brt),
+		Policy: chave.TenantPolicy{
+			MaxTokenLifetime:   90 * 24 * time.Hour,
+			GrantableContexts:  []string{"commercial", "telegram"},
+			AllowedClientCIDRs: []string{"10.0.0.0/8", "2001:db8::/32"},
+		},
+		CreateTime: at(0).In(brt),
+		UpdateTime: at(time.Hour).In(brt),
 	}
 }
 
@@ -97,11 +102,13 @@ func runTenants(t *testing.T, open opener) {
 		want.DisplayName = "Acme renomeada"
 		want.Contexts = []string{"inventory"}
 		want.UpdateTime = at(2 * time.Hour)
+		want.Policy = chave.TenantPolicy{MaxTokenLifetime: 7 * 24 * time.Hour}
 		got, err := s.UpdateTenant(t.Context(), "acme", func(tn *chave.Tenant) error {
 			checkTenant(t, "UpdateTenant's closure argument", orig, *tn)
 			tn.DisplayName = want.DisplayName
 			tn.Contexts = want.Contexts
 			tn.UpdateTime = want.UpdateTime
+			tn.Policy = want.Policy
 			return nil
 		})
 		if err != nil {

@@ -91,6 +91,12 @@ func ListQuery(f storage.TokenFilter) (string, []any, error) {
 	if f.Tenant != "" {
 		common = append(common, "tenant = "+b.arg(f.Tenant))
 	}
+	if !f.ExpireBefore.IsZero() {
+		common = append(common, "expire_time < "+b.arg(f.ExpireBefore.UnixMicro()))
+	}
+	if !f.UnusedSince.IsZero() {
+		common = append(common, "COALESCE(last_use_time, create_time) < "+b.arg(f.UnusedSince.UnixMicro()))
+	}
 	if f.After != nil {
 		common = append(common, "(create_time, id) < ("+b.arg(f.After.CreateTime.UnixMicro())+", "+b.arg(f.After.ID)+")")
 	}

@@ -12,9 +12,9 @@ func TestDerivedStatements(t *testing.T) {
 	squash := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	for _, c := range []struct{ name, got, want string }{
 		{"insert tenant", insertTenantSQL,
-			`INSERT INTO tenants (id, display_name, contexts, create_time, update_time) VALUES ($1, $2, $3, $4, $5)`},
+			`INSERT INTO tenants (id, display_name, contexts, create_time, update_time, policy) VALUES ($1, $2, $3, $4, $5, $6)`},
 		{"update tenant", updateTenantSQL,
-			`UPDATE tenants SET display_name = $2, contexts = $3, create_time = $4, update_time = $5 WHERE id = $1 RETURNING ` + tenantColumns},
+			`UPDATE tenants SET display_name = $2, contexts = $3, create_time = $4, update_time = $5, policy = $6 WHERE id = $1 RETURNING ` + tenantColumns},
 		{"state of a token write", StateOfWrite, `CASE WHEN CAST($13 AS BIGINT) IS NULL THEN 0 ELSE 2 END`},
 		{"update token", updateTokenSQL, `UPDATE tokens SET tenant = $2, display_name = $3, description = $4,` +
 			` general_access = $5, contexts = $6, parameters = $7, secret_hash = $8, operator = $9,` +

@@ -3,28 +3,33 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/chave/chave/services/internal/chave"
 )
 
 // tenantColumns are the columns of the tenants table, in the order of
 // scanTenant and tenantArgs. A new column goes at the end, here and in both.
-const tenantColumns = `id, display_name, contexts, create_time, update_time`
+const tenantColumns = `id, display_name, contexts, create_time, update_time, policy`
 
 // scanTenant reads a row of tenantColumns.
 func scanTenant(row Scanner) (chave.Tenant, error) {
 	var (
 		t                chave.Tenant
-		contexts         string
+		contexts, policy string
 		created, updated sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.DisplayName, &contexts, &created, &updated); err != nil {
+	if err := row.Scan(&t.ID, &t.DisplayName, &contexts, &created, &updated, &policy); err != nil {
 		return chave.Tenant{}, err
 	}
 	var err error
 	if t.Contexts, err = decodeStrings(contexts); err != nil {
 		return chave.Tenant{}, fmt.Errorf("tenant %s: contexts: %w", t.ID, err)
+	}
+	if t.Policy, err = decodePolicy(policy); err != nil {
+		return chave.Tenant{}, fmt.Errorf("tenant %s: policy: %w", t.ID, err)
 	}
 	t.CreateTime = decodeTime(created)
 	t.UpdateTime = decodeTime(updated)
@@ -37,7 +42,47 @@ func tenantArgs(t chave.Tenant) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contexts: %w", err)
 	}
-	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime)}, nil
+	policy, err := encodePolicy(t.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime), policy}, nil
+}
+
+// storedPolicy is the JSON of the tenants.policy column (migration 0007);
+// "{}" is the zero policy.
+type storedPolicy struct {
+	MaxTokenLifetimeSeconds int64    `json:"maxTokenLifetimeSeconds,omitempty"`
+	GrantableContexts       []string `json:"grantableContexts,omitempty"`
+	AllowedClientCIDRs      []string `json:"allowedClientCidrs,omitempty"`
+}
+
+func encodePolicy(p chave.TenantPolicy) (string, error) {
+	b, err := json.Marshal(storedPolicy{
+		MaxTokenLifetimeSeconds: int64(p.MaxTokenLifetime / time.Second),
+		GrantableContexts:       p.GrantableContexts,
+		AllowedClientCIDRs:      p.AllowedClientCIDRs,
+	})
+	return string(b), err
+}
+
+func decodePolicy(text string) (chave.TenantPolicy, error) {
+	var sp storedPolicy
+	if err := json.Unmarshal([]byte(text), &sp); err != nil {
+		return chave.TenantPolicy{}, err
+	}
+	return chave.TenantPolicy{
+		MaxTokenLifetime:   time.Duration(sp.MaxTokenLifetimeSeconds) * time.Second,
+		GrantableContexts:  nilIfEmpty(sp.GrantableContexts),
+		AllowedClientCIDRs: nilIfEmpty(sp.AllowedClientCIDRs),
+	}, nil
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // Statements on tenants, derived from tenantColumns. selectTenantSQL and
