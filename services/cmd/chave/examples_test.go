@@ -17,10 +17,10 @@ import (
 // each builds on what the ones before created, as a reader following
 // them after `make run` would.
 var exampleOrder = []string{
-	"chave tenants create", "chave tenants list", "chave tenants get", "chave tenants update", "chave tenants",
+	"chave tenants create", "chave tenants list", "chave tenants get", "chave tenants update", "chave tenants set-policy", "chave tenants",
 	"chave contexts", "chave contexts list",
 	"chave tokens", "chave tokens create", "chave tokens list", "chave tokens get", "chave tokens update",
-	"chave tokens events", "chave tokens rotate", "chave tokens revoke",
+	"chave tokens events", "chave tokens usage", "chave tokens rotate", "chave tokens revoke",
 	"chave token", "chave introspect", "chave logout",
 }
 

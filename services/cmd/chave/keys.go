@@ -23,6 +23,9 @@ Usage:
                               --pre-publish; the key it replaces stays published for
                               --retention after that, then is pruned
   chave keys list [flags]     list the keys: kid, alg, created, activates, retired, state
+  chave keys server ...       add, activate, retire and list versions of the server keys
+                              (hmac, seal, refresh): chave keys server --help
+  chave keys rewrap [flags]   re-seal every secret parameter under the active seal version
 
 Running servers pick up a rotation when they next read the key file.
 Run "chave keys <subcommand> --help" for its flags.
@@ -39,6 +42,10 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return keysRotate(ctx, args[1:], stdout, stderr)
 	case "list":
 		return keysList(ctx, args[1:], stdout, stderr)
+	case "server":
+		return keysServerCommand(ctx, args[1:], stdout, stderr)
+	case "rewrap":
+		return keysRewrap(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, keysUsage)
 		return nil

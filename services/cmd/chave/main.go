@@ -74,8 +74,8 @@ var serverCommands = []serverCommand{
 		"  chave migrate --db sqlite://chave-data/chave.db", migrate},
 	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`,
 		"  chave bootstrap --db sqlite://chave-data/chave.db", bootstrap},
-	{"keys rotate|list [flags]", "rotate or list the signing keys",
-		"  chave keys list\n  chave keys rotate --pre-publish 10m", keysCommand},
+	{"keys rotate|list|server|rewrap [flags]", "rotate or list the signing keys; version the server keys",
+		"  chave keys list\n  chave keys rotate --pre-publish 10m\n  chave keys server add --kind hmac\n  chave keys rewrap --db postgres://chave@localhost/chave", keysCommand},
 }
 
 // run runs chave with the process's environment and standard input.

@@ -38,6 +38,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
+		if err := registerServerKeys(metrics, secretKeys, useStorageKeys|useRefreshKey); err != nil {
+			return err
+		}
 		reg, err := s.openRegistry(ctx, cfg, catalog, secretKeys, metrics)
 		if err != nil {
 			return err
@@ -80,7 +83,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(cfg, catalog, secretKeys, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
@@ -43,6 +44,9 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		keys, err := loadKeys(cfg, useRefreshKey)
 		if err != nil {
+			return err
+		}
+		if err := registerServerKeys(metrics, keys, useRefreshKey); err != nil {
 			return err
 		}
 		conn, err := s.dial("--registry", cfg.RegistryAddr, cfg.TLS)
@@ -77,7 +81,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, keys.RefreshToken, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(cfg, catalog, keys, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}
@@ -95,10 +99,10 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // newAuthServer builds the auth service of cfg.Issuer and cfg.Audience.
-func newAuthServer(cfg Config, catalog *chave.Catalog, refreshKey []byte, verifier *verify.Verifier, reg auth.Registry, keys *signing.KeySet, metrics prometheus.Registerer) (*auth.Server, error) {
+func newAuthServer(cfg Config, catalog *chave.Catalog, refreshKeys secrets.KeyProvider, verifier *verify.Verifier, reg auth.Registry, keys *signing.KeySet, metrics prometheus.Registerer) (*auth.Server, error) {
 	srv, err := auth.NewServer(auth.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Logger: cfg.Logger, Verifier: verifier,
-		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenKey: refreshKey,
+		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenKeys: refreshKeys,
 		RefreshTokenLifetime: cfg.RefreshTokenLifetime, RefreshFamilyLifetime: cfg.RefreshFamilyLifetime,
 		ScopesSupported: scopesSupported(catalog), Registerer: metrics,
 	}, reg, keys)

@@ -79,8 +79,13 @@ type Config struct {
 	// SecretsFile holds the hashing, encryption and refresh-token keys
 	// when HashKey, EncryptionKey and RefreshTokenKey are not given;
 	// default beside the SQLite database (the auth service apart:
-	// chave-data/secrets.json).
+	// chave-data/secrets.json). Each key has versions (chave keys
+	// server); the file is watched, and a version added or activated there
+	// is in use within SecretsCheckInterval.
 	SecretsFile string
+	// SecretsCheckInterval is how often the secrets file is looked at for
+	// changes; zero: secrets.DefaultCheckInterval (2s).
+	SecretsCheckInterval time.Duration
 	// HashKey and EncryptionKey (base64) protect credentials at rest: the
 	// registry's; RefreshTokenKey (base64) authenticates refresh tokens:
 	// the auth service's.
@@ -392,23 +397,39 @@ const (
 // (CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY, CHAVE_REFRESH_TOKEN_KEY) when any
 // is given, else from (or newly into) the secrets file, by default beside
 // the SQLite database.
-func loadKeys(cfg Config, use keyUse) (secrets.Keys, error) {
+//
+// The file is watched (secrets.FileProvider): key versions added or
+// activated there (chave keys server) reach the running server within
+// seconds. Keys from the configuration change only with a restart.
+func loadKeys(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	if cfg.HashKey != "" || cfg.EncryptionKey != "" || cfg.RefreshTokenKey != "" {
 		return keysFromConfig(cfg, use)
 	}
-	path := cfg.SecretsFile
-	if path == "" {
-		dbPath, ok := sqlitePath(cfg.DB)
-		if !ok {
-			return secrets.Keys{}, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
-		}
-		path = filepath.Join(filepath.Dir(dbPath), "secrets.json")
-	}
-	k, err := secrets.LoadOrCreateKeyFile(path)
+	path, err := SecretsFilePath(cfg)
 	if err != nil {
-		return secrets.Keys{}, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
+		return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
+	}
+	k, err := secrets.NewFileProvider(path, cfg.SecretsCheckInterval)
+	if err != nil {
+		return nil, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
+	}
+	if log := cfg.Logger; log != nil {
+		k.OnError = func(err error) { log.Warn("the secrets file changed but does not load", "err", err) }
 	}
 	return k, nil
+}
+
+// SecretsFilePath returns the secrets file of cfg: --secrets-file, or
+// secrets.json beside the SQLite database.
+func SecretsFilePath(cfg Config) (string, error) {
+	if cfg.SecretsFile != "" {
+		return cfg.SecretsFile, nil
+	}
+	dbPath, ok := sqlitePath(cfg.DB)
+	if !ok {
+		return "", fmt.Errorf("--secrets-file is required with --db %s", redactURL(cfg.DB))
+	}
+	return filepath.Join(filepath.Dir(dbPath), "secrets.json"), nil
 }
 
 // keyNames are the environment variables of the keys use needs.
@@ -423,24 +444,26 @@ func keyNames(use keyUse) []string {
 	return names
 }
 
-// keysFromConfig decodes the keys use needs and ignores the others.
-func keysFromConfig(cfg Config, use keyUse) (secrets.Keys, error) {
+// keysFromConfig decodes the keys use needs and ignores the others. Each
+// is one base64 key (version 1), or versions "N:base64,…" with the active
+// one first (secrets.ParseKeyList).
+func keysFromConfig(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	var k secrets.Keys
 	var err error
 	if use&useStorageKeys != 0 {
-		if k.Hash, err = secrets.DecodeKey(cfg.HashKey); err != nil || len(k.Hash) < secrets.MinKeyLen {
-			return secrets.Keys{}, fmt.Errorf("CHAVE_HASH_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
+		if k.Hash, err = secrets.ParseKeyList(secrets.KindHMAC, cfg.HashKey); err != nil {
+			return nil, fmt.Errorf("CHAVE_HASH_KEY must be base64 of at least %d bytes, or a list of VERSION:BASE64 keys: %w", secrets.MinKeyLen, err)
 		}
-		if k.Encryption, err = secrets.DecodeKey(cfg.EncryptionKey); err != nil || len(k.Encryption) != 32 {
-			return secrets.Keys{}, fmt.Errorf("CHAVE_ENCRYPTION_KEY must be base64 of 32 bytes")
+		if k.Encryption, err = secrets.ParseKeyList(secrets.KindSeal, cfg.EncryptionKey); err != nil {
+			return nil, fmt.Errorf("CHAVE_ENCRYPTION_KEY must be base64 of 32 bytes, or a list of VERSION:BASE64 keys: %w", err)
 		}
 	}
 	if use&useRefreshKey != 0 {
-		if k.RefreshToken, err = secrets.DecodeKey(cfg.RefreshTokenKey); err != nil || len(k.RefreshToken) < secrets.MinKeyLen {
-			return secrets.Keys{}, fmt.Errorf("CHAVE_REFRESH_TOKEN_KEY must be base64 of at least %d bytes", secrets.MinKeyLen)
+		if k.RefreshToken, err = secrets.ParseKeyList(secrets.KindRefresh, cfg.RefreshTokenKey); err != nil {
+			return nil, fmt.Errorf("CHAVE_REFRESH_TOKEN_KEY must be base64 of at least %d bytes, or a list of VERSION:BASE64 keys: %w", secrets.MinKeyLen, err)
 		}
 	}
-	return k, nil
+	return secrets.NewStaticProvider(k), nil
 }
 
 func signingKeysPath(cfg Config) (string, error) {

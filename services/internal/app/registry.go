@@ -64,15 +64,8 @@ func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
 	return newRegistry(cfg, store, catalog, keys, nil, nil)
 }
 
-func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.Keys, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
-	hasher, err := secrets.NewHasher(keys.Hash)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := secrets.NewSealer(keys.Encryption)
-	if err != nil {
-		return nil, err
-	}
+func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.KeyProvider, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
+	hasher, sealer := secrets.NewProviderHasher(keys), secrets.NewProviderSealer(keys)
 	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger,
 		Revocations: revs, Registerer: reg, AccessTokenLifetime: cfg.AccessTokenLifetime})
 }
@@ -95,6 +88,9 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		keys, err := loadKeys(cfg, useStorageKeys)
 		if err != nil {
+			return err
+		}
+		if err := registerServerKeys(metrics, keys, useStorageKeys); err != nil {
 			return err
 		}
 		internal, err := cfg.Internal.registryRule(cfg.TLS)
@@ -133,7 +129,7 @@ type registryPart struct {
 // openRegistry opens the database and the revocation set, builds the
 // registry service, fills the set from the database and starts its
 // keeper. The server closes the store and the set when it stops.
-func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Catalog, keys secrets.Keys, metrics *prometheus.Registry) (*registryPart, error) {
+func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Catalog, keys secrets.KeyProvider, metrics *prometheus.Registry) (*registryPart, error) {
 	p := &registryPart{}
 	store, err := OpenStore(ctx, cfg.DB)
 	if err != nil {

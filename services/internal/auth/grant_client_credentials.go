@@ -58,7 +58,7 @@ func (s *Server) clientCredentials(ctx context.Context, req *authv1.TokenRequest
 		Scope:       strings.Join(scopes, " "),
 	}
 	if family != "" {
-		rt, _, err := s.mint.mintRefreshToken(client, scopes, family, 0, familyExpiry, now)
+		rt, _, err := s.mint.mintRefreshToken(ctx, client, scopes, family, 0, familyExpiry, now)
 		if err != nil {
 			return nil, mintError(err)
 		}

@@ -77,7 +77,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 
 	// Everything that can be checked without the registry is, so that a
 	// bad request does not spend the token.
-	rt, err := s.mint.refresh.parse(raw)
+	rt, err := s.mint.refresh.parse(ctx, raw)
 	if err != nil {
 		return nil, errInvalidGrant(err)
 	}
@@ -133,7 +133,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 	if err != nil {
 		return nil, mintError(err)
 	}
-	next, _, err := s.mint.mintRefreshToken(client, kept, rt.family, rt.generation+1, rt.familyExpiry, now)
+	next, _, err := s.mint.mintRefreshToken(ctx, client, kept, rt.family, rt.generation+1, rt.familyExpiry, now)
 	if err != nil {
 		return nil, mintError(err)
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -121,7 +122,7 @@ func (m *minter) newFamily(client Client, now time.Time) (id string, expiry time
 // never past the family's expiry nor the credential's expire time. It
 // carries the credential's secret version, so that rotating the secret cuts
 // the family off.
-func (m *minter) mintRefreshToken(client Client, scopes []string, family string, gen int64, familyExpiry, now time.Time) (string, refreshToken, error) {
+func (m *minter) mintRefreshToken(ctx context.Context, client Client, scopes []string, family string, gen int64, familyExpiry, now time.Time) (string, refreshToken, error) {
 	if client.SecretVersion == "" {
 		return "", refreshToken{}, errNoSecretVersion
 	}
@@ -143,7 +144,7 @@ func (m *minter) mintRefreshToken(client Client, scopes []string, family string,
 		familyExpiry:  time.Unix(familyExpiry.Unix(), 0).UTC(),
 		secretVersion: client.SecretVersion,
 	}
-	raw, err := m.refresh.encode(t)
+	raw, err := m.refresh.encode(ctx, t)
 	if err != nil {
 		return "", refreshToken{}, err
 	}

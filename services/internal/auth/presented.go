@@ -74,7 +74,7 @@ func (p presentedToken) clientID() string {
 // form decides, so token_type_hint is never needed.
 func (s *Server) readToken(ctx context.Context, raw string) (presentedToken, error) {
 	if strings.HasPrefix(raw, refreshTokenPrefix) {
-		rt, err := s.mint.refresh.parse(raw)
+		rt, err := s.mint.refresh.parse(ctx, raw)
 		if err != nil {
 			return presentedToken{}, nil
 		}

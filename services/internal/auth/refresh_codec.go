@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 )
 
 // Refresh tokens are stateless: everything the grant needs travels in the
@@ -27,7 +30,16 @@ import (
 //
 //	chave_rt_ + base64url(payload) + "." + base64url(HMAC-SHA-256(key, "chave_rt_" + base64url(payload)))
 //
-// with unpadded base64url and the full 32-byte MAC. The payload is a JSON
+// under version 1 of the refresh-token key (the only form before key
+// versions), and under version N ≥ 2
+//
+//	chave_rt_ + base64url(payload) + "." + N + "." + base64url(HMAC-SHA-256(key N, "chave_rt_" + base64url(payload) + "." + N))
+//
+// with N in decimal, unpadded base64url and the full 32-byte MAC. Tokens
+// are made under the active version; a token made under another version
+// the key ring still holds verifies, until that version is retired (which
+// chave keys refuses until the longest refresh-token lifetime has passed
+// since it stopped being active). The payload is a JSON
 // object with exactly these members:
 //
 //	f  family id: 128 random bits, base64url
@@ -88,27 +100,44 @@ type refreshPayload struct {
 	SecretVersion *string `json:"v"`
 }
 
-// refreshCodec encodes and parses refresh tokens under one key.
+// refreshCodec encodes and parses refresh tokens under the versions of the
+// refresh-token key.
 type refreshCodec struct {
-	key []byte
+	keys secrets.KeyProvider
 }
+
+// maxKeyVersion bounds the version a token may name.
+const maxKeyVersion = 1 << 20
 
 func newRefreshCodec(key []byte) (refreshCodec, error) {
 	if len(key) < MinRefreshTokenKeySize {
 		return refreshCodec{}, fmt.Errorf("refresh-token key of %d bytes is shorter than %d", len(key), MinRefreshTokenKeySize)
 	}
-	return refreshCodec{key: bytes.Clone(key)}, nil
+	return refreshCodec{keys: secrets.NewStaticProvider(secrets.Keys{RefreshToken: secrets.SingleVersion(key)})}, nil
 }
 
-// mac returns the MAC of the token's text up to the dot.
-func (c refreshCodec) mac(prefixAndPayload string) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte(prefixAndPayload))
+// newVersionedRefreshCodec returns a codec over the refresh-token keys of
+// p, whose active version must be there now.
+func newVersionedRefreshCodec(ctx context.Context, p secrets.KeyProvider) (refreshCodec, error) {
+	k, err := p.Keys(ctx)
+	if err != nil {
+		return refreshCodec{}, err
+	}
+	if _, key := k.RefreshToken.ActiveKey(); len(key) < MinRefreshTokenKeySize {
+		return refreshCodec{}, fmt.Errorf("active refresh-token key is absent or shorter than %d bytes", MinRefreshTokenKeySize)
+	}
+	return refreshCodec{keys: p}, nil
+}
+
+// mac returns the MAC of the token's text up to the (last) dot.
+func mac(key []byte, signed string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(signed))
 	return m.Sum(nil)
 }
 
 // encode returns the token's text. t must be valid (checkRefreshToken).
-func (c refreshCodec) encode(t refreshToken) (string, error) {
+func (c refreshCodec) encode(ctx context.Context, t refreshToken) (string, error) {
 	if err := checkRefreshToken(t); err != nil {
 		return "", fmt.Errorf("encoding refresh token: %w", err)
 	}
@@ -121,8 +150,19 @@ func (c refreshCodec) encode(t refreshToken) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encoding refresh token: %w", err)
 	}
+	k, err := c.keys.Keys(ctx)
+	if err != nil {
+		return "", fmt.Errorf("encoding refresh token: %w", err)
+	}
+	version, key := k.RefreshToken.ActiveKey()
+	if key == nil {
+		return "", errors.New("encoding refresh token: no active refresh-token key")
+	}
 	signed := refreshTokenPrefix + b64.EncodeToString(payload)
-	return signed + "." + b64.EncodeToString(c.mac(signed)), nil
+	if version != 1 {
+		signed += "." + strconv.Itoa(version)
+	}
+	return signed + "." + b64.EncodeToString(mac(key, signed)), nil
 }
 
 // parse authenticates raw and returns its content. It checks the prefix
@@ -130,7 +170,7 @@ func (c refreshCodec) encode(t refreshToken) (string, error) {
 // payload, strictly: unknown or missing members, trailing data and any
 // encoding but the one encode produces are refused. Expiry is the
 // caller's to check. Every failure is errRefreshToken (wrapped).
-func (c refreshCodec) parse(raw string) (refreshToken, error) {
+func (c refreshCodec) parse(ctx context.Context, raw string) (refreshToken, error) {
 	if len(raw) > maxRefreshTokenSize {
 		return refreshToken{}, fmt.Errorf("%w: too large", errRefreshToken)
 	}
@@ -142,11 +182,23 @@ func (c refreshCodec) parse(raw string) (refreshToken, error) {
 	if !ok || payloadB64 == "" {
 		return refreshToken{}, fmt.Errorf("%w: no MAC", errRefreshToken)
 	}
+	version := 1
+	if vs, m, ok := strings.Cut(macB64, "."); ok {
+		v, err := strconv.Atoi(vs)
+		if err != nil || v < 2 || v > maxKeyVersion || strconv.Itoa(v) != vs {
+			return refreshToken{}, fmt.Errorf("%w: bad key version", errRefreshToken)
+		}
+		version, macB64 = v, m
+	}
 	gotMAC, err := b64Strict.DecodeString(macB64)
 	if err != nil || len(gotMAC) != sha256.Size {
 		return refreshToken{}, fmt.Errorf("%w: bad MAC encoding", errRefreshToken)
 	}
-	if !hmac.Equal(gotMAC, c.mac(raw[:len(refreshTokenPrefix)+len(payloadB64)])) {
+	key, err := c.key(ctx, version)
+	if err != nil {
+		return refreshToken{}, err
+	}
+	if !hmac.Equal(gotMAC, mac(key, raw[:len(raw)-len(macB64)-1])) {
 		return refreshToken{}, fmt.Errorf("%w: MAC does not verify", errRefreshToken)
 	}
 
@@ -185,6 +237,29 @@ func (c refreshCodec) parse(raw string) (refreshToken, error) {
 		return refreshToken{}, fmt.Errorf("%w: %v", errRefreshToken, err)
 	}
 	return t, nil
+}
+
+// key returns version v of the refresh-token key. A version newer than
+// any known makes the provider look again (another replica may have
+// activated it first); an older one that is gone was retired. Both fail
+// as errRefreshToken.
+func (c refreshCodec) key(ctx context.Context, v int) ([]byte, error) {
+	k, err := c.keys.Keys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("refresh-token keys: %w", err)
+	}
+	if key, ok := k.RefreshToken.Key(v); ok {
+		return key, nil
+	}
+	if vs := k.RefreshToken.Versions; len(vs) > 0 && v > vs[len(vs)-1].Version {
+		if k, err = c.keys.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("refresh-token keys: %w", err)
+		}
+		if key, ok := k.RefreshToken.Key(v); ok {
+			return key, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: key version %d is unknown or retired", errRefreshToken, v)
 }
 
 // maxUnix is the start of year 10000: later times are garbage.

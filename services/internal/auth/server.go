@@ -13,6 +13,7 @@ import (
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/verify"
 )
 
@@ -83,6 +84,10 @@ type Config struct {
 	// the same on every replica of the auth service, and stable across
 	// restarts (a new key invalidates every refresh token). Required.
 	RefreshTokenKey []byte
+	// RefreshTokenKeys, when set, replaces RefreshTokenKey: the versions
+	// of the refresh-token key (secrets.KindRefresh), so that the key can
+	// rotate while tokens made under older versions keep verifying.
+	RefreshTokenKeys secrets.KeyProvider
 	// RefreshTokenLifetime is how long one refresh token lives at most
 	// (its family's expiry and the credential's expire time may cut it
 	// short): zero means DefaultRefreshTokenLifetime; at least a second
@@ -143,7 +148,13 @@ func NewServer(cfg Config, registry Registry, keys Keys) (*Server, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("auth: config: a token verifier is required")
 	}
-	refresh, err := newRefreshCodec(cfg.RefreshTokenKey)
+	var refresh refreshCodec
+	var err error
+	if cfg.RefreshTokenKeys != nil {
+		refresh, err = newVersionedRefreshCodec(context.Background(), cfg.RefreshTokenKeys)
+	} else {
+		refresh, err = newRefreshCodec(cfg.RefreshTokenKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: config: %w", err)
 	}

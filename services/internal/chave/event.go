@@ -10,6 +10,12 @@ const (
 	ActionRotate = "rotate"
 	// ActionRevokeLeaked is a revocation by a leak report.
 	ActionRevokeLeaked = "revoked: secret reported leaked"
+	// ActionRehash is the re-hash of a secret under the server's active
+	// hashing key, on the secret's first use after a key rotation.
+	ActionRehash = "secret re-hashed under a new server key"
+	// ActionRewrap is the re-sealing of secret parameters under the
+	// server's active sealing key (chave keys rewrap).
+	ActionRewrap = "parameters re-sealed under a new server key"
 )
 
 // Event is one entry of a token's audit trail: who did what, when.

@@ -69,6 +69,15 @@ type Token struct {
 	Contexts      []string // custom access and reserved scopes, sorted
 	Parameters    Parameters
 	SecretHash    []byte // keyed hash of the secret; never the secret
+	// SecretHashVersion is the version of the server's hashing key that
+	// made SecretHash; 0 (a token from before key versions) reads as 1.
+	SecretHashVersion int
+	// SecretVersion is a fingerprint of the secret, fixed when the secret
+	// is set and kept when the secret is re-hashed under another server
+	// key version, so that what names the secret (access and refresh
+	// tokens, revocation entries) outlives a re-hash. Empty: derived from
+	// SecretHash (a token from before key versions, never re-hashed).
+	SecretVersion string
 	// Operator marks the bootstrap credential, which manages every tenant.
 	Operator bool
 	// IssueRefreshTokens makes client-credentials grants also return a

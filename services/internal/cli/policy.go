@@ -113,7 +113,7 @@ the retention): grants that issued tokens, and grants refused for its client
 id (a wrong secret, an address its company policy does not allow). Days
 without grants are left out.`,
 		Example: `  chave tokens usage "$(chave tokens list -o name | head -1)"
-  chave tokens usage ID --days 7 -o json`,
+  chave tokens usage "$(chave tokens list -o name | head -1)" --days 7 -o json`,
 		Args:              exactArgs("id"),
 		ValidArgsFunction: a.completeTokenIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -51,7 +51,19 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
-	if perr != nil || !s.hasher.Verify(parsed, t.SecretHash) {
+	if perr != nil {
+		return Client{}, t.ID, errBadClient
+	}
+	ok, err := s.hasher.Verify(ctx, parsed, secrets.SecretHash{Version: t.SecretHashVersion, Sum: t.SecretHash})
+	if errors.Is(err, secrets.ErrUnknownKeyVersion) {
+		// Hashed under a version this server does not hold: retired too
+		// early, or a key file that lags the fleet's.
+		s.log.ErrorContext(ctx, "client secret hashed under a server key version this server lacks", "token", t.ID, "version", t.SecretHashVersion)
+		return Client{}, t.ID, errBadClient
+	} else if err != nil {
+		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
+	}
+	if !ok {
 		return Client{}, t.ID, errBadClient
 	}
 	now := s.clock()
@@ -62,6 +74,7 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
+	s.rehash(ctx, t, parsed)
 	return client, t.ID, nil
 }
 
@@ -146,7 +159,7 @@ func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
 // a missing tenant, which GetClient reads as the zero Tenant, is NotFound).
 func clientWith(t chave.Token, tenant chave.Tenant) (Client, error) {
 	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
-		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersion(t.SecretHash)}
+		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersionOf(t)}
 	if t.Operator {
 		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
 		return client, nil
@@ -197,7 +210,7 @@ func (s *Service) Principal(ctx context.Context, clientID, tokenSecretVersion st
 	if t.State(s.clock()) != chave.StateActive {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential is no longer active")
 	}
-	if tokenSecretVersion != "" && tokenSecretVersion != secretVersion(t.SecretHash) {
+	if tokenSecretVersion != "" && tokenSecretVersion != secretVersionOf(t) {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential's secret was rotated after the access token was issued")
 	}
 	if !t.Operator && !slices.Contains(t.Contexts, chave.ScopeRegistryAdmin) {
@@ -220,8 +233,11 @@ func (s *Service) Bootstrap(ctx context.Context) (string, secrets.ClientSecret, 
 	now := s.clock()
 	t := chave.Token{
 		ID: id, DisplayName: "Operator (bootstrap)", Operator: true,
-		Contexts: []string{chave.ScopeRegistryAdmin}, SecretHash: s.hasher.Hash(secret),
+		Contexts:   []string{chave.ScopeRegistryAdmin},
 		CreateTime: now, Creator: "bootstrap",
+	}
+	if err := s.setSecret(ctx, &t, secret); err != nil {
+		return "", secrets.ClientSecret{}, fmt.Errorf("bootstrap: %w", err)
 	}
 	ev := chave.Event{TokenID: id, Time: now, Actor: "bootstrap", Action: chave.ActionCreate, Fields: tokenFieldsSet(t)}
 	if err := s.store.CreateToken(ctx, t, ev); err != nil {

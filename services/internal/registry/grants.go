@@ -80,7 +80,7 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
-	if subtle.ConstantTimeCompare([]byte(secretVersion(t.SecretHash)), []byte(p.RefreshTokenSecretVersion)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(secretVersionOf(t)), []byte(p.RefreshTokenSecretVersion)) != 1 {
 		return Client{}, t.ID, errInvalidGrant // the secret rotated since the family started
 	}
 	if client, err = s.clientOf(ctx, t); err != nil {
@@ -273,7 +273,7 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	if t.State(s.clock()) != chave.StateActive {
 		return IssuedTokenState{}, nil
 	}
-	if tok.SecretVersion != "" && tok.SecretVersion != secretVersion(t.SecretHash) {
+	if tok.SecretVersion != "" && tok.SecretVersion != secretVersionOf(t) {
 		return IssuedTokenState{}, nil // issued under a secret since rotated
 	}
 	if tok.FamilyID != "" {

@@ -26,12 +26,12 @@ func (s *Service) ReportLeakedSecrets(ctx context.Context, reported []string) ([
 		if err != nil {
 			continue
 		}
-		found, err := s.store.GetTokenBySecretHash(ctx, s.hasher.Hash(parsed))
-		if chave.IsCode(err, chave.NotFound) {
-			continue
-		}
+		found, ok, err := s.tokenBySecret(ctx, parsed)
 		if err != nil {
 			return nil, fmt.Errorf("leak report: %w", err)
+		}
+		if !ok {
+			continue
 		}
 		var changed bool
 		var already chave.Token

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/chave/chave/services/internal/chave"
@@ -33,14 +34,14 @@ func (s *Service) isSecret(ctxID, name string) bool {
 
 // sealParameters returns a copy of plaintext parameters with secret values
 // encrypted, bound to the token and parameter.
-func (s *Service) sealParameters(tokenID string, p chave.Parameters) (chave.Parameters, error) {
+func (s *Service) sealParameters(ctx context.Context, tokenID string, p chave.Parameters) (chave.Parameters, error) {
 	out := p.Clone()
 	for ctxID, values := range out {
 		for name, v := range values {
 			if !s.isSecret(ctxID, name) {
 				continue
 			}
-			sealed, err := s.sealer.Seal(v, parameterAAD(tokenID, ctxID, name))
+			sealed, err := s.sealer.Seal(ctx, v, parameterAAD(tokenID, ctxID, name))
 			if err != nil {
 				return nil, fmt.Errorf("seal parameter %s.%s: %w", ctxID, name, err)
 			}
@@ -52,14 +53,14 @@ func (s *Service) sealParameters(tokenID string, p chave.Parameters) (chave.Para
 
 // openParameters returns a copy of stored parameters with secret values
 // decrypted.
-func (s *Service) openParameters(tokenID string, p chave.Parameters) (chave.Parameters, error) {
+func (s *Service) openParameters(ctx context.Context, tokenID string, p chave.Parameters) (chave.Parameters, error) {
 	out := p.Clone()
 	for ctxID, values := range out {
 		for name, v := range values {
 			if !s.isSecret(ctxID, name) {
 				continue
 			}
-			plain, err := s.sealer.Open(v, parameterAAD(tokenID, ctxID, name))
+			plain, err := s.sealer.Open(ctx, v, parameterAAD(tokenID, ctxID, name))
 			if err != nil {
 				return nil, fmt.Errorf("open parameter %s.%s of token %s: %w", ctxID, name, tokenID, err)
 			}
@@ -71,7 +72,7 @@ func (s *Service) openParameters(tokenID string, p chave.Parameters) (chave.Para
 
 // masked returns the token as callers may see it: no secret hash, secret
 // parameters masked. A value that fails to decrypt is masked entirely.
-func (s *Service) masked(t chave.Token) chave.Token {
+func (s *Service) masked(ctx context.Context, t chave.Token) chave.Token {
 	t.SecretHash = nil
 	out := t.Parameters.Clone()
 	for ctxID, values := range out {
@@ -79,7 +80,7 @@ func (s *Service) masked(t chave.Token) chave.Token {
 			if !s.isSecret(ctxID, name) {
 				continue
 			}
-			plain, err := s.sealer.Open(v, parameterAAD(t.ID, ctxID, name))
+			plain, err := s.sealer.Open(ctx, v, parameterAAD(t.ID, ctxID, name))
 			if err != nil {
 				values[name] = maskPrefix
 				continue

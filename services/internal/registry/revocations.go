@@ -36,7 +36,7 @@ func (s *Service) credentialEntries(t chave.Token) []revocation.Entry {
 	until := t.RevokeTime.Add(s.accessTokenHorizon())
 	return []revocation.Entry{
 		{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: until},
-		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersion(t.SecretHash)), At: t.RevokeTime, Until: until},
+		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersionOf(t)), At: t.RevokeTime, Until: until},
 	}
 }
 

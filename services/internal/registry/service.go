@@ -70,6 +70,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	lastUse map[string]time.Time // client id → last recorded use
+	// rehashing holds the client ids whose secret is being re-hashed.
+	rehashing map[string]bool
 
 	usage    *usageCounter // grants not flushed yet
 	expiring *expiringCollector
@@ -82,7 +84,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, catalog: cfg.Catalog, hasher: cfg.Hasher, sealer: cfg.Sealer,
-		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{},
+		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{}, rehashing: map[string]bool{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 		accessTokenLifetime: cfg.AccessTokenLifetime,
 		usage:               newUsageCounter(),
@@ -177,4 +179,25 @@ func tokenFieldsSet(t chave.Token) []string {
 func secretVersion(hash []byte) string {
 	sum := sha256.Sum256(hash)
 	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
+
+// secretVersionOf is the credential's secret version: the fingerprint
+// frozen when its secret was first re-hashed under another server key
+// version, else that of its hash.
+func secretVersionOf(t chave.Token) string {
+	if t.SecretVersion != "" {
+		return t.SecretVersion
+	}
+	return secretVersion(t.SecretHash)
+}
+
+// setSecret stores the hash of a new secret in t, under the active
+// hashing key version; the secret version follows from the new hash.
+func (s *Service) setSecret(ctx context.Context, t *chave.Token, secret secrets.ClientSecret) error {
+	h, err := s.hasher.Hash(ctx, secret)
+	if err != nil {
+		return err
+	}
+	t.SecretHash, t.SecretHashVersion, t.SecretVersion = h.Sum, h.Version, ""
+	return nil
 }

@@ -324,7 +324,7 @@ func TestUpdateToken(t *testing.T) {
 		t.Fatalf("update = %+v", up)
 	}
 	stored, _ := f.svc.store.GetToken(ctx, tok.ID)
-	params, err := f.svc.openParameters(tok.ID, stored.Parameters)
+	params, err := f.svc.openParameters(context.Background(), tok.ID, stored.Parameters)
 	if err != nil || params["telegram"]["botToken"] != botToken {
 		t.Fatalf("the bot token did not survive the round trip: %v", err)
 	}

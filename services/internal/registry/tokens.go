@@ -44,10 +44,12 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (cha
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	t.SecretHash = s.hasher.Hash(secret)
+	if err := s.setSecret(ctx, &t, secret); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, err
+	}
 	t.CreateTime, t.Creator = now, c.ClientID
 	t.RevokeTime, t.LastUseTime, t.Revoker, t.Operator = time.Time{}, time.Time{}, "", false
-	if t.Parameters, err = s.sealParameters(t.ID, t.Parameters); err != nil {
+	if t.Parameters, err = s.sealParameters(ctx, t.ID, t.Parameters); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
 	ev := chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionCreate, Fields: tokenFieldsSet(t)}
@@ -55,7 +57,7 @@ func (s *Service) CreateToken(ctx context.Context, c Caller, t chave.Token) (cha
 		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("create token: %w", err)
 	}
 	s.log.InfoContext(ctx, "token created", "token", t.ID, "tenant", t.Tenant, "actor", c.ClientID)
-	return s.withViolations(s.masked(t), tenant, now), secret, nil
+	return s.withViolations(s.masked(ctx, t), tenant, now), secret, nil
 }
 
 // GetToken returns a token with secret parameters masked and the fields
@@ -65,7 +67,7 @@ func (s *Service) GetToken(ctx context.Context, c Caller, id string) (chave.Toke
 	if err != nil {
 		return chave.Token{}, err
 	}
-	out := []chave.Token{s.masked(t)}
+	out := []chave.Token{s.masked(ctx, t)}
 	if err := s.flagViolations(ctx, out); err != nil {
 		return chave.Token{}, err
 	}
@@ -178,7 +180,7 @@ func (s *Service) ListTokens(ctx context.Context, c Caller, q ListQuery) ([]chav
 	}
 	out := make([]chave.Token, len(page.Tokens))
 	for i, t := range page.Tokens {
-		out[i] = s.masked(t)
+		out[i] = s.masked(ctx, t)
 	}
 	if err := s.flagViolations(ctx, out); err != nil {
 		return nil, "", fmt.Errorf("list tokens: %w", err)
@@ -252,7 +254,7 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 		if st := t.State(now); st != chave.StateActive {
 			return chave.Event{}, chave.Errorf(chave.FailedPrecondition, "token %q is %s and can no longer change", t.ID, st)
 		}
-		current, err := s.openParameters(t.ID, t.Parameters)
+		current, err := s.openParameters(ctx, t.ID, t.Parameters)
 		if err != nil {
 			return chave.Event{}, err
 		}
@@ -265,7 +267,7 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 		if err := checkPolicy(c, tenant.Policy, old, *t, now); err != nil {
 			return chave.Event{}, err
 		}
-		if t.Parameters, err = s.sealParameters(t.ID, t.Parameters); err != nil {
+		if t.Parameters, err = s.sealParameters(ctx, t.ID, t.Parameters); err != nil {
 			return chave.Event{}, err
 		}
 		return chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionUpdate, Fields: fields}, nil
@@ -274,7 +276,7 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 		return chave.Token{}, err
 	}
 	s.log.InfoContext(ctx, "token updated", "token", t.ID, "actor", c.ClientID, "fields", fields)
-	return s.withViolations(s.masked(t), tenant, s.clock()), nil
+	return s.withViolations(s.masked(ctx, t), tenant, s.clock()), nil
 }
 
 func (s *Service) applyTokenPatch(t *chave.Token, patch chave.Token, fields []string) {
@@ -346,7 +348,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 	if err := s.propagate(ctx, s.credentialEntries(t)...); err != nil {
 		return chave.Token{}, err
 	}
-	return s.masked(t), nil
+	return s.masked(ctx, t), nil
 }
 
 var errUnchanged = chave.Errorf(chave.FailedPrecondition, "unchanged")
@@ -370,7 +372,11 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	rec := s.rotationRecord(id, secretVersion(before.SecretHash), s.clock())
+	var fresh chave.Token
+	if err := s.setSecret(ctx, &fresh, secret); err != nil {
+		return chave.Token{}, secrets.ClientSecret{}, err
+	}
+	rec := s.rotationRecord(id, secretVersionOf(before), s.clock())
 	if err := s.store.RevokeAccessToken(ctx, rec); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("rotate token: %w", err)
 	}
@@ -384,7 +390,7 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 			// one recorded above.
 			return chave.Event{}, chave.Errorf(chave.Conflict, "token %q was rotated concurrently; retry", t.ID)
 		}
-		t.SecretHash = s.hasher.Hash(secret)
+		t.SecretHash, t.SecretHashVersion, t.SecretVersion = fresh.SecretHash, fresh.SecretHashVersion, fresh.SecretVersion
 		return chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionRotate, Fields: []string{"secret"}}, nil
 	})
 	if err != nil {
@@ -394,7 +400,7 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 	if err := s.propagate(ctx, rotationEntry(rec)); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	return s.masked(t), secret, nil
+	return s.masked(ctx, t), secret, nil
 }
 
 // ListTokenEvents returns a token's audit trail.

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -81,16 +82,31 @@ func TestHasher(t *testing.T) {
 	h2, _ := NewHasher(k2)
 	a, _ := NewClientSecret()
 	b, _ := NewClientSecret()
-	if !h1.Verify(a, h1.Hash(a)) {
+	ctx := context.Background()
+	verify := func(h *Hasher, s ClientSecret, want SecretHash) bool {
+		ok, err := h.Verify(ctx, s, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	hash := func(h *Hasher, s ClientSecret) SecretHash {
+		sh, err := h.Hash(ctx, s)
+		if err != nil || sh.Version != 1 {
+			t.Fatalf("Hash = %v, %v", sh, err)
+		}
+		return sh
+	}
+	if !verify(h1, a, hash(h1, a)) {
 		t.Fatal("secret does not verify against its own hash")
 	}
-	if h1.Verify(b, h1.Hash(a)) {
+	if verify(h1, b, hash(h1, a)) {
 		t.Fatal("another secret verifies")
 	}
-	if h2.Verify(a, h1.Hash(a)) {
+	if verify(h2, a, hash(h1, a)) {
 		t.Fatal("a hash made with another key verifies")
 	}
-	if h1.Verify(a, nil) || h1.Verify(a, h1.Hash(a)[:31]) {
+	if verify(h1, a, SecretHash{Version: 1}) || verify(h1, a, SecretHash{Version: 1, Sum: hash(h1, a).Sum[:31]}) {
 		t.Fatal("empty or truncated hash verifies")
 	}
 	if _, err := NewHasher(k1[:31]); err == nil {
@@ -104,31 +120,32 @@ func TestSealer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const plain = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
-	sealed, err := s.Seal(plain, "tok1/telegram/botToken")
+	ctx := context.Background()
+	sealed, err := s.Seal(ctx, plain, "tok1/telegram/botToken")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(sealed, plain) || strings.Contains(sealed, "AAHdq") {
 		t.Fatal("ciphertext holds the plaintext")
 	}
-	got, err := s.Open(sealed, "tok1/telegram/botToken")
+	got, err := s.Open(ctx, sealed, "tok1/telegram/botToken")
 	if err != nil || got != plain {
 		t.Fatalf("Open = %q, %v", got, err)
 	}
-	if _, err := s.Open(sealed, "tok2/telegram/botToken"); err == nil {
+	if _, err := s.Open(ctx, sealed, "tok2/telegram/botToken"); err == nil {
 		t.Fatal("ciphertext opened under another token's additional data")
 	}
 	b := []byte(sealed)
 	b[len(b)-2] ^= 1
-	if _, err := s.Open(string(b), "tok1/telegram/botToken"); err == nil {
+	if _, err := s.Open(ctx, string(b), "tok1/telegram/botToken"); err == nil {
 		t.Fatal("tampered ciphertext opened")
 	}
 	other, _ := NewSealer(bytes.Repeat([]byte{8}, 32))
-	if _, err := other.Open(sealed, "tok1/telegram/botToken"); err == nil {
+	if _, err := other.Open(ctx, sealed, "tok1/telegram/botToken"); err == nil {
 		t.Fatal("opened with another key")
 	}
 	for _, bad := range []string{"", "v1:", "v1:!!", plain, "v2:" + sealed[3:]} {
-		if _, err := s.Open(bad, "x"); err == nil {
+		if _, err := s.Open(ctx, bad, "x"); err == nil {
 			t.Fatalf("Open(%q) accepted", bad)
 		}
 	}
@@ -144,13 +161,14 @@ func TestKeyFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(k1.Hash, k2.Hash) || !bytes.Equal(k1.Encryption, k2.Encryption) {
+	active := func(r KeyRing) []byte { _, k := r.ActiveKey(); return k }
+	if !bytes.Equal(active(k1.Hash), active(k2.Hash)) || !bytes.Equal(active(k1.Encryption), active(k2.Encryption)) {
 		t.Fatal("keys changed across loads")
 	}
-	if !bytes.Equal(k1.RefreshToken, k2.RefreshToken) || len(k1.RefreshToken) != 32 {
+	if !bytes.Equal(active(k1.RefreshToken), active(k2.RefreshToken)) || len(active(k1.RefreshToken)) != 32 {
 		t.Fatal("refresh-token key missing or changed across loads")
 	}
-	if bytes.Equal(k1.Hash, k1.Encryption) || bytes.Equal(k1.Hash, k1.RefreshToken) {
+	if bytes.Equal(active(k1.Hash), active(k1.Encryption)) || bytes.Equal(active(k1.Hash), active(k1.RefreshToken)) {
 		t.Fatal("two keys are the same")
 	}
 	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
@@ -177,12 +195,13 @@ func FuzzParseClientSecret(f *testing.F) {
 func BenchmarkHashAndVerify(b *testing.B) {
 	h, _ := NewHasher(bytes.Repeat([]byte{1}, 32))
 	s, _ := NewClientSecret()
-	want := h.Hash(s)
+	ctx := context.Background()
+	want, _ := h.Hash(ctx, s)
 	raw := s.Reveal()
 	b.ReportAllocs()
 	for b.Loop() {
 		p, err := ParseClientSecret(raw)
-		if err != nil || !h.Verify(p, want) {
+		if ok, verr := h.Verify(ctx, p, want); err != nil || verr != nil || !ok {
 			b.Fatal("verify failed")
 		}
 	}

@@ -85,6 +85,8 @@ func fullToken(id, tenant string, created time.Time) chave.Token {
 			"telegram": {"botToken": "enc:v1:Zm9v\"YmFy\\"},
 		},
 		SecretHash:         []byte{0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 'h', 0x00},
+		SecretHashVersion:  3,
+		SecretVersion:      "fingerprint-" + id,
 		Operator:           true,
 		IssueRefreshTokens: true,
 		CreateTime:         created,
@@ -205,6 +207,8 @@ func diffToken(want, got chave.Token) []string {
 	if !bytes.Equal(want.SecretHash, got.SecretHash) || (len(want.SecretHash) == 0 && got.SecretHash != nil) {
 		d = append(d, fmt.Sprintf("SecretHash: got %#v, want %#v", got.SecretHash, want.SecretHash))
 	}
+	d = append(d, diffValue("SecretHashVersion", want.SecretHashVersion, got.SecretHashVersion)...)
+	d = append(d, diffValue("SecretVersion", want.SecretVersion, got.SecretVersion)...)
 	d = append(d, diffValue("Operator", want.Operator, got.Operator)...)
 	d = append(d, diffValue("IssueRefreshTokens", want.IssueRefreshTokens, got.IssueRefreshTokens)...)
 	d = append(d, diffTime("CreateTime", want.CreateTime, got.CreateTime)...)

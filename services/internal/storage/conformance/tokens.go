@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/internal/storage"
 )
 
 func runTokens(t *testing.T, open opener) {
@@ -125,6 +126,37 @@ func runTokens(t *testing.T, open opener) {
 		}
 	})
 
+	t.Run("SecretHashVersions", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		// A re-hash under another server key version: the hash and its
+		// version change, the secret version (fingerprint) is kept.
+		a := minimalToken("tok-a", "acme", at(0))
+		a.SecretHash, a.SecretHashVersion = []byte("hash-a-v1"), 1
+		mustCreateToken(t, s, a)
+		want := a
+		want.SecretHash, want.SecretHashVersion, want.SecretVersion = []byte("hash-a-v2"), 2, "frozen-fingerprint"
+		if _, err := s.UpdateToken(ctx, a.ID, func(t *chave.Token) (chave.Event, error) {
+			t.SecretHash, t.SecretHashVersion, t.SecretVersion = want.SecretHash, want.SecretHashVersion, want.SecretVersion
+			return chave.Event{TokenID: t.ID, Time: at(time.Minute), Action: chave.ActionRehash}, nil
+		}); err != nil {
+			t.Fatalf("UpdateToken(tok-a): %v", err)
+		}
+		checkToken(t, "GetToken after a re-hash", want, mustGetToken(t, s, a.ID))
+		got, err := s.GetTokenBySecretHash(ctx, []byte("hash-a-v2"))
+		if err != nil {
+			t.Fatalf("GetTokenBySecretHash(hash-a-v2): %v", err)
+		}
+		checkToken(t, "GetTokenBySecretHash after a re-hash", want, got)
+		_, err = s.GetTokenBySecretHash(ctx, []byte("hash-a-v1"))
+		wantCode(t, "GetTokenBySecretHash(hash-a-v1) after a re-hash", err, chave.NotFound)
+		page, err := s.ListTokens(ctx, storage.TokenFilter{Now: at(time.Hour), Limit: 10})
+		if err != nil || len(page.Tokens) != 1 {
+			t.Fatalf("ListTokens = %d tokens, %v; want 1", len(page.Tokens), err)
+		}
+		checkToken(t, "ListTokens after a re-hash", want, page.Tokens[0])
+	})
+
 	t.Run("UpdateChangesEveryMutableField", testUpdateEveryField(open))
 	t.Run("UpdateEventsOldestFirst", testUpdateEventsOrder(open))
 	t.Run("UpdateErrorAborts", testUpdateErrorAborts(open))
@@ -146,6 +178,8 @@ func testUpdateEveryField(open opener) func(*testing.T) {
 			Contexts:           []string{"inventory"},
 			Parameters:         chave.Parameters{"telegram": {"botToken": "enc:v2:new"}},
 			SecretHash:         []byte("rotated-hash"),
+			SecretHashVersion:  4,
+			SecretVersion:      "",
 			CreateTime:         orig.CreateTime,
 			ExpireTime:         at(200 * time.Hour).In(brt),
 			LastUseTime:        at(3 * time.Hour),

@@ -15,7 +15,8 @@ import (
 // scanToken and TokenArgs. A new column goes at the end, here and in both.
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
-	create_time, expire_time, revoke_time, last_use_time, creator, revoker`
+	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
+	secret_hash_version, secret_version`
 
 // scanToken reads a row of TokenColumns.
 func scanToken(row Scanner) (chave.Token, error) {
@@ -26,7 +27,8 @@ func scanToken(row Scanner) (chave.Token, error) {
 	)
 	err := row.Scan(&t.ID, &t.Tenant, &t.DisplayName, &t.Description, &t.GeneralAccess,
 		&contexts, &params, &t.SecretHash, &t.Operator, &t.IssueRefreshTokens,
-		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker)
+		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
+		&t.SecretHashVersion, &t.SecretVersion)
 	if err != nil {
 		return chave.Token{}, err
 	}
@@ -59,7 +61,8 @@ func TokenArgs(t chave.Token) ([]any, error) {
 	return []any{t.ID, t.Tenant, t.DisplayName, t.Description, t.GeneralAccess,
 		contexts, params, encodeBytes(t.SecretHash), t.Operator, t.IssueRefreshTokens,
 		encodeTime(t.CreateTime), encodeTime(t.ExpireTime), encodeTime(t.RevokeTime),
-		encodeTime(t.LastUseTime), t.Creator, t.Revoker}, nil
+		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
+		t.SecretHashVersion, t.SecretVersion}, nil
 }
 
 // Statements on tokens, derived from TokenColumns. selectTokenSQL and
