@@ -67,6 +67,8 @@ lint: $(BUF) .build/googleapis
 	@gofmt=$$($(GO) env GOROOT)/bin/gofmt; \
 	test -z "$$($$gofmt -l $(MODULES))" || { echo "gofmt needed:"; $$gofmt -l $(MODULES); exit 1; }
 	@set -e; for m in $(MODULES); do (cd $$m && $(GO) vet ./...); done
+	GOWORK=off GOBIN=$(CURDIR)/.bin $(GO) -C tools install honnef.co/go/tools/cmd/staticcheck
+	@set -e; for m in $(MODULES); do echo "== staticcheck: $$m"; (cd $$m && $(CURDIR)/.bin/staticcheck ./...); done
 
 # The benchmarks (docs/performance.md). `bench` drives every hot path of
 # `chave serve` (SQLite, in-process revocation set) at concurrency 1, 16 and

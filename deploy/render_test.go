@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -901,7 +902,7 @@ func checkServices(t *testing.T, r *rendered) {
 			if !slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return hasContainerPort(c, target) }) {
 				t.Errorf("%s: port %s targets %s, which Deployment %s does not declare", where, p.Name, target.String(), d.Name)
 			}
-			if !ingressAllowed(r, d.Spec.Template.Labels, containerPortNumber(d, target)) {
+			if !opensIngress(t, r, d.Spec.Template.Labels[componentLabel], containerPortNumber(d, target)) {
 				t.Errorf("%s: no NetworkPolicy lets traffic in to port %s", where, p.Name)
 			}
 		}
@@ -925,26 +926,148 @@ func containerPortNumber(d *appsv1.Deployment, port intstr.IntOrString) int32 {
 	return 0
 }
 
-// ingressAllowed reports whether some NetworkPolicy selecting pods with
-// these labels admits traffic to port from somewhere.
-func ingressAllowed(r *rendered, podLabels map[string]string, port int32) bool {
+// The NetworkPolicies are checked against their intent, the flows they
+// are meant to open, without evaluating them as Kubernetes would: each
+// rule of each policy is read as the flows it states (which component's
+// pods, in or out, to or from which peer, on which port), and the set of
+// them must be exactly intendedFlows. A policy of a form this reading does
+// not know (matchExpressions, a pod selector not by component) fails the
+// test rather than being guessed at.
+
+const componentLabel = "app.kubernetes.io/component"
+
+// flow is one opening a NetworkPolicy states.
+type flow struct {
+	pods string // the component selected; "*" every chave pod
+	dir  string // "in" or "out"
+	peer string // a component, "ns:NAME" or "ns:NAME/LABEL=VALUE", "cidr:…", or "*" anywhere
+	port string // "TCP/9090"; "*" every port
+}
+
+func (f flow) String() string { return fmt.Sprintf("%s %s %s %s", f.pods, f.dir, f.peer, f.port) }
+
+// intendedFlows are the flows deploy/README.md describes: behind the
+// default deny, the gateway is the only entry point; the registry answers
+// the auth service and the gateway, the auth service the gateway alone;
+// Prometheus scrapes every pod's metrics port; every pod resolves names;
+// the registry fetches the JWKS from the gateway; PostgreSQL and Redis
+// are placeholders open to any address.
+var intendedFlows = []flow{
+	{"gateway", "in", "*", "TCP/8080"},
+	{"registry", "in", "auth", "TCP/9090"},
+	{"registry", "in", "gateway", "TCP/9090"},
+	{"auth", "in", "gateway", "TCP/9090"},
+	{"*", "in", "ns:monitoring", "TCP/9100"},
+	{"*", "out", "ns:kube-system/k8s-app=kube-dns", "UDP/53"},
+	{"*", "out", "ns:kube-system/k8s-app=kube-dns", "TCP/53"},
+	{"gateway", "out", "registry", "TCP/9090"},
+	{"gateway", "out", "auth", "TCP/9090"},
+	{"auth", "out", "registry", "TCP/9090"},
+	{"auth", "out", "*", "TCP/6379"},
+	{"registry", "out", "gateway", "TCP/8080"},
+	{"registry", "out", "*", "TCP/5432"},
+	{"registry", "out", "*", "TCP/6379"},
+	{"migrate", "out", "*", "TCP/5432"},
+}
+
+// statedFlows reads every flow the policies state.
+func statedFlows(t *testing.T, r *rendered) []flow {
+	t.Helper()
+	var flows []flow
 	for _, np := range r.netpols {
-		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
-		if err != nil || !sel.Matches(labels.Set(podLabels)) {
-			continue
+		if len(np.Spec.PodSelector.MatchLabels) == 0 && len(np.Spec.PodSelector.MatchExpressions) == 0 {
+			continue // the default deny, checked apart
 		}
-		for _, rule := range np.Spec.Ingress {
-			if len(rule.Ports) == 0 {
-				return true
+		pods := selectedComponent(t, "NetworkPolicy "+np.Name, np.Spec.PodSelector)
+		add := func(dir string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) {
+			names := []string{"*"}
+			if len(peers) > 0 {
+				names = nil
+				for _, p := range peers {
+					names = append(names, peerName(t, "NetworkPolicy "+np.Name, p))
+				}
 			}
-			for _, p := range rule.Ports {
-				if p.Port == nil || (p.Port.Type == intstr.Int && p.Port.IntVal == port) {
-					return true
+			portNames := []string{"*"}
+			if len(ports) > 0 {
+				portNames = nil
+				for _, p := range ports {
+					proto := corev1.ProtocolTCP
+					if p.Protocol != nil {
+						proto = *p.Protocol
+					}
+					port := "*"
+					if p.Port != nil {
+						port = p.Port.String()
+					}
+					if p.EndPort != nil {
+						port += fmt.Sprintf("-%d", *p.EndPort)
+					}
+					portNames = append(portNames, string(proto)+"/"+port)
+				}
+			}
+			for _, peer := range names {
+				for _, port := range portNames {
+					flows = append(flows, flow{pods, dir, peer, port})
 				}
 			}
 		}
+		for _, in := range np.Spec.Ingress {
+			add("in", in.From, in.Ports)
+		}
+		for _, out := range np.Spec.Egress {
+			add("out", out.To, out.Ports)
+		}
 	}
-	return false
+	return flows
+}
+
+// selectedComponent names the pods a chave pod selector selects: one
+// component, or "*" for every chave pod.
+func selectedComponent(t *testing.T, where string, s metav1.LabelSelector) string {
+	t.Helper()
+	if len(s.MatchExpressions) > 0 || s.MatchLabels["app.kubernetes.io/name"] != "chave" || len(s.MatchLabels) > 2 ||
+		(len(s.MatchLabels) == 2 && s.MatchLabels[componentLabel] == "") {
+		t.Errorf("%s: select chave pods by app.kubernetes.io/name=chave and at most a component, got %v", where, s)
+		return "?"
+	}
+	if c := s.MatchLabels[componentLabel]; c != "" {
+		return c
+	}
+	return "*"
+}
+
+func peerName(t *testing.T, where string, p networkingv1.NetworkPolicyPeer) string {
+	t.Helper()
+	switch {
+	case p.IPBlock != nil:
+		return "cidr:" + p.IPBlock.CIDR + strings.Join(p.IPBlock.Except, ",-")
+	case p.NamespaceSelector != nil:
+		ns := p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+		if ns == "" || len(p.NamespaceSelector.MatchLabels) != 1 || len(p.NamespaceSelector.MatchExpressions) > 0 {
+			t.Errorf("%s: select a namespace by kubernetes.io/metadata.name alone, got %v", where, p.NamespaceSelector)
+		}
+		name := "ns:" + ns
+		if p.PodSelector != nil {
+			keys := slices.Sorted(maps.Keys(p.PodSelector.MatchLabels))
+			for _, k := range keys {
+				name += "/" + k + "=" + p.PodSelector.MatchLabels[k]
+			}
+		}
+		return name
+	case p.PodSelector != nil:
+		return selectedComponent(t, where, *p.PodSelector)
+	}
+	t.Errorf("%s: a peer with no selector", where)
+	return "?"
+}
+
+// opensIngress reports whether the policies state a flow into the
+// component's pods (or every chave pod's) on port.
+func opensIngress(t *testing.T, r *rendered, component string, port int32) bool {
+	t.Helper()
+	return slices.ContainsFunc(statedFlows(t, r), func(f flow) bool {
+		return f.dir == "in" && (f.pods == component || f.pods == "*") && (f.port == "*" || f.port == fmt.Sprintf("TCP/%d", port))
+	})
 }
 
 func checkNetworkPolicies(t *testing.T, r *rendered) {
@@ -962,88 +1085,44 @@ func checkNetworkPolicies(t *testing.T, r *rendered) {
 		if len(np.Spec.PolicyTypes) == 0 {
 			t.Errorf("NetworkPolicy %s: list its policyTypes", np.Name)
 		}
-	}
-
-	// Who may reach whom: the gRPC ports, and the gateway's HTTP port from
-	// the registry (the JWKS that verifies Bearer tokens).
-	pods := map[string]map[string]string{}
-	for _, d := range r.deployments {
-		pods[d.Spec.Template.Labels["app.kubernetes.io/component"]] = d.Spec.Template.Labels
-	}
-	for _, tc := range []struct {
-		to   string
-		port int32
-		from []string
-		not  []string
-	}{
-		{to: "registry", port: 9090, from: []string{"auth", "gateway"}},
-		{to: "auth", port: 9090, from: []string{"gateway"}, not: []string{"registry"}},
-		{to: "gateway", port: 8080, from: []string{"registry"}},
-	} {
-		for _, from := range tc.from {
-			if !podFlowAllowed(r, pods[from], pods[tc.to], tc.port) {
-				t.Errorf("NetworkPolicy: %s cannot reach %s:%d", from, tc.to, tc.port)
-			}
+		if (len(np.Spec.Ingress) > 0 && !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress)) ||
+			(len(np.Spec.Egress) > 0 && !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress)) {
+			t.Errorf("NetworkPolicy %s: has rules of a policy type it does not list", np.Name)
 		}
-		for _, from := range tc.not {
-			if podFlowAllowed(r, pods[from], pods[tc.to], tc.port) {
-				t.Errorf("NetworkPolicy: %s can reach %s:%d, and should not", from, tc.to, tc.port)
-			}
+	}
+	stated := statedFlows(t, r)
+	for _, f := range intendedFlows {
+		if !slices.Contains(stated, f) {
+			t.Errorf("NetworkPolicy: no policy opens %v", f)
+		}
+	}
+	for _, f := range stated {
+		if !slices.Contains(intendedFlows, f) {
+			t.Errorf("NetworkPolicy: a policy opens %v, which is not an intended flow (intendedFlows)", f)
 		}
 	}
 }
 
-// podFlowAllowed reports whether a pod labelled from may open port on a pod
-// labelled to, both in the namespace: a policy selecting from allows the
-// egress and a policy selecting to the ingress (behind the default deny).
-func podFlowAllowed(r *rendered, from, to map[string]string, port int32) bool {
-	return podRuleAllows(r, from, to, port, true) && podRuleAllows(r, to, from, port, false)
-}
-
-// podRuleAllows reports whether a policy selecting pods labelled subject has
-// an egress (or ingress) rule admitting port to (or from) a pod labelled
-// peer in the same namespace.
-func podRuleAllows(r *rendered, subject, peer map[string]string, port int32, egress bool) bool {
-	type rule struct {
-		ports []networkingv1.NetworkPolicyPort
-		peers []networkingv1.NetworkPolicyPeer
+// TestNetworkPolicyIntentCatchesAnExtraFlow: a policy that lets the
+// registry call the auth service is refused.
+func TestNetworkPolicyIntentCatchesAnExtraFlow(t *testing.T) {
+	r := render(t, "base")
+	rogue := &networkingv1.NetworkPolicy{}
+	rogue.Name = "rogue"
+	rogue.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	rogue.Spec.PodSelector.MatchLabels = map[string]string{"app.kubernetes.io/name": "chave", componentLabel: "registry"}
+	port := intstr.FromInt32(9090)
+	rogue.Spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+		To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "chave", componentLabel: "auth"}}}},
+		Ports: []networkingv1.NetworkPolicyPort{{Port: &port}},
+	}}
+	r.netpols = append(r.netpols, rogue)
+	if !slices.Contains(statedFlows(t, r), flow{"registry", "out", "auth", "TCP/9090"}) {
+		t.Fatal("the rogue policy's flow was not read")
 	}
-	for _, np := range r.netpols {
-		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
-		if err != nil || !sel.Matches(labels.Set(subject)) {
-			continue
-		}
-		var rules []rule
-		if egress {
-			for _, e := range np.Spec.Egress {
-				rules = append(rules, rule{e.Ports, e.To})
-			}
-		} else {
-			for _, i := range np.Spec.Ingress {
-				rules = append(rules, rule{i.Ports, i.From})
-			}
-		}
-		for _, ru := range rules {
-			portOK := len(ru.ports) == 0 || slices.ContainsFunc(ru.ports, func(p networkingv1.NetworkPolicyPort) bool {
-				return p.Port == nil || (p.Port.Type == intstr.Int && p.Port.IntVal == port)
-			})
-			if !portOK {
-				continue
-			}
-			if len(ru.peers) == 0 {
-				return true
-			}
-			for _, p := range ru.peers {
-				if p.NamespaceSelector != nil || p.IPBlock != nil || p.PodSelector == nil {
-					continue
-				}
-				if s, err := metav1.LabelSelectorAsSelector(p.PodSelector); err == nil && s.Matches(labels.Set(peer)) {
-					return true
-				}
-			}
-		}
+	if slices.Contains(intendedFlows, flow{"registry", "out", "auth", "TCP/9090"}) {
+		t.Fatal("registry → auth is an intended flow")
 	}
-	return false
 }
 
 func checkOverlay(t *testing.T, r *rendered, e expectation) {

@@ -49,7 +49,7 @@ func TestMemorySweep(t *testing.T) {
 			{2*time.Hour + time.Second, 0},     // swept at its Until
 		}
 		for _, s := range steps {
-			time.Sleep(start.Add(s.after).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(s.after)))
 			synctest.Wait() // the sweeper has done what the ticker asked
 			if got := m.held(); got != s.held {
 				t.Errorf("at +%s: %d entries held, want %d", s.after, got, s.held)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chave/chave/services/internal/redact"
 )
 
 // Redis is a Set in Redis, shared by every verifier.
@@ -457,7 +459,7 @@ func randomHex() (string, error) {
 func ParseURL(redisURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(redisURL)
 	if err != nil {
-		return nil, fmt.Errorf("revocation: parse Redis URL: %w", redactURLError(err))
+		return nil, fmt.Errorf("revocation: parse Redis URL: %w", redact.URLError(err))
 	}
 	base, topology, _ := strings.Cut(u.Scheme, "-")
 	if base != "redis" && base != "rediss" {
@@ -493,16 +495,6 @@ func ParseURL(redisURL string) (redis.UniversalClient, error) {
 	default:
 		return nil, fmt.Errorf("revocation: Redis URL scheme %q: want redis, rediss, redis-sentinel or redis-cluster", u.Scheme)
 	}
-}
-
-// redactURLError drops the URL, which may hold a password, from a parse
-// error.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // Eviction policies CheckEvictionPolicy reports.

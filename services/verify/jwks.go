@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/chave/chave/services/internal/redact"
 )
 
 // Defaults and limits of RemoteKeys.
@@ -160,7 +161,7 @@ func NewRemoteKeys(url string, opts RemoteKeysOptions) *RemoteKeys {
 	}
 	return &RemoteKeys{
 		url:       url,
-		redacted:  redactURL(url),
+		redacted:  redact.URL(url),
 		client:    client,
 		timeout:   opts.Timeout,
 		interval:  opts.RefreshInterval,
@@ -317,12 +318,12 @@ func (r *RemoteKeys) fetch() (jwk.Set, time.Duration, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
-		return fail("%w", redactURLError(err))
+		return fail("%w", redact.URLError(err))
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fail("%w", redactURLError(err))
+		return fail("%w", redact.URLError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -427,25 +428,6 @@ func noDowngrade(req *http.Request, via []*http.Request) error {
 		return errors.New("refusing a redirect from https to " + req.URL.Scheme)
 	}
 	return nil
-}
-
-// redactURL drops a password from a URL, for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
-
-// redactURLError drops the URL, which may hold a password, from a
-// *url.Error: messages name the redacted URL themselves.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // StaticKeys is a KeySource over a fixed set, for tests and for servers

@@ -39,14 +39,18 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/chave/chave/services/internal/chave"
 )
 
 // Limits and defaults.
 const (
 	// DefaultLeeway is the clock skew tolerated when Config.Leeway is zero.
 	DefaultLeeway = 30 * time.Second
-	// MaxLeeway is the largest Config.Leeway New accepts.
-	MaxLeeway = 5 * time.Minute
+	// MaxLeeway is the largest Config.Leeway New accepts: the clock skew
+	// the registry allows for when it keeps revocations and bounds the
+	// expiries it is told of (chave.MaxClockSkew, the one definition).
+	MaxLeeway = chave.MaxClockSkew
 	// MaxTokenSize bounds the work spent on a token: longer ones are
 	// rejected before any decoding. chave's tokens are well under 2 KiB.
 	MaxTokenSize = 16 << 10

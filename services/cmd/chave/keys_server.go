@@ -62,15 +62,15 @@ func keysServerCommand(ctx context.Context, args []string, stdout, stderr io.Wri
 // serverKeyFlags binds the secrets file (or the database it sits beside),
 // --kind and, when withVersion, --version.
 type serverKeyFlags struct {
-	cfg     app.Config
+	cfg     app.RegistryConfig
 	kind    string
 	version int
 }
 
 func newServerKeyFlags(f *flags, withVersion bool) *serverKeyFlags {
 	k := &serverKeyFlags{}
-	dbFlag(f, &k.cfg)
-	f.string(&k.cfg.SecretsFile, "secrets-file", "", "the secrets file (default: secrets.json beside the SQLite file)")
+	dbFlag(f, &k.cfg.DB)
+	f.string(&k.cfg.Keys.SecretsFile, "secrets-file", "", "the secrets file (default: secrets.json beside the SQLite file)")
 	f.fs.StringVar(&k.kind, "kind", "", "the key: hmac, seal or refresh")
 	if withVersion {
 		f.fs.IntVar(&k.version, "version", 0, "the key version")
@@ -86,7 +86,7 @@ func (k *serverKeyFlags) resolve(needVersion bool) (string, secrets.Kind, error)
 	if needVersion && k.version < 1 {
 		return "", "", cli.Usagef("--version is required (a positive number; chave keys server list shows them)")
 	}
-	path, err := app.SecretsFilePath(k.cfg)
+	path, err := app.SecretsFilePath(k.cfg.Keys, k.cfg.DB)
 	if err != nil {
 		return "", "", err
 	}
@@ -190,7 +190,7 @@ func keysServerRetire(ctx context.Context, args []string, stdout, stderr io.Writ
 
 // serverKeyUsage counts, by kind and version, what the hmac and seal
 // versions protect in the database of cfg.
-func serverKeyUsage(ctx context.Context, cfg app.Config, stderr io.Writer) (map[secrets.Kind]map[int]int, error) {
+func serverKeyUsage(ctx context.Context, cfg app.RegistryConfig, stderr io.Writer) (map[secrets.Kind]map[int]int, error) {
 	cfg.Logger = newLogger(stderr, slog.LevelWarn)
 	store, err := app.OpenStore(ctx, cfg.DB)
 	if err != nil {
@@ -237,7 +237,7 @@ func keysServerList(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		kinds = []secrets.Kind{kind}
 	}
-	path, err := app.SecretsFilePath(k.cfg)
+	path, err := app.SecretsFilePath(k.cfg.Keys, k.cfg.DB)
 	if err != nil {
 		return err
 	}
@@ -299,12 +299,12 @@ func showTime(t *time.Time) string {
 // keysRewrap runs "chave keys rewrap": re-seals every secret parameter
 // under the active seal version, online.
 func keysRewrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
+	var cfg app.RegistryConfig
 	var batch int64
 	f := newFlags("keys rewrap", stderr)
-	dbFlag(f, &cfg)
-	catalogFlag(f, &cfg)
-	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
+	dbFlag(f, &cfg.DB)
+	catalogFlag(f, &cfg.CatalogFile)
+	secretsFlags(f, &cfg.Keys.SecretsFile, &cfg.Keys.HashKey, &cfg.Keys.EncryptionKey, &cfg.Keys.RefreshTokenKey, "secrets.json beside the SQLite file")
 	f.int64(&batch, "batch", 200, fmt.Sprintf("credentials read per batch (1 to %d)", registry.MaxPageSize))
 	if err := f.parse(args); err != nil {
 		return err

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/chave/chave/services/internal/app"
+	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/internal/throttle"
 )
 
@@ -25,116 +27,120 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg app.Config
 	var level slog.Level
 	f := newFlags("serve", stderr)
-	f.string(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
-	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
-	f.string(&cfg.MetricsAddr, "metrics-addr", "127.0.0.1:9100", "listen address of /metrics, /healthz and /readyz, apart from the public ports (empty: none)")
+	f.string(&cfg.HTTPAddr, "http-addr", app.DefaultHTTPAddr, "HTTP listen address")
+	f.string(&cfg.GRPCAddr, "grpc-addr", app.DefaultGRPCAddr, "gRPC listen address")
+	f.string(&cfg.MetricsAddr, "metrics-addr", app.DefaultServeMetricsAddr, "listen address of /metrics, /healthz and /readyz, apart from the public ports (empty: none)")
 	f.bool(&cfg.PProf, "pprof", false, "serve net/http/pprof under /debug/pprof/ on --metrics-addr")
-	shutdownFlag(f, &cfg)
-	dbFlag(f, &cfg)
-	catalogFlag(f, &cfg)
-	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
-	redisFlags(f, &cfg)
-	tokenFlags(f, &cfg, "", "http:// + the HTTP address")
-	signingFlags(f, &cfg, "signing-keys.json beside the SQLite file")
-	throttleFlags(f, &cfg)
-	trustedProxiesFlag(f, &cfg)
+	shutdownFlag(f, &cfg.ShutdownDrainDelay)
+	dbFlag(f, &cfg.DB)
+	catalogFlag(f, &cfg.CatalogFile)
+	secretsFlags(f, &cfg.SecretsFile, &cfg.HashKey, &cfg.EncryptionKey, &cfg.RefreshTokenKey, "secrets.json beside the SQLite file")
+	redisFlags(f, &cfg.Redis, &cfg.RedisRequireNoEviction)
+	tokenFlags(f, &cfg.Issuer, &cfg.Audience, "", "http:// + the HTTP address")
+	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime,
+		&cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish}, "signing-keys.json beside the SQLite file")
+	throttleFlags(f, &cfg.Throttle)
+	trustedProxiesFlag(f, &cfg.TrustedProxies)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
-	tracingFlags(f, &cfg)
+	tracingFlags(f, &cfg.Tracing)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	return runServer(ctx, "", cfg, level, stdout, stderr, app.Start)
+	cfg.Stdout = stdout
+	return runServer(ctx, "", level, stdout, stderr, &cfg.Logger, func(ctx context.Context) (*app.Server, error) { return app.Start(ctx, cfg) })
 }
 
 func registryCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
+	var cfg app.RegistryConfig
 	var level slog.Level
 	f := newFlags("registry", stderr)
-	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
-	metricsFlag(f, &cfg)
-	dbFlag(f, &cfg)
-	catalogFlag(f, &cfg)
-	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
-	redisFlags(f, &cfg)
-	tokenFlags(f, &cfg, "http://localhost:8080", "")
+	f.string(&cfg.GRPCAddr, "grpc-addr", app.DefaultGRPCAddr, "gRPC listen address")
+	metricsFlag(f, &cfg.ProcessConfig)
+	dbFlag(f, &cfg.DB)
+	catalogFlag(f, &cfg.CatalogFile)
+	secretsFlags(f, &cfg.Keys.SecretsFile, &cfg.Keys.HashKey, &cfg.Keys.EncryptionKey, &cfg.Keys.RefreshTokenKey, "secrets.json beside the SQLite file")
+	redisFlags(f, &cfg.Redis.URL, &cfg.Redis.RequireNoEviction)
+	tokenFlags(f, &cfg.Issuer, &cfg.Audience, app.DefaultIssuer, "")
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
-	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
+	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", app.DefaultAccessTokenLifetime,
+		"the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
 	tlsServerFlags(f, &cfg.TLS)
 	internalServerFlags(f, &cfg.Internal)
-	tracingFlags(f, &cfg)
+	tracingFlags(f, &cfg.Tracing)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	return runServer(ctx, "registry", cfg, level, stdout, stderr, app.StartRegistry)
+	return runServer(ctx, "registry", level, stdout, stderr, &cfg.Logger, func(ctx context.Context) (*app.Server, error) { return app.StartRegistry(ctx, cfg) })
 }
 
 func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
+	var cfg app.AuthConfig
 	var level slog.Level
 	f := newFlags("auth", stderr)
-	f.string(&cfg.GRPCAddr, "grpc-addr", ":9090", "gRPC listen address")
-	metricsFlag(f, &cfg)
+	f.string(&cfg.GRPCAddr, "grpc-addr", app.DefaultGRPCAddr, "gRPC listen address")
+	metricsFlag(f, &cfg.ProcessConfig)
 	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
-	catalogFlag(f, &cfg)
-	secretsFlags(f, &cfg, "chave-data/secrets.json")
-	redisFlags(f, &cfg)
-	tokenFlags(f, &cfg, "http://localhost:8080", "")
-	signingFlags(f, &cfg, "chave-data/signing-keys.json")
-	throttleFlags(f, &cfg)
+	catalogFlag(f, &cfg.CatalogFile)
+	secretsFlags(f, &cfg.Keys.SecretsFile, &cfg.Keys.HashKey, &cfg.Keys.EncryptionKey, &cfg.Keys.RefreshTokenKey, app.DefaultSecretsFile)
+	redisFlags(f, &cfg.Redis.URL, &cfg.Redis.RequireNoEviction)
+	tokenFlags(f, &cfg.Issuer, &cfg.Audience, app.DefaultIssuer, "")
+	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime,
+		&cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish}, app.DefaultSigningKeysFile)
+	throttleFlags(f, &cfg.Throttle)
 	tlsServerFlags(f, &cfg.TLS)
 	tlsClientFlags(f, &cfg.TLS)
 	cfg.Internal.Token = os.Getenv("CHAVE_INTERNAL_TOKEN")
-	tracingFlags(f, &cfg)
+	tracingFlags(f, &cfg.Tracing)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	return runServer(ctx, "auth", cfg, level, stdout, stderr, app.StartAuth)
+	return runServer(ctx, "auth", level, stdout, stderr, &cfg.Logger, func(ctx context.Context) (*app.Server, error) { return app.StartAuth(ctx, cfg) })
 }
 
 func gatewayCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
+	var cfg app.GatewayConfig
 	var level slog.Level
 	f := newFlags("gateway", stderr)
-	f.string(&cfg.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
-	metricsFlag(f, &cfg)
+	f.string(&cfg.HTTPAddr, "http-addr", app.DefaultHTTPAddr, "HTTP listen address")
+	metricsFlag(f, &cfg.ProcessConfig)
 	f.string(&cfg.RegistryAddr, "registry", "", "the registry's gRPC address, host:port (required)")
 	f.string(&cfg.AuthAddr, "auth", "", "the auth service's gRPC address, host:port (required)")
-	trustedProxiesFlag(f, &cfg)
+	trustedProxiesFlag(f, &cfg.TrustedProxies)
 	tlsClientFlags(f, &cfg.TLS)
-	tracingFlags(f, &cfg)
+	tracingFlags(f, &cfg.Tracing)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	return runServer(ctx, "gateway", cfg, level, stdout, stderr, app.StartGateway)
+	return runServer(ctx, "gateway", level, stdout, stderr, &cfg.Logger, func(ctx context.Context) (*app.Server, error) { return app.StartGateway(ctx, cfg) })
 }
 
 func migrate(ctx context.Context, args []string, _, stderr io.Writer) error {
-	var cfg app.Config
+	var db string
 	var level slog.Level
 	f := newFlags("migrate", stderr)
-	dbFlag(f, &cfg)
+	dbFlag(f, &db)
 	f.logLevel(&level)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	cfg.Logger = newLogger(stderr, level)
-	if err := app.Migrate(ctx, cfg); err != nil {
+	log := newLogger(stderr, level)
+	if err := app.Migrate(ctx, db); err != nil {
 		return err
 	}
-	cfg.Logger.Info("database migrated")
+	log.Info("database migrated")
 	return nil
 }
 
 func bootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cfg app.Config
+	var cfg app.RegistryConfig
 	f := newFlags("bootstrap", stderr)
-	dbFlag(f, &cfg)
-	catalogFlag(f, &cfg)
-	secretsFlags(f, &cfg, "secrets.json beside the SQLite file")
+	dbFlag(f, &cfg.DB)
+	catalogFlag(f, &cfg.CatalogFile)
+	secretsFlags(f, &cfg.Keys.SecretsFile, &cfg.Keys.HashKey, &cfg.Keys.EncryptionKey, &cfg.Keys.RefreshTokenKey, "secrets.json beside the SQLite file")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -159,14 +165,14 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(observe.RedactSecrets(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
 }
 
-// runServer starts a server, prints where it listens, and runs it until
-// ctx ends (SIGINT, SIGTERM) or it fails; then it drains in-flight
-// requests for at most shutdownTimeout.
-func runServer(ctx context.Context, name string, cfg app.Config, level slog.Level, stdout, stderr io.Writer,
-	start func(context.Context, app.Config) (*app.Server, error)) error {
-	cfg.Logger = newLogger(stderr, level)
-	cfg.Stdout = stdout
-	srv, err := start(ctx, cfg)
+// runServer starts a server (its logger, *logger, set first), prints where
+// it listens, and runs it until ctx ends (SIGINT, SIGTERM) or it fails;
+// then it drains in-flight requests for at most shutdownTimeout.
+func runServer(ctx context.Context, name string, level slog.Level, stdout, stderr io.Writer, logger **slog.Logger,
+	start func(context.Context) (*app.Server, error)) error {
+	log := newLogger(stderr, level)
+	*logger = log
+	srv, err := start(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,7 +194,7 @@ func runServer(ctx context.Context, name string, cfg app.Config, level slog.Leve
 		stop()
 	case err = <-srv.Err():
 	}
-	cfg.Logger.Info("shutting down")
+	log.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	srv.Stop(shutdown)
@@ -197,62 +203,68 @@ func runServer(ctx context.Context, name string, cfg app.Config, level slog.Leve
 
 // Settings shared by several commands.
 
-func dbFlag(f *flags, cfg *app.Config) {
-	f.string(&cfg.DB, "db", "sqlite://chave-data/chave.db", "database: sqlite://PATH or postgres://URL")
+func dbFlag(f *flags, db *string) {
+	f.string(db, "db", app.DefaultDB, "database: sqlite://PATH or postgres://URL")
 }
 
-func catalogFlag(f *flags, cfg *app.Config) {
-	f.string(&cfg.CatalogFile, "catalog", "", "context catalog file (default: the shipped catalog)")
+func catalogFlag(f *flags, file *string) {
+	f.string(file, "catalog", "", "context catalog file (default: the shipped catalog)")
 }
 
 // secretsFlags binds --secrets-file and reads the keys that replace it
 // from the environment only, never from the command line.
-func secretsFlags(f *flags, cfg *app.Config, defaultFile string) {
-	f.string(&cfg.SecretsFile, "secrets-file", "", "file of the hashing, encryption and refresh-token keys, used when CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY and CHAVE_REFRESH_TOKEN_KEY are unset (default: "+defaultFile+")")
-	cfg.HashKey = os.Getenv("CHAVE_HASH_KEY")
-	cfg.EncryptionKey = os.Getenv("CHAVE_ENCRYPTION_KEY")
-	cfg.RefreshTokenKey = os.Getenv("CHAVE_REFRESH_TOKEN_KEY")
+func secretsFlags(f *flags, file, hashKey, encryptionKey, refreshTokenKey *string, defaultFile string) {
+	f.string(file, "secrets-file", "", "file of the hashing, encryption and refresh-token keys, used when CHAVE_HASH_KEY, CHAVE_ENCRYPTION_KEY and CHAVE_REFRESH_TOKEN_KEY are unset (default: "+defaultFile+")")
+	*hashKey = os.Getenv("CHAVE_HASH_KEY")
+	*encryptionKey = os.Getenv("CHAVE_ENCRYPTION_KEY")
+	*refreshTokenKey = os.Getenv("CHAVE_REFRESH_TOKEN_KEY")
 }
 
-func redisFlags(f *flags, cfg *app.Config) {
-	f.string(&cfg.Redis, "redis", "", "revocation set: redis://URL or rediss://URL (empty: in-process)")
-	f.bool(&cfg.RedisRequireNoEviction, "redis-require-noeviction", false, "refuse to start when Redis's maxmemory-policy is not noeviction")
+func redisFlags(f *flags, url *string, requireNoEviction *bool) {
+	f.string(url, "redis", "", "revocation set: redis://URL or rediss://URL (empty: in-process)")
+	f.bool(requireNoEviction, "redis-require-noeviction", false, "refuse to start when Redis's maxmemory-policy is not noeviction")
 }
 
 // tokenFlags binds the issuer and audience of the tokens signed or
 // accepted.
-func tokenFlags(f *flags, cfg *app.Config, issuerDefault, issuerHelp string) {
+func tokenFlags(f *flags, issuer, audience *string, issuerDefault, issuerHelp string) {
 	help := "iss of every token"
 	if issuerHelp != "" {
 		help += " (default " + issuerHelp + ")"
 	}
-	f.string(&cfg.Issuer, "issuer", issuerDefault, help)
-	f.string(&cfg.Audience, "audience", "", "aud of every token (default: the issuer)")
+	f.string(issuer, "issuer", issuerDefault, help)
+	f.string(audience, "audience", "", "aud of every token (default: the issuer)")
+}
+
+// signingSettings are the settings signingFlags binds.
+type signingSettings struct {
+	algorithm, keysFile                             *string
+	accessLifetime, refreshLifetime, familyLifetime *time.Duration
+	rotation, prePublish                            *time.Duration
 }
 
 // signingFlags binds the settings of the signing keys and the tokens'
 // lifetimes.
-func signingFlags(f *flags, cfg *app.Config, defaultKeysFile string) {
-	f.string(&cfg.SigningAlgorithm, "signing-algorithm", "ES256", "ES256, EdDSA, RS256 or HS512")
-	f.string(&cfg.SigningKeysFile, "signing-keys-file", "", "private signing keys, created with a fresh key if absent (default: "+defaultKeysFile+")")
-	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", 30*time.Minute, "access token lifetime")
-	f.duration(&cfg.RefreshTokenLifetime, "refresh-token-lifetime", 24*time.Hour, "refresh token lifetime")
-	f.duration(&cfg.RefreshFamilyLifetime, "refresh-family-lifetime", 30*24*time.Hour, "absolute lifetime of a chain of refresh tokens")
-	f.duration(&cfg.SigningKeyRotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by the chave keys rotate command)")
-	f.duration(&cfg.SigningKeyPrePublish, "signing-key-pre-publish", 10*time.Minute, "publish a new signing key this long before it signs")
+func signingFlags(f *flags, s signingSettings, defaultKeysFile string) {
+	f.string(s.algorithm, "signing-algorithm", app.DefaultSigningAlgorithm, "ES256, EdDSA, RS256 or HS512")
+	f.string(s.keysFile, "signing-keys-file", "", "private signing keys, created with a fresh key if absent (default: "+defaultKeysFile+")")
+	f.duration(s.accessLifetime, "access-token-lifetime", app.DefaultAccessTokenLifetime, "access token lifetime")
+	f.duration(s.refreshLifetime, "refresh-token-lifetime", auth.DefaultRefreshTokenLifetime, "refresh token lifetime")
+	f.duration(s.familyLifetime, "refresh-family-lifetime", auth.DefaultRefreshFamilyLifetime, "absolute lifetime of a chain of refresh tokens")
+	f.duration(s.rotation, "signing-key-rotation", 0, "rotate the signing key when it has signed this long (0: only by the chave keys rotate command)")
+	f.duration(s.prePublish, "signing-key-pre-publish", signing.DefaultPrePublish, "publish a new signing key this long before it signs")
 }
 
 // tracingFlags bind OpenTelemetry tracing, off unless an endpoint is set.
-func tracingFlags(f *flags, cfg *app.Config) {
-	f.string(&cfg.Tracing.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector (host:port) that receives traces (empty: tracing off)")
-	f.bool(&cfg.Tracing.Insecure, "otlp-insecure", false, "send traces to the collector without TLS (a collector on localhost or in the pod)")
-	f.float(&cfg.Tracing.SampleRatio, "trace-sample-ratio", 0.1, "fraction of new traces sampled (parent-based)")
+func tracingFlags(f *flags, t *observe.TracingConfig) {
+	f.string(&t.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector (host:port) that receives traces (empty: tracing off)")
+	f.bool(&t.Insecure, "otlp-insecure", false, "send traces to the collector without TLS (a collector on localhost or in the pod)")
+	f.float(&t.SampleRatio, "trace-sample-ratio", observe.DefaultSampleRatio, "fraction of new traces sampled (parent-based)")
 }
 
 // throttleFlags bind the limits on failed client authentications
 // (docs/operations.md, Throttling).
-func throttleFlags(f *flags, cfg *app.Config) {
-	p := &cfg.Throttle
+func throttleFlags(f *flags, p *throttle.Policy) {
 	f.duration(&p.Window, "throttle-window", throttle.DefaultWindow, "length of each failed-authentication window: the longest a client is refused")
 	f.int64(&p.MaxPairFailures, "throttle-max-pair-failures", throttle.DefaultMaxPairFailures, "failed authentications of one client id from one address per window")
 	f.int64(&p.MaxAddressFailures, "throttle-max-address-failures", throttle.DefaultMaxAddressFailures, "failed authentications from one address per window, for client ids that have not authenticated from it")
@@ -261,26 +273,20 @@ func throttleFlags(f *flags, cfg *app.Config) {
 }
 
 // trustedProxiesFlag binds the proxies whose X-Forwarded-For is believed.
-func trustedProxiesFlag(f *flags, cfg *app.Config) {
-	f.string(&cfg.TrustedProxies, "trusted-proxies", "", "comma-separated CIDR prefixes of the proxies (load balancer, ingress) whose X-Forwarded-For names the client (default: none, the client is the peer)")
+func trustedProxiesFlag(f *flags, proxies *string) {
+	f.string(proxies, "trusted-proxies", "", "comma-separated CIDR prefixes of the proxies (load balancer, ingress) whose X-Forwarded-For names the client (default: none, the client is the peer)")
 }
 
 // metricsFlag binds the metrics listener of a service apart, and the
 // shutdown.
-func metricsFlag(f *flags, cfg *app.Config) {
-	f.string(&cfg.MetricsAddr, "metrics-addr", ":9100", "listen address of /metrics, /healthz and /readyz")
-	f.bool(&cfg.PProf, "pprof", false, "serve net/http/pprof under /debug/pprof/ on --metrics-addr")
-	shutdownFlag(f, cfg)
+func metricsFlag(f *flags, p *app.ProcessConfig) {
+	f.string(&p.MetricsAddr, "metrics-addr", app.DefaultMetricsAddr, "listen address of /metrics, /healthz and /readyz")
+	f.bool(&p.PProf, "pprof", false, "serve net/http/pprof under /debug/pprof/ on --metrics-addr")
+	shutdownFlag(f, &p.ShutdownDrainDelay)
 }
 
-// defaultDrainDelay is how long a server keeps serving after SIGTERM, not
-// ready: long enough for load balancers and Kubernetes' endpoints to stop
-// sending it requests (deploy/ sets the same and gives the pods
-// terminationGracePeriodSeconds to cover it and shutdownTimeout).
-const defaultDrainDelay = 5 * time.Second
-
-func shutdownFlag(f *flags, cfg *app.Config) {
-	f.duration(&cfg.ShutdownDrainDelay, "shutdown-drain-delay", defaultDrainDelay, "on SIGTERM, keep serving this long, not ready and closing kept-alive connections, before draining the requests in flight (at most 20 s) and exiting")
+func shutdownFlag(f *flags, delay *time.Duration) {
+	f.duration(delay, "shutdown-drain-delay", app.DefaultShutdownDrainDelay, "on SIGTERM, keep serving this long, not ready and closing kept-alive connections, before draining the requests in flight (at most 20 s) and exiting")
 }
 
 // tlsServerFlags bind the TLS of the gRPC listener.

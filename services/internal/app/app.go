@@ -4,14 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
-	"github.com/chave/chave/services/internal/inprocess"
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
@@ -22,34 +22,44 @@ import (
 // as the services apart. It opens the database, starts the gRPC and HTTP
 // servers and returns once both listen. Stop shuts them down.
 //
-// The auth service and the gateway reach the registry through the gRPC
-// server's own interceptors like any other caller (in process, see package
-// inprocess), so that authentication always runs. /metrics is served
-// only on cfg.MetricsAddr (none when it is empty), never on the public
-// HTTP address.
+// The gateway reaches the registry and the auth service through the gRPC
+// server itself, over an in-memory connection (grpc/test/bufconn) that
+// only this process can open: the same interceptors (authentication
+// included), the same tracing and metrics as a call from the network. The
+// auth service is handed the registry service directly (directRegistry,
+// the auth service's Registry contract over *registry.Service, doing what
+// CredentialService does over gRPC: each method authenticates the client
+// it names and checks that what it names is that client's, grants under
+// the tenant's address policy); CredentialService itself is served
+// nowhere. /metrics is served only on cfg.MetricsAddr
+// (none when it is empty), never on the public HTTP address.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	return start(&cfg, roleServe, func(s *Server) error {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return start("serve", cfg.process(), func(s *Server) error {
 		metrics := newMetrics()
 		catalog, err := loadCatalog(cfg.CatalogFile)
 		if err != nil {
 			return err
 		}
-		secretKeys, err := loadKeys(cfg, useStorageKeys|useRefreshKey)
+		secretKeys, err := loadKeys(cfg.keys(), cfg.DB, cfg.Logger, useStorageKeys|useRefreshKey)
 		if err != nil {
 			return err
 		}
 		if err := registerServerKeys(metrics, secretKeys, useStorageKeys|useRefreshKey); err != nil {
 			return err
 		}
-		reg, err := s.openRegistry(ctx, cfg, catalog, secretKeys, metrics)
+		reg, err := s.openRegistry(ctx, cfg.Registry(), catalog, secretKeys, metrics)
 		if err != nil {
 			return err
 		}
-		keysPath, err := signingKeysPath(cfg)
+		keysPath, err := signingKeysPath(cfg.SigningKeysFile, cfg.DB)
 		if err != nil {
 			return err
 		}
-		signingKeys, err := s.openSigningKeys(cfg, keysPath)
+		signingKeys, err := s.openSigningKeys(cfg.Auth(), keysPath)
 		if err != nil {
 			return err
 		}
@@ -69,31 +79,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, insecure.NewCredentials(), registry.StatusInterceptor(), auth.StatusInterceptor(), reg.interceptor(verifier, registry.RequireInProcess, cfg.Logger), auth.SourceInterceptor(false)); err != nil {
+		// CredentialService is not served: no caller may use it.
+		if err := s.listenGRPC(cfg.GRPCAddr, metrics, insecure.NewCredentials(), registry.StatusInterceptor(), auth.StatusInterceptor(), reg.interceptor(verifier, registry.RequireAll(), cfg.Logger), auth.SourceInterceptor(false)); err != nil {
 			return err
 		}
-		// The auth service and the gateway call the registry and the auth
-		// service in process, through the same interceptors as the network
-		// listener (authentication included): the two hops of every grant
-		// cost no sockets, no HTTP/2 framing and no goroutine hand-offs.
-		// CredentialService, the auth service's API, is served there alone,
-		// never on the gRPC listener.
-		self := inprocess.New(append([]grpc.UnaryServerInterceptor{registry.InProcessInterceptor()}, s.unary...)...)
-		authReg, err := s.throttled(cfg, auth.NewRegistryClient(registryv1.NewCredentialServiceClient(self)), metrics)
+		authCfg := cfg.Auth()
+		authReg, err := s.throttled(authCfg, s.directRegistry(reg.svc), metrics)
 		if err != nil {
 			return err
 		}
-		authSrv, err := newAuthServer(cfg, catalog, secretKeys, verifier, authReg, signingKeys, metrics)
+		authSrv, err := newAuthServer(authCfg, catalog, secretKeys, verifier, authReg, signingKeys, metrics)
 		if err != nil {
 			return err
 		}
-		for _, r := range []grpc.ServiceRegistrar{s.grpc, self} {
-			reg.register(r, cfg.Logger)
-			authv1.RegisterAuthServiceServer(r, authSrv)
-		}
-		reg.registerCredentials(self, cfg.Logger)
+		reg.register(s.grpc, cfg.Logger)
+		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
 
-		edge, err := s.newGateway(ctx, cfg, self, self, metrics, s.ready)
+		self, err := s.dialSelf()
+		if err != nil {
+			return err
+		}
+		edge, err := s.newGateway(ctx, cfg.Gateway(), self, self, metrics, s.ready)
 		if err != nil {
 			return err
 		}
@@ -105,18 +111,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 
 		if cfg.PrintBootstrapCredential {
-			if err := printBootstrap(ctx, cfg, reg.svc); err != nil {
+			if err := printBootstrap(ctx, cfg.Stdout, reg.svc); err != nil {
 				return err
 			}
 		}
 		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName, authv1.AuthService_ServiceDesc.ServiceName)
 		return nil
-	})
+	}, "db", redact.URL(cfg.DB))
 }
 
 // printBootstrap creates and prints an operator credential when the database
 // holds none: a development convenience that `make run` turns on.
-func printBootstrap(ctx context.Context, cfg Config, reg *registry.Service) error {
+func printBootstrap(ctx context.Context, stdout io.Writer, reg *registry.Service) error {
 	has, err := reg.HasOperator(ctx)
 	if err != nil || has {
 		return err
@@ -126,6 +132,6 @@ func printBootstrap(ctx context.Context, cfg Config, reg *registry.Service) erro
 		return err
 	}
 	b, _ := json.Marshal(map[string]string{"clientId": id, "clientSecret": secret.Reveal()})
-	_, err = fmt.Fprintf(cfg.Stdout, "operator credential (shown once; keep it safe):\n%s\n", b)
+	_, err = fmt.Fprintf(stdout, "operator credential (shown once; keep it safe):\n%s\n", b)
 	return err
 }

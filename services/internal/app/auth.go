@@ -31,8 +31,12 @@ const registryRevocationTimeout = 3 * time.Second
 // set; without one it asks the registry about each token it verifies (one
 // call per verification), since an in-process set would never hear of the
 // registry's revocations.
-func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
-	return start(&cfg, roleAuth, func(s *Server) error {
+func StartAuth(ctx context.Context, cfg AuthConfig) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return start("auth", cfg.ProcessConfig, func(s *Server) error {
 		creds, err := cfg.TLS.serverCredentials()
 		if err != nil {
 			return err
@@ -42,7 +46,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		keys, err := loadKeys(cfg, useRefreshKey)
+		keys, err := loadKeys(cfg.Keys, "", cfg.Logger, useRefreshKey)
 		if err != nil {
 			return err
 		}
@@ -63,8 +67,8 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		vcfg := verify.Config{Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: signingKeys}
 		var ready func(context.Context) error
-		if cfg.Redis != "" {
-			set, err := s.openRevocations(ctx, cfg, metrics)
+		if cfg.Redis.URL != "" {
+			set, err := s.openRevocations(ctx, cfg.Redis, cfg.Logger, metrics)
 			if err != nil {
 				return err
 			}
@@ -87,7 +91,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		// Its gRPC port is the gateway's alone (deploy/'s NetworkPolicy):
 		// the client address the gateway forwards is believed.
-		if err := s.listenGRPC(cfg, metrics, creds, auth.StatusInterceptor(), auth.SourceInterceptor(true)); err != nil {
+		if err := s.listenGRPC(cfg.GRPCAddr, metrics, creds, auth.StatusInterceptor(), auth.SourceInterceptor(true)); err != nil {
 			return err
 		}
 		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
@@ -99,7 +103,7 @@ func StartAuth(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // newAuthServer builds the auth service of cfg.Issuer and cfg.Audience.
-func newAuthServer(cfg Config, catalog *chave.Catalog, refreshKeys secrets.KeyProvider, verifier *verify.Verifier, reg auth.Registry, keys *signing.KeySet, metrics prometheus.Registerer) (*auth.Server, error) {
+func newAuthServer(cfg AuthConfig, catalog *chave.Catalog, refreshKeys secrets.KeyProvider, verifier *verify.Verifier, reg auth.Registry, keys *signing.KeySet, metrics prometheus.Registerer) (*auth.Server, error) {
 	srv, err := auth.NewServer(auth.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Logger: cfg.Logger, Verifier: verifier,
 		AccessTokenLifetime: cfg.AccessTokenLifetime, RefreshTokenKeys: refreshKeys,
@@ -125,7 +129,7 @@ func scopesSupported(c *chave.Catalog) []string {
 // a fresh key when it does not exist), then reloads them when another
 // process (`chave keys rotate`, another replica, a replaced Kubernetes
 // Secret) changes the file, and rotates them on schedule when configured.
-func (s *Server) openSigningKeys(cfg Config, path string) (*signing.KeySet, error) {
+func (s *Server) openSigningKeys(cfg AuthConfig, path string) (*signing.KeySet, error) {
 	alg := jwa.SignatureAlgorithm(cfg.SigningAlgorithm)
 	keys, err := signing.LoadOrCreate(path, alg, time.Now())
 	if err != nil {

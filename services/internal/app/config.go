@@ -26,100 +26,57 @@ import (
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
 	"github.com/chave/chave/services/internal/throttle"
-	"github.com/chave/chave/services/verify"
 )
 
-// Config configures the all-in-one server and the services apart; each
-// reads the settings it uses. Zero values get the defaults of docs/spec.md §5.
-type Config struct {
-	HTTPAddr string // default ":8080"
-	GRPCAddr string // default ":9090"
+// Each part of chave (the registry, the auth service, the gateway) has its
+// own configuration here: RegistryConfig, AuthConfig and GatewayConfig,
+// with their defaults (the exported constants, which the flags of
+// cmd/chave show) and their Validate. They live in app, not in the parts'
+// packages, because they are a process's settings (listen addresses,
+// files, URLs, TLS) that app turns into what the parts' own Configs take
+// (a store, keys, connections); the limits the parts must agree on are
+// the domain's (package chave). Config, `chave serve`'s, holds every
+// setting once and composes the three.
+
+// Defaults of docs/spec.md §5.
+const (
+	DefaultHTTPAddr    = ":8080"
+	DefaultGRPCAddr    = ":9090"
+	DefaultMetricsAddr = ":9100" // a service apart's
+	// DefaultServeMetricsAddr is `chave serve`'s flag default: loopback
+	// only (Start itself serves no metrics when MetricsAddr is empty).
+	DefaultServeMetricsAddr = "127.0.0.1:9100"
+	DefaultDataDir          = "chave-data"
+	DefaultDB               = "sqlite://" + DefaultDataDir + "/chave.db"
+	// DefaultIssuer is the issuer of the services apart when none is
+	// configured: the one `chave serve` has on its default address.
+	DefaultIssuer           = "http://localhost:8080"
+	DefaultSigningAlgorithm = "ES256"
+	// DefaultSigningKeysFile and DefaultSecretsFile are the auth service
+	// apart's, which has no database to sit beside: the files of `chave
+	// serve` on its default database.
+	DefaultSigningKeysFile = DefaultDataDir + "/signing-keys.json"
+	DefaultSecretsFile     = DefaultDataDir + "/secrets.json"
+	// DefaultAccessTokenLifetime is the auth service's (and what the
+	// registry assumes of it).
+	DefaultAccessTokenLifetime = auth.DefaultAccessTokenLifetime
+	// DefaultShutdownDrainDelay is how long a server keeps serving after
+	// SIGTERM, not ready: long enough for load balancers and Kubernetes'
+	// endpoints to stop sending it requests (deploy/ sets the same).
+	DefaultShutdownDrainDelay = 5 * time.Second
+)
+
+// ProcessConfig is what every server process has, whatever part it runs.
+type ProcessConfig struct {
 	// MetricsAddr is where /metrics, /healthz and /readyz are served, apart
-	// from the public ports: a service apart's default is ":9100"; the
-	// all-in-one server serves none when it is empty (`chave serve`'s flag
-	// defaults to the loopback 127.0.0.1:9100). /metrics is never served
-	// on HTTPAddr.
+	// from the public ports: a service apart's default is
+	// DefaultMetricsAddr; the all-in-one server serves none when it is
+	// empty. /metrics is never served on a public port.
 	MetricsAddr string
-	DB          string // sqlite://PATH or postgres://URL (default sqlite://chave-data/chave.db)
-	Redis       string // empty: in-process revocation set
-	// RedisRequireNoEviction refuses to start when Redis may evict keys
-	// (maxmemory-policy other than noeviction); otherwise it only warns.
-	RedisRequireNoEviction bool
-
-	// Issuer is the exact iss of every token; default "http://" + the HTTP
-	// listen address, an unspecified host read as localhost (the services
-	// apart: http://localhost:8080, what `chave serve` has by default).
-	Issuer string
-	// Audience is the aud of every token; default the issuer.
-	Audience string
-	// JWKSURL is where the registry apart fetches the public signing keys
-	// that verify Bearer tokens; default Issuer + "/.well-known/jwks.json".
-	JWKSURL string
-
-	// RegistryAddr is the registry's gRPC address (host:port) that the auth
-	// service and the gateway dial; AuthAddr the auth service's, that the
-	// gateway dials.
-	RegistryAddr, AuthAddr string
-	// TLS secures gRPC between the services apart; zero: plaintext.
-	TLS TLSConfig
-	// Internal is how the registry apart admits only the auth service to
-	// CredentialService (internal.go).
-	Internal InternalConfig
-
-	// CatalogFile replaces the shipped context catalog.
-	CatalogFile string
-	// SigningKeysFile holds the private signing keys; default beside the
-	// SQLite database.
-	SigningKeysFile string
-	// SigningAlgorithm: ES256 (default), EdDSA, RS256 or HS512.
-	SigningAlgorithm string
-	// SecretsFile holds the hashing, encryption and refresh-token keys
-	// when HashKey, EncryptionKey and RefreshTokenKey are not given;
-	// default beside the SQLite database (the auth service apart:
-	// chave-data/secrets.json). Each key has versions (chave keys
-	// server); the file is watched, and a version added or activated there
-	// is in use within SecretsCheckInterval.
-	SecretsFile string
-	// SecretsCheckInterval is how often the secrets file is looked at for
-	// changes; zero: secrets.DefaultCheckInterval (2s).
-	SecretsCheckInterval time.Duration
-	// HashKey and EncryptionKey (base64) protect credentials at rest: the
-	// registry's; RefreshTokenKey (base64) authenticates refresh tokens:
-	// the auth service's.
-	HashKey, EncryptionKey, RefreshTokenKey string
-
-	// RefreshTokenLifetime bounds each refresh token (default 24h);
-	// RefreshFamilyLifetime bounds a whole chain of them (default 30 days).
-	RefreshTokenLifetime, RefreshFamilyLifetime time.Duration
-
-	AccessTokenLifetime time.Duration // default 30m
-
-	// SigningKeyRotation rotates the signing key when it has signed this
-	// long (0: only by `chave keys rotate`). A new key is published
-	// SigningKeyPrePublish before it signs; a retired key stays published
-	// for the access-token lifetime plus the verifiers' leeway.
-	SigningKeyRotation, SigningKeyPrePublish time.Duration
-
-	// Tracing exports OpenTelemetry spans when its OTLPEndpoint is set;
-	// its Service is set per command (chave-registry, …).
-	Tracing observe.TracingConfig
-
-	// Throttle limits failed client authentications at the auth service
-	// (zero fields: the defaults of package throttle); ThrottleClock is its
-	// clock (nil: time.Now).
-	Throttle      throttle.Policy
-	ThrottleClock func() time.Time
-	// TrustedProxies (comma-separated CIDR prefixes) are the proxies whose
-	// X-Forwarded-For names the HTTP client to the gateway; empty: none.
-	TrustedProxies string
-
-	// PrintBootstrapCredential creates and prints an operator credential
-	// when the database holds none (a development convenience).
-	PrintBootstrapCredential bool
-
 	// PProf serves net/http/pprof under /debug/pprof/ on MetricsAddr.
 	PProf bool
 	// ShutdownDrainDelay is how long Drain keeps serving after a stop was
@@ -127,178 +84,409 @@ type Config struct {
 	// before Stop stops accepting and finishes what is in flight: the time
 	// load balancers need to stop sending. Zero: no delay.
 	ShutdownDrainDelay time.Duration
-
-	Logger *slog.Logger // default: JSON to stderr
-	Stdout io.Writer    // where the bootstrap credential goes; default os.Stdout
+	// Tracing exports OpenTelemetry spans when its OTLPEndpoint is set;
+	// its Service is set per command (chave-registry, …).
+	Tracing observe.TracingConfig
+	Logger  *slog.Logger // default: JSON to stderr
 }
 
-// role is the server a Config starts.
-type role int
-
-const (
-	roleServe    role = iota // the all-in-one server
-	roleRegistry             // chave registry
-	roleAuth                 // chave auth
-	roleGateway              // chave gateway
-	roleMigrate              // chave migrate
-)
-
-func (r role) String() string {
-	return [...]string{"serve", "registry", "auth", "gateway", "migrate"}[r]
+func (p *ProcessConfig) setDefaults(metricsAddr string) {
+	if p.MetricsAddr == "" {
+		p.MetricsAddr = metricsAddr
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	p.Logger = observe.RedactingLogger(p.Logger)
 }
 
-// defaultDataDir holds the embedded defaults' files.
-const defaultDataDir = "chave-data"
-
-// defaultSplitIssuer is the issuer of the services apart when none is
-// configured: the one `chave serve` has on its default address.
-const defaultSplitIssuer = "http://localhost:8080"
-
-func (c *Config) setDefaults(r role) {
-	if c.HTTPAddr == "" {
-		c.HTTPAddr = ":8080"
-	}
-	if c.GRPCAddr == "" {
-		c.GRPCAddr = ":9090"
-	}
-	if c.MetricsAddr == "" && r != roleServe {
-		c.MetricsAddr = ":9100"
-	}
-	if c.DB == "" {
-		c.DB = "sqlite://" + filepath.Join(defaultDataDir, "chave.db")
-	}
-	if c.SigningAlgorithm == "" {
-		c.SigningAlgorithm = "ES256"
-	}
-	if c.AccessTokenLifetime == 0 {
-		c.AccessTokenLifetime = 30 * time.Minute
-	}
-	if c.SigningKeyPrePublish == 0 {
-		c.SigningKeyPrePublish = signing.DefaultPrePublish
-	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	}
-	c.Logger = observe.RedactingLogger(c.Logger)
-	if c.Stdout == nil {
-		c.Stdout = os.Stdout
-	}
-	switch r {
-	case roleRegistry, roleAuth:
-		if c.Issuer == "" {
-			c.Issuer = defaultSplitIssuer
-		}
-		if c.Audience == "" {
-			c.Audience = c.Issuer
-		}
-	}
-	switch r {
-	case roleRegistry:
-		if c.JWKSURL == "" {
-			c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
-		}
-	case roleAuth:
-		// No database to sit beside: the same files as the all-in-one
-		// server on its default database.
-		if c.SigningKeysFile == "" {
-			c.SigningKeysFile = filepath.Join(defaultDataDir, "signing-keys.json")
-		}
-		if c.SecretsFile == "" {
-			c.SecretsFile = filepath.Join(defaultDataDir, "secrets.json")
-		}
-	}
-}
-
-// validate checks the settings r uses, before anything is opened, and
-// names each one that is wrong.
-func (c *Config) validate(r role) error {
+// Validate checks the process's settings.
+func (p ProcessConfig) Validate() error {
 	var errs []error
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
+	if p.MetricsAddr != "" {
+		errs = append(errs, checkListenAddr("--metrics-addr", p.MetricsAddr))
+	} else if p.PProf {
+		errs = append(errs, errors.New("--pprof: needs --metrics-addr"))
 	}
-	switch r {
-	case roleServe:
-		check(checkListenAddr("--http-addr", c.HTTPAddr))
-		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
-		if c.MetricsAddr != "" {
-			check(checkListenAddr("--metrics-addr", c.MetricsAddr))
-		}
-		check(checkDB(c.DB))
-		check(c.checkTokens())
-		check(c.checkThrottle())
-		check(c.checkTrustedProxies())
-	case roleRegistry:
-		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
-		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
-		check(checkDB(c.DB))
-		check(checkURL("--jwks-url", c.JWKSURL))
-		check(c.TLS.validateServer())
-	case roleAuth:
-		check(checkListenAddr("--grpc-addr", c.GRPCAddr))
-		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
-		check(checkDialAddr("--registry", c.RegistryAddr))
-		check(c.checkTokens())
-		check(c.checkThrottle())
-		check(c.TLS.validateServer())
-		check(c.TLS.validateClient())
-	case roleGateway:
-		check(checkListenAddr("--http-addr", c.HTTPAddr))
-		check(checkListenAddr("--metrics-addr", c.MetricsAddr))
-		check(checkDialAddr("--registry", c.RegistryAddr))
-		check(checkDialAddr("--auth", c.AuthAddr))
-		check(c.checkTrustedProxies())
-		check(c.TLS.validateClient())
-	case roleMigrate:
-		check(checkDB(c.DB))
+	if p.ShutdownDrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-drain-delay: %v is negative", p.ShutdownDrainDelay))
 	}
-	if r != roleMigrate && c.ShutdownDrainDelay < 0 {
-		check(fmt.Errorf("--shutdown-drain-delay: %v is negative", c.ShutdownDrainDelay))
-	}
-	if r == roleServe && c.PProf && c.MetricsAddr == "" {
-		check(errors.New("--pprof: needs --metrics-addr"))
-	}
-	if r != roleMigrate && (c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1) {
-		check(fmt.Errorf("--trace-sample-ratio: %v is outside [0, 1]", c.Tracing.SampleRatio))
-	}
-	switch r {
-	case roleServe, roleRegistry, roleAuth:
-		if c.Issuer != "" {
-			check(checkURL("--issuer", c.Issuer))
-		}
-		if c.Audience != "" && strings.TrimSpace(c.Audience) != c.Audience {
-			check(fmt.Errorf("--audience: %q has surrounding spaces", c.Audience))
-		}
+	if p.Tracing.SampleRatio < 0 || p.Tracing.SampleRatio > 1 {
+		errs = append(errs, fmt.Errorf("--trace-sample-ratio: %v is outside [0, 1]", p.Tracing.SampleRatio))
 	}
 	return errors.Join(errs...)
 }
 
-// checkTokens checks the settings of the tokens the auth service signs.
-func (c *Config) checkTokens() error {
+// RedisConfig is the Redis that holds the shared revocation set and the
+// throttle's counts.
+type RedisConfig struct {
+	// URL: empty, an in-process revocation set.
+	URL string
+	// RequireNoEviction refuses to start when Redis may evict keys
+	// (maxmemory-policy other than noeviction); otherwise it only warns.
+	RequireNoEviction bool
+}
+
+// TokenConfig names the tokens the auth service signs and the registry
+// accepts.
+type TokenConfig struct {
+	// Issuer is the exact iss of every token (services apart: default
+	// DefaultIssuer; `chave serve`: "http://" + its HTTP address, an
+	// unspecified host read as localhost).
+	Issuer string
+	// Audience is the aud of every token; default the issuer.
+	Audience string
+}
+
+func (t *TokenConfig) setDefaults(issuer string) {
+	if t.Issuer == "" {
+		t.Issuer = issuer
+	}
+	if t.Audience == "" {
+		t.Audience = t.Issuer
+	}
+}
+
+// Validate checks the issuer and audience that are set.
+func (t TokenConfig) Validate() error {
+	var errs []error
+	if t.Issuer != "" {
+		errs = append(errs, checkURL("--issuer", t.Issuer))
+	}
+	if t.Audience != "" && strings.TrimSpace(t.Audience) != t.Audience {
+		errs = append(errs, fmt.Errorf("--audience: %q has surrounding spaces", t.Audience))
+	}
+	return errors.Join(errs...)
+}
+
+// KeysConfig is where the server keys come from: HashKey, EncryptionKey
+// and RefreshTokenKey (base64, from the environment) when any is given,
+// else SecretsFile (created when missing), by default beside the SQLite
+// database.
+type KeysConfig struct {
+	// SecretsFile holds the hashing, encryption and refresh-token keys
+	// when HashKey, EncryptionKey and RefreshTokenKey are not given;
+	// default beside the SQLite database. Each key has versions (chave
+	// keys server); the file is watched, and a version added or activated
+	// there is in use within SecretsCheckInterval.
+	SecretsFile string
+	// SecretsCheckInterval is how often the secrets file is looked at for
+	// changes; zero: secrets.DefaultCheckInterval (2s).
+	SecretsCheckInterval time.Duration
+	// HashKey and EncryptionKey protect credentials at rest: the
+	// registry's; RefreshTokenKey authenticates refresh tokens: the auth
+	// service's.
+	HashKey, EncryptionKey, RefreshTokenKey string
+}
+
+// RegistryConfig configures the registry (`chave registry`, and the
+// registry of `chave serve`).
+type RegistryConfig struct {
+	ProcessConfig
+	GRPCAddr string // default DefaultGRPCAddr
+	DB       string // sqlite://PATH or postgres://URL (default DefaultDB)
+	Redis    RedisConfig
+	TokenConfig
+	// JWKSURL is where the registry apart fetches the public signing keys
+	// that verify Bearer tokens; default Issuer + "/.well-known/jwks.json".
+	JWKSURL string
+	// CatalogFile replaces the shipped context catalog.
+	CatalogFile string
+	Keys        KeysConfig
+	// AccessTokenLifetime is the auth service's, at least: revocations are
+	// kept this long plus the verifiers' leeway. Default
+	// DefaultAccessTokenLifetime.
+	AccessTokenLifetime time.Duration
+	// TLS secures its gRPC port; zero: plaintext.
+	TLS TLSConfig
+	// Internal is how it admits only the auth service to
+	// CredentialService (internal.go).
+	Internal InternalConfig
+}
+
+func (c *RegistryConfig) setDefaults() {
+	c.ProcessConfig.setDefaults(DefaultMetricsAddr)
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.DB == "" {
+		c.DB = DefaultDB
+	}
+	if c.AccessTokenLifetime == 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	c.TokenConfig.setDefaults(DefaultIssuer)
+	if c.JWKSURL == "" {
+		c.JWKSURL = strings.TrimSuffix(c.Issuer, "/") + "/.well-known/jwks.json"
+	}
+}
+
+// Validate checks the settings, before anything is opened, and names
+// each one that is wrong.
+func (c RegistryConfig) Validate() error {
+	return errors.Join(c.ProcessConfig.Validate(), c.validateSettings(), checkURL("--jwks-url", c.JWKSURL), c.TLS.validateServer())
+}
+
+// validateSettings checks what the registry of `chave serve` has too: all
+// but how it is reached.
+func (c RegistryConfig) validateSettings() error {
+	return errors.Join(checkListenAddr("--grpc-addr", c.GRPCAddr), checkDB(c.DB), c.TokenConfig.Validate(),
+		inRange("--access-token-lifetime", c.AccessTokenLifetime, time.Second, chave.MaxAccessTokenLifetime))
+}
+
+// AuthConfig configures the auth service (`chave auth`, and the auth
+// service of `chave serve`).
+type AuthConfig struct {
+	ProcessConfig
+	GRPCAddr string // default DefaultGRPCAddr
+	// RegistryAddr is the registry's gRPC address (host:port) it dials.
+	RegistryAddr string
+	// Redis, when set, is where it checks revocations and counts failed
+	// authentications; otherwise it asks the registry.
+	Redis RedisConfig
+	TokenConfig
+	CatalogFile string
+	Keys        KeysConfig
+	// SigningKeysFile holds the private signing keys (default
+	// DefaultSigningKeysFile; `chave serve`: beside the SQLite database).
+	SigningKeysFile string
+	// SigningAlgorithm: ES256 (default), EdDSA, RS256 or HS512.
+	SigningAlgorithm string
+	// AccessTokenLifetime defaults to DefaultAccessTokenLifetime.
+	AccessTokenLifetime time.Duration
+	// RefreshTokenLifetime bounds each refresh token (default
+	// auth.DefaultRefreshTokenLifetime); RefreshFamilyLifetime a whole
+	// chain of them (default auth.DefaultRefreshFamilyLifetime).
+	RefreshTokenLifetime, RefreshFamilyLifetime time.Duration
+	// SigningKeyRotation rotates the signing key when it has signed this
+	// long (0: only by `chave keys rotate`). A new key is published
+	// SigningKeyPrePublish (default signing.DefaultPrePublish) before it
+	// signs; a retired key stays published for the access-token lifetime
+	// plus the verifiers' leeway.
+	SigningKeyRotation, SigningKeyPrePublish time.Duration
+	// Throttle limits failed client authentications (zero fields: the
+	// defaults of package throttle); ThrottleClock is its clock (nil:
+	// time.Now).
+	Throttle      throttle.Policy
+	ThrottleClock func() time.Time
+	// TLS secures its gRPC port and its connection to the registry.
+	TLS TLSConfig
+	// Internal.Token is sent to the registry with every call.
+	Internal InternalConfig
+}
+
+func (c *AuthConfig) setDefaults() {
+	c.ProcessConfig.setDefaults(DefaultMetricsAddr)
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	c.TokenConfig.setDefaults(DefaultIssuer)
+	if c.SigningKeysFile == "" {
+		c.SigningKeysFile = DefaultSigningKeysFile
+	}
+	if c.Keys.SecretsFile == "" {
+		c.Keys.SecretsFile = DefaultSecretsFile
+	}
+	c.setTokenDefaults()
+}
+
+func (c *AuthConfig) setTokenDefaults() {
+	if c.SigningAlgorithm == "" {
+		c.SigningAlgorithm = DefaultSigningAlgorithm
+	}
+	if c.AccessTokenLifetime == 0 {
+		c.AccessTokenLifetime = DefaultAccessTokenLifetime
+	}
+	if c.SigningKeyPrePublish == 0 {
+		c.SigningKeyPrePublish = signing.DefaultPrePublish
+	}
+}
+
+// Validate checks the settings, before anything is opened, and names
+// each one that is wrong.
+func (c AuthConfig) Validate() error {
+	return errors.Join(c.ProcessConfig.Validate(), checkListenAddr("--grpc-addr", c.GRPCAddr),
+		checkDialAddr("--registry", c.RegistryAddr), c.validateSettings(), c.TLS.validateServer(), c.TLS.validateClient())
+}
+
+// validateSettings checks what the auth service of `chave serve` has too:
+// all but how it is reached and how it reaches the registry.
+func (c AuthConfig) validateSettings() error {
 	var errs []error
 	if !slices.Contains(signing.Algorithms(), jwa.SignatureAlgorithm(c.SigningAlgorithm)) {
 		errs = append(errs, fmt.Errorf("--signing-algorithm: %q is not one of ES256, EdDSA, RS256, HS512", c.SigningAlgorithm))
 	}
-	inRange := func(name string, d, lo, hi time.Duration) {
-		if d != 0 && (d < lo || d > hi) {
-			errs = append(errs, fmt.Errorf("%s: %v is outside [%v, %v]", name, d, lo, hi))
-		}
-	}
-	inRange("--access-token-lifetime", c.AccessTokenLifetime, time.Second, auth.MaxAccessTokenLifetime)
-	inRange("--refresh-family-lifetime", c.RefreshFamilyLifetime, time.Second, auth.MaxRefreshFamilyLifetime)
+	errs = append(errs,
+		inRange("--access-token-lifetime", c.AccessTokenLifetime, time.Second, chave.MaxAccessTokenLifetime),
+		inRange("--refresh-family-lifetime", c.RefreshFamilyLifetime, time.Second, chave.MaxRefreshFamilyLifetime))
 	family := c.RefreshFamilyLifetime
 	if family == 0 {
 		family = auth.DefaultRefreshFamilyLifetime
 	}
-	inRange("--refresh-token-lifetime", c.RefreshTokenLifetime, time.Second, family)
+	errs = append(errs, inRange("--refresh-token-lifetime", c.RefreshTokenLifetime, time.Second, family))
 	if c.SigningKeyRotation < 0 {
 		errs = append(errs, fmt.Errorf("--signing-key-rotation: %v is negative", c.SigningKeyRotation))
 	}
 	if c.SigningKeyPrePublish < 0 {
 		errs = append(errs, fmt.Errorf("--signing-key-pre-publish: %v is negative", c.SigningKeyPrePublish))
 	}
+	errs = append(errs, checkThrottle(c.Throttle), c.TokenConfig.Validate())
 	return errors.Join(errs...)
+}
+
+// signingKeyRetention keeps a retired key published until every access
+// token it signed has expired, leeway included.
+func (c AuthConfig) signingKeyRetention() time.Duration {
+	return c.AccessTokenLifetime + chave.MaxClockSkew
+}
+
+// GatewayConfig configures the gateway (`chave gateway`, and the gateway
+// of `chave serve`).
+type GatewayConfig struct {
+	ProcessConfig
+	HTTPAddr string // default DefaultHTTPAddr
+	// RegistryAddr and AuthAddr are the gRPC addresses (host:port) of the
+	// registry and the auth service it dials.
+	RegistryAddr, AuthAddr string
+	// TrustedProxies (comma-separated CIDR prefixes) are the proxies whose
+	// X-Forwarded-For names the HTTP client; empty: none.
+	TrustedProxies string
+	// TLS secures its connections to the services.
+	TLS TLSConfig
+}
+
+func (c *GatewayConfig) setDefaults() {
+	c.ProcessConfig.setDefaults(DefaultMetricsAddr)
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+}
+
+// Validate checks the settings, before anything is opened, and names
+// each one that is wrong.
+func (c GatewayConfig) Validate() error {
+	return errors.Join(c.ProcessConfig.Validate(), c.validateSettings(),
+		checkDialAddr("--registry", c.RegistryAddr), checkDialAddr("--auth", c.AuthAddr), c.TLS.validateClient())
+}
+
+// validateSettings checks what the gateway of `chave serve` has too.
+func (c GatewayConfig) validateSettings() error {
+	return errors.Join(checkListenAddr("--http-addr", c.HTTPAddr), checkTrustedProxies(c.TrustedProxies))
+}
+
+// Config configures `chave serve`, the all-in-one server, and holds every
+// setting of chave's server commands once: Registry, Auth and Gateway
+// compose from it the configurations of the three parts (what `chave
+// serve` runs, and what tests that start the services apart share).
+// Serve has no links between its parts, so it ignores JWKSURL,
+// RegistryAddr, AuthAddr, TLS and Internal. Zero values get the
+// defaults of docs/spec.md §5.
+type Config struct {
+	HTTPAddr string // default DefaultHTTPAddr
+	GRPCAddr string // default DefaultGRPCAddr
+	// MetricsAddr: serve serves none when it is empty.
+	MetricsAddr            string
+	DB                     string // default DefaultDB
+	Redis                  string // empty: in-process revocation set
+	RedisRequireNoEviction bool
+	// Issuer defaults to "http://" + the HTTP listen address, an
+	// unspecified host read as localhost; Audience to the issuer.
+	Issuer, Audience string
+	JWKSURL          string
+	// RegistryAddr and AuthAddr: the services apart's links.
+	RegistryAddr, AuthAddr string
+	TLS                    TLSConfig
+	Internal               InternalConfig
+
+	CatalogFile string
+	// SigningKeysFile and SecretsFile default to beside the SQLite
+	// database.
+	SigningKeysFile, SigningAlgorithm           string
+	SecretsFile                                 string
+	SecretsCheckInterval                        time.Duration
+	HashKey, EncryptionKey, RefreshTokenKey     string
+	AccessTokenLifetime                         time.Duration
+	RefreshTokenLifetime, RefreshFamilyLifetime time.Duration
+	SigningKeyRotation, SigningKeyPrePublish    time.Duration
+	Tracing                                     observe.TracingConfig
+	Throttle                                    throttle.Policy
+	ThrottleClock                               func() time.Time
+	TrustedProxies                              string
+
+	// PrintBootstrapCredential creates and prints an operator credential
+	// when the database holds none (a development convenience).
+	PrintBootstrapCredential bool
+	PProf                    bool
+	ShutdownDrainDelay       time.Duration
+	Logger                   *slog.Logger // default: JSON to stderr
+	Stdout                   io.Writer    // where the bootstrap credential goes; default os.Stdout
+}
+
+func (c Config) process() ProcessConfig {
+	return ProcessConfig{MetricsAddr: c.MetricsAddr, PProf: c.PProf, ShutdownDrainDelay: c.ShutdownDrainDelay, Tracing: c.Tracing, Logger: c.Logger}
+}
+
+func (c Config) keys() KeysConfig {
+	return KeysConfig{SecretsFile: c.SecretsFile, SecretsCheckInterval: c.SecretsCheckInterval, HashKey: c.HashKey, EncryptionKey: c.EncryptionKey, RefreshTokenKey: c.RefreshTokenKey}
+}
+
+// Registry is the registry's configuration.
+func (c Config) Registry() RegistryConfig {
+	return RegistryConfig{ProcessConfig: c.process(), GRPCAddr: c.GRPCAddr, DB: c.DB,
+		Redis: RedisConfig{c.Redis, c.RedisRequireNoEviction}, TokenConfig: TokenConfig{c.Issuer, c.Audience},
+		JWKSURL: c.JWKSURL, CatalogFile: c.CatalogFile, Keys: c.keys(), AccessTokenLifetime: c.AccessTokenLifetime,
+		TLS: c.TLS, Internal: c.Internal}
+}
+
+// Auth is the auth service's configuration.
+func (c Config) Auth() AuthConfig {
+	return AuthConfig{ProcessConfig: c.process(), GRPCAddr: c.GRPCAddr, RegistryAddr: c.RegistryAddr,
+		Redis: RedisConfig{c.Redis, c.RedisRequireNoEviction}, TokenConfig: TokenConfig{c.Issuer, c.Audience},
+		CatalogFile: c.CatalogFile, Keys: c.keys(), SigningKeysFile: c.SigningKeysFile, SigningAlgorithm: c.SigningAlgorithm,
+		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime, RefreshFamilyLifetime: c.RefreshFamilyLifetime,
+		SigningKeyRotation: c.SigningKeyRotation, SigningKeyPrePublish: c.SigningKeyPrePublish,
+		Throttle: c.Throttle, ThrottleClock: c.ThrottleClock, TLS: c.TLS, Internal: c.Internal}
+}
+
+// Gateway is the gateway's configuration.
+func (c Config) Gateway() GatewayConfig {
+	return GatewayConfig{ProcessConfig: c.process(), HTTPAddr: c.HTTPAddr, RegistryAddr: c.RegistryAddr, AuthAddr: c.AuthAddr,
+		TrustedProxies: c.TrustedProxies, TLS: c.TLS}
+}
+
+func (c *Config) setDefaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.DB == "" {
+		c.DB = DefaultDB
+	}
+	p := c.process()
+	p.setDefaults("") // no metrics listener unless asked
+	c.Logger = p.Logger
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	a := c.Auth()
+	a.setTokenDefaults()
+	c.SigningAlgorithm, c.AccessTokenLifetime, c.SigningKeyPrePublish = a.SigningAlgorithm, a.AccessTokenLifetime, a.SigningKeyPrePublish
+}
+
+// Validate checks what each part of serve has, before anything is opened,
+// and names each setting that is wrong.
+func (c Config) Validate() error {
+	return errors.Join(c.process().Validate(), c.Registry().validateSettings(), c.Auth().validateSettings(), c.Gateway().validateSettings())
+}
+
+// inRange checks that a duration, when set, is in [lo, hi].
+func inRange(name string, d, lo, hi time.Duration) error {
+	if d != 0 && (d < lo || d > hi) {
+		return fmt.Errorf("%s: %v is outside [%v, %v]", name, d, lo, hi)
+	}
+	return nil
 }
 
 // checkListenAddr requires host:port (host may be empty: every interface).
@@ -332,7 +520,7 @@ func checkDB(db string) error {
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
 		return nil
 	}
-	return fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redactURL(db))
+	return fmt.Errorf("--db %s: want sqlite://PATH or postgres://URL", redact.URL(db))
 }
 
 // checkURL requires an absolute http or https URL.
@@ -342,12 +530,6 @@ func checkURL(flagName, s string) error {
 		return fmt.Errorf("%s: want an absolute http(s) URL without query or fragment, got %q", flagName, s)
 	}
 	return nil
-}
-
-// signingKeyRetention keeps a retired key published until every access
-// token it signed has expired, leeway included.
-func (c Config) signingKeyRetention() time.Duration {
-	return c.AccessTokenLifetime + verify.MaxLeeway
 }
 
 // sqlitePath returns the file of a sqlite:// URL.
@@ -401,33 +583,33 @@ const (
 // The file is watched (secrets.FileProvider): key versions added or
 // activated there (chave keys server) reach the running server within
 // seconds. Keys from the configuration change only with a restart.
-func loadKeys(cfg Config, use keyUse) (secrets.KeyProvider, error) {
+func loadKeys(cfg KeysConfig, db string, log *slog.Logger, use keyUse) (secrets.KeyProvider, error) {
 	if cfg.HashKey != "" || cfg.EncryptionKey != "" || cfg.RefreshTokenKey != "" {
 		return keysFromConfig(cfg, use)
 	}
-	path, err := SecretsFilePath(cfg)
+	path, err := SecretsFilePath(cfg, db)
 	if err != nil {
-		return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redactURL(cfg.DB))
+		return nil, fmt.Errorf("%s (or --secrets-file) are required with --db %s", strings.Join(keyNames(use), ", "), redact.URL(db))
 	}
 	k, err := secrets.NewFileProvider(path, cfg.SecretsCheckInterval)
 	if err != nil {
 		return nil, fmt.Errorf("--secrets-file %s (or %s): %w", path, strings.Join(keyNames(use), ", "), err)
 	}
-	if log := cfg.Logger; log != nil {
+	if log != nil {
 		k.OnError = func(err error) { log.Warn("the secrets file changed but does not load", "err", err) }
 	}
 	return k, nil
 }
 
-// SecretsFilePath returns the secrets file of cfg: --secrets-file, or
-// secrets.json beside the SQLite database.
-func SecretsFilePath(cfg Config) (string, error) {
+// SecretsFilePath returns the secrets file: cfg.SecretsFile, or
+// secrets.json beside the SQLite database db.
+func SecretsFilePath(cfg KeysConfig, db string) (string, error) {
 	if cfg.SecretsFile != "" {
 		return cfg.SecretsFile, nil
 	}
-	dbPath, ok := sqlitePath(cfg.DB)
+	dbPath, ok := sqlitePath(db)
 	if !ok {
-		return "", fmt.Errorf("--secrets-file is required with --db %s", redactURL(cfg.DB))
+		return "", fmt.Errorf("--secrets-file is required with --db %s", redact.URL(db))
 	}
 	return filepath.Join(filepath.Dir(dbPath), "secrets.json"), nil
 }
@@ -447,7 +629,7 @@ func keyNames(use keyUse) []string {
 // keysFromConfig decodes the keys use needs and ignores the others. Each
 // is one base64 key (version 1), or versions "N:base64,…" with the active
 // one first (secrets.ParseKeyList).
-func keysFromConfig(cfg Config, use keyUse) (secrets.KeyProvider, error) {
+func keysFromConfig(cfg KeysConfig, use keyUse) (secrets.KeyProvider, error) {
 	var k secrets.Keys
 	var err error
 	if use&useStorageKeys != 0 {
@@ -466,27 +648,15 @@ func keysFromConfig(cfg Config, use keyUse) (secrets.KeyProvider, error) {
 	return secrets.NewStaticProvider(k), nil
 }
 
-func signingKeysPath(cfg Config) (string, error) {
-	if cfg.SigningKeysFile != "" {
-		return cfg.SigningKeysFile, nil
+// signingKeysPath is serve's signing-keys file: by default beside the
+// SQLite database.
+func signingKeysPath(file, db string) (string, error) {
+	if file != "" {
+		return file, nil
 	}
-	dbPath, ok := sqlitePath(cfg.DB)
+	dbPath, ok := sqlitePath(db)
 	if !ok {
-		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redactURL(cfg.DB))
+		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redact.URL(db))
 	}
 	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), nil
-}
-
-// redactURL hides the password of a database or Redis URL.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return s
-	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }

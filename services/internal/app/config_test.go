@@ -16,6 +16,10 @@ import (
 func TestConfigErrorsNameTheSetting(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	pg := "postgres://chave@127.0.0.1:1/none" // never dialled: validation comes first
+	// Each service apart takes its part of a Config.
+	StartRegistry := func(ctx context.Context, c Config) (*Server, error) { return StartRegistry(ctx, c.Registry()) }
+	StartAuth := func(ctx context.Context, c Config) (*Server, error) { return StartAuth(ctx, c.Auth()) }
+	StartGateway := func(ctx context.Context, c Config) (*Server, error) { return StartGateway(ctx, c.Gateway()) }
 	for _, tc := range []struct {
 		name  string
 		start func(context.Context, Config) (*Server, error)
@@ -67,11 +71,11 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 func TestMigrate(t *testing.T) {
 	db := "sqlite://" + t.TempDir() + "/chave.db"
 	for range 2 { // idempotent
-		if err := Migrate(context.Background(), Config{DB: db}); err != nil {
+		if err := Migrate(context.Background(), db); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := Migrate(context.Background(), Config{DB: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "--db") {
+	if err := Migrate(context.Background(), "mysql://x"); err == nil || !strings.Contains(err.Error(), "--db") {
 		t.Fatalf("migrate of an unsupported database: %v", err)
 	}
 }

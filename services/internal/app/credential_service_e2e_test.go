@@ -145,7 +145,7 @@ func startRegistryApart(t *testing.T, internal InternalConfig, tlsCfg TLSConfig)
 		SecretsFile: filepath.Join(dir, "secrets.json"), TLS: tlsCfg, Internal: internal,
 		Logger: slog.New(slog.DiscardHandler),
 	}
-	srv, err := StartRegistry(context.Background(), cfg)
+	srv, err := StartRegistry(context.Background(), cfg.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func startRegistryApart(t *testing.T, internal InternalConfig, tlsCfg TLSConfig)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	svc, err := NewRegistry(cfg, store)
+	svc, err := NewRegistry(cfg.Registry(), store)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,12 @@ import (
 // ready while both answer SERVING to grpc.health.v1, and the metrics
 // listener (/metrics is not served on the public port). It holds no
 // database handle and no private key.
-func StartGateway(ctx context.Context, cfg Config) (*Server, error) {
-	return start(&cfg, roleGateway, func(s *Server) error {
+func StartGateway(ctx context.Context, cfg GatewayConfig) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return start("gateway", cfg.ProcessConfig, func(s *Server) error {
 		metrics := newMetrics()
 		registryConn, err := s.dial("--registry", cfg.RegistryAddr, cfg.TLS)
 		if err != nil {
@@ -51,8 +55,8 @@ func StartGateway(ctx context.Context, cfg Config) (*Server, error) {
 
 // newGateway returns the gateway's handler over the two services, traced
 // when tracing is on.
-func (s *Server) newGateway(ctx context.Context, cfg Config, registryConn, authConn grpc.ClientConnInterface, metrics prometheus.Registerer, ready func(context.Context) error) (http.Handler, error) {
-	proxies, err := cfg.trustedProxies()
+func (s *Server) newGateway(ctx context.Context, cfg GatewayConfig, registryConn, authConn grpc.ClientConnInterface, metrics prometheus.Registerer, ready func(context.Context) error) (http.Handler, error) {
+	proxies, err := trustedProxies(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}

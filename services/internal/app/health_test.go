@@ -24,7 +24,7 @@ func TestRegistryHealthFollowsItsDependencies(t *testing.T) {
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Redis: redis.URL(),
 		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
 		Internal: InternalConfig{Insecure: true}, Logger: slog.New(slog.DiscardHandler),
-	})
+	}.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

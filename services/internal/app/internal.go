@@ -4,10 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+	"github.com/chave/chave/services/internal/auth"
+	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/registry"
 )
 
@@ -77,4 +83,73 @@ type internalTokenConn struct {
 func (c internalTokenConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	ctx = metadata.AppendToOutgoingContext(ctx, registry.InternalTokenMetadata, c.token)
 	return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+}
+
+// directRegistry is the registry service as the auth service of `chave
+// serve` calls it, directly, doing what CredentialServer does over gRPC:
+// each grant is checked against the tenant's address policy
+// (registry.AtTokenEndpoint, with the client address the auth service
+// recorded), a family of another client is no good refresh token, and
+// each call is a span named as the CredentialService method it stands
+// for, so that a grant's trace shows the registry's part as it does
+// between the services apart.
+func (s *Server) directRegistry(svc *registry.Service) auth.Registry {
+	return directRegistry{svc: svc, tracer: s.tracing.Tracer("github.com/chave/chave/services/internal/registry")}
+}
+
+type directRegistry struct {
+	svc    *registry.Service
+	tracer trace.Tracer
+}
+
+var credentialService = registryv1.CredentialService_ServiceDesc.ServiceName + "/"
+
+// span starts the span of method; end ends it with err's outcome.
+func (r directRegistry) span(ctx context.Context, method string) (context.Context, func(error)) {
+	ctx, span := r.tracer.Start(ctx, credentialService+method, trace.WithSpanKind(trace.SpanKindInternal))
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(otelcodes.Error, string(chave.ErrorCode(err)))
+		}
+		span.End()
+	}
+}
+
+func (r directRegistry) AuthenticateClient(ctx context.Context, clientID, secret string) (_ auth.Client, err error) {
+	ctx, end := r.span(ctx, "AuthenticateClient")
+	defer func() { end(err) }()
+	c, err := r.svc.AuthenticateClient(registry.AtTokenEndpoint(ctx, auth.ClientAddress(ctx)), clientID, secret)
+	return c.Contract(), err
+}
+
+func (r directRegistry) UseRefreshToken(ctx context.Context, clientID, secret, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
+	ctx, end := r.span(ctx, "UseRefreshToken")
+	defer func() { end(err) }()
+	return r.useRefreshToken(ctx, clientID, registry.ClientProof{Secret: secret}, familyID, generation, familyExpiry)
+}
+
+func (r directRegistry) UseRefreshTokenAlone(ctx context.Context, clientID, secretVersion, familyID string, generation int64, familyExpiry time.Time) (_ auth.Client, err error) {
+	ctx, end := r.span(ctx, "UseRefreshToken")
+	defer func() { end(err) }()
+	return r.useRefreshToken(ctx, clientID, registry.ClientProof{RefreshTokenSecretVersion: secretVersion}, familyID, generation, familyExpiry)
+}
+
+func (r directRegistry) useRefreshToken(ctx context.Context, clientID string, proof registry.ClientProof, familyID string, generation int64, familyExpiry time.Time) (auth.Client, error) {
+	c, err := r.svc.UseRefreshToken(registry.AtTokenEndpoint(ctx, auth.ClientAddress(ctx)), clientID, proof, familyID, generation, familyExpiry)
+	if chave.IsCode(err, chave.PermissionDenied) { // another client's family
+		return auth.Client{}, &chave.Error{Code: chave.InvalidGrant, Message: "refresh token refused", Err: err}
+	}
+	return c.Contract(), err
+}
+
+func (r directRegistry) RevokeIssuedToken(ctx context.Context, clientID, secret string, tok auth.IssuedToken) (err error) {
+	ctx, end := r.span(ctx, "RevokeIssuedToken")
+	defer func() { end(err) }()
+	return r.svc.RevokeIssuedToken(ctx, clientID, secret, tok)
+}
+
+func (r directRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (_ auth.IssuedTokenState, err error) {
+	ctx, end := r.span(ctx, "CheckIssuedToken")
+	defer func() { end(err) }()
+	return r.svc.CheckIssuedToken(ctx, caller, clientID, tok)
 }

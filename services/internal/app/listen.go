@@ -19,10 +19,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/chave/chave/services/internal/observe"
 )
@@ -39,8 +41,8 @@ type Server struct {
 	grpc      *grpc.Server
 	health    *health.Server
 	grpcLn    net.Listener
-	unary     []grpc.UnaryServerInterceptor // every unary interceptor of grpc, outermost first
-	http      *http.Server                  // the gateway (all-in-one and gateway)
+	selfLn    *bufconn.Listener // grpc's in-memory listener: the all-in-one server's calls to itself
+	http      *http.Server      // the gateway (all-in-one and gateway)
 	httpLn    net.Listener
 	metrics   *http.Server // /metrics and /healthz of a service apart
 	metricsLn net.Listener
@@ -125,6 +127,9 @@ func (s *Server) Stop(ctx context.Context) {
 				ln.Close()
 			}
 		}
+		if s.selfLn != nil {
+			s.selfLn.Close()
+		}
 		for _, c := range s.conns {
 			c.Close()
 		}
@@ -179,53 +184,46 @@ const (
 	redialMaxDelay = 3 * time.Second
 )
 
-// start validates cfg for r, then runs build on a new Server and starts
-// serving once build has wired everything; if build fails, what it opened
-// is closed again.
-func start(cfg *Config, r role, build func(s *Server) error) (*Server, error) {
-	cfg.setDefaults(r)
-	if err := cfg.validate(r); err != nil {
-		return nil, err
-	}
-	cfg.Tracing.Service = "chave-" + r.String()
-	tracing, err := observe.NewTracing(context.Background(), cfg.Tracing)
+// start runs build on a new Server of command (its configuration
+// defaulted and validated) and starts serving once build has wired
+// everything; if build fails, what it opened is closed again. attrs are
+// logged once it serves.
+func start(command string, p ProcessConfig, build func(s *Server) error, attrs ...any) (*Server, error) {
+	p.Tracing.Service = "chave-" + command
+	tracing, err := observe.NewTracing(context.Background(), p.Tracing)
 	if err != nil {
 		return nil, fmt.Errorf("--otlp-endpoint: %w", err)
 	}
-	s := newServer(cfg.Logger)
+	s := newServer(p.Logger)
 	s.tracing = tracing
-	s.drainDelay, s.pprof = cfg.ShutdownDrainDelay, cfg.PProf
+	s.drainDelay, s.pprof = p.ShutdownDrainDelay, p.PProf
 	if err := build(s); err != nil {
 		s.Stop(context.Background())
 		return nil, err
 	}
 	s.serve()
-	attrs := []any{"command", r.String()}
+	attrs = append([]any{"command", command}, attrs...)
 	for _, a := range []struct{ k, v string }{{"http", s.HTTPAddr()}, {"grpc", s.GRPCAddr()}, {"metrics", s.MetricsAddr()}, {"issuer", s.issuer}} {
 		if a.v != "" {
 			attrs = append(attrs, a.k, a.v)
 		}
 	}
-	if r == roleServe || r == roleRegistry {
-		attrs = append(attrs, "db", redactURL(cfg.DB))
-	}
-	cfg.Logger.Info("chave serving", attrs...)
+	p.Logger.Info("chave serving", attrs...)
 	return s, nil
 }
 
-// listenGRPC opens the gRPC listener (cfg.GRPCAddr) and its server, with
-// chave's observability (recovery, metrics, logs) outermost, then the
-// extra interceptors, and the standard health and reflection services.
-func (s *Server) listenGRPC(cfg Config, metrics prometheus.Registerer, creds credentials.TransportCredentials, unary ...grpc.UnaryServerInterceptor) error {
+// listenGRPC opens the gRPC listener (addr) and its server, with chave's
+// observability (recovery, metrics, logs) outermost, then the extra
+// interceptors, and the standard health and reflection services.
+func (s *Server) listenGRPC(addr string, metrics prometheus.Registerer, creds credentials.TransportCredentials, unary ...grpc.UnaryServerInterceptor) error {
 	var err error
-	if s.grpcLn, err = listen("--grpc-addr", cfg.GRPCAddr); err != nil {
+	if s.grpcLn, err = listen("--grpc-addr", addr); err != nil {
 		return err
 	}
-	obs, err := observe.NewGRPC(metrics, cfg.Logger)
+	obs, err := observe.NewGRPC(metrics, s.log)
 	if err != nil {
 		return err
 	}
-	s.unary = append([]grpc.UnaryServerInterceptor{obs.UnaryInterceptor()}, unary...)
 	opts := append(obs.ServerOptions(unary, nil), s.tracing.ServerOptions()...)
 	opts = append(opts,
 		grpc.Creds(creds),
@@ -263,13 +261,43 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 	return conn, nil
 }
 
+// selfBufferSize is the buffer of each in-memory connection to the
+// server itself: as much as a loopback socket's, so that a burst of calls
+// does not wait on the reader.
+const selfBufferSize = 256 << 10
+
+// dialSelf returns a connection to the process's own gRPC server over an
+// in-memory listener, which serve serves like the network one: the calls
+// run the server's interceptors, tracing and metrics, as any caller's do,
+// and cost no socket. Call it after listenGRPC.
+func (s *Server) dialSelf() (*grpc.ClientConn, error) {
+	s.selfLn = bufconn.Listen(selfBufferSize)
+	opts := append(s.tracing.DialOptions(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.selfLn.DialContext(ctx) }),
+	)
+	conn, err := grpc.NewClient("passthrough:///chave-self", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("in-process connection: %w", err)
+	}
+	s.conns = append(s.conns, conn)
+	return conn, nil
+}
+
 // serve starts the servers' loops; call it last, once everything is wired.
 func (s *Server) serve() {
+	var grpcLns []net.Listener
 	if s.grpc != nil {
+		grpcLns = append(grpcLns, s.grpcLn)
+		if s.selfLn != nil {
+			grpcLns = append(grpcLns, s.selfLn)
+		}
+	}
+	for _, ln := range grpcLns {
 		go func() {
 			// ErrServerStopped: Stop came before Serve began, which is a
 			// shutdown, not a failure.
-			if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 				s.errs <- fmt.Errorf("gRPC: %w", err)
 			}
 		}()
@@ -345,13 +373,4 @@ func hostPortFor(configured string, ln net.Listener) string {
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return net.JoinHostPort(host, port)
-}
-
-// dialAddr is a loopback address for the listener.
-func dialAddr(ln net.Listener) string {
-	addr := ln.Addr().(*net.TCPAddr)
-	if addr.IP.IsUnspecified() {
-		return net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
-	}
-	return addr.String()
 }

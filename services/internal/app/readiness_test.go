@@ -40,7 +40,7 @@ func TestReadinessFollowsRedisAndPostgres(t *testing.T) {
 	reg, err := StartRegistry(context.Background(), Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Redis: redis.URL(), DB: pg.URL(),
 		SecretsFile: filepath.Join(dir, "secrets.json"), Internal: InternalConfig{Insecure: true}, Logger: quiet,
-	})
+	}.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestReadinessFollowsTheOtherServices(t *testing.T) {
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", DB: "sqlite://" + filepath.Join(dir, "chave.db"),
 		SecretsFile: filepath.Join(dir, "secrets.json"), Internal: InternalConfig{Insecure: true}, Logger: quiet,
 	}
-	reg, err := StartRegistry(context.Background(), regCfg)
+	reg, err := StartRegistry(context.Background(), regCfg.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +133,14 @@ func TestReadinessFollowsTheOtherServices(t *testing.T) {
 	auth, err := StartAuth(context.Background(), Config{
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", RegistryAddr: reg.GRPCAddr(),
 		SecretsFile: filepath.Join(dir, "secrets.json"), SigningKeysFile: filepath.Join(dir, "signing-keys.json"), Logger: quiet,
-	})
+	}.Auth())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { auth.Stop(context.Background()) })
 	gw, err := StartGateway(context.Background(), Config{
 		HTTPAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", RegistryAddr: reg.GRPCAddr(), AuthAddr: auth.GRPCAddr(), Logger: quiet,
-	})
+	}.Gateway())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestReadinessFollowsTheOtherServices(t *testing.T) {
 	expect("registry stopped", time.Now(), false)
 	time.Sleep(outage) // the connections back off meanwhile
 	regCfg.GRPCAddr = reg.GRPCAddr()
-	reg, err = StartRegistry(context.Background(), regCfg)
+	reg, err = StartRegistry(context.Background(), regCfg.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

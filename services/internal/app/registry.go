@@ -15,6 +15,7 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/observe"
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/registry"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
@@ -37,14 +38,14 @@ func OpenStore(ctx context.Context, db string) (storage.Store, error) {
 	return postgres.Open(ctx, db)
 }
 
-// Migrate brings the database cfg.DB names to the current schema (opening
-// the store applies the migrations) and closes it: `chave migrate`.
-func Migrate(ctx context.Context, cfg Config) error {
-	cfg.setDefaults(roleMigrate)
-	if err := cfg.validate(roleMigrate); err != nil {
-		return err
+// Migrate brings the database db names (default DefaultDB) to the current
+// schema (opening the store applies the migrations) and closes it: `chave
+// migrate`.
+func Migrate(ctx context.Context, db string) error {
+	if db == "" {
+		db = DefaultDB
 	}
-	store, err := OpenStore(ctx, cfg.DB)
+	store, err := OpenStore(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -52,19 +53,22 @@ func Migrate(ctx context.Context, cfg Config) error {
 }
 
 // NewRegistry builds the registry service over an open store.
-func NewRegistry(cfg Config, store storage.Store) (*registry.Service, error) {
+func NewRegistry(cfg RegistryConfig, store storage.Store) (*registry.Service, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	catalog, err := loadCatalog(cfg.CatalogFile)
 	if err != nil {
 		return nil, err
 	}
-	keys, err := loadKeys(cfg, useStorageKeys)
+	keys, err := loadKeys(cfg.Keys, cfg.DB, cfg.Logger, useStorageKeys)
 	if err != nil {
 		return nil, err
 	}
 	return newRegistry(cfg, store, catalog, keys, nil, nil)
 }
 
-func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys secrets.KeyProvider, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
+func newRegistry(cfg RegistryConfig, store storage.Store, catalog *chave.Catalog, keys secrets.KeyProvider, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
 	hasher, sealer := secrets.NewProviderHasher(keys), secrets.NewProviderSealer(keys)
 	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger,
 		Revocations: revs, Registerer: reg, AccessTokenLifetime: cfg.AccessTokenLifetime})
@@ -75,8 +79,12 @@ func newRegistry(cfg Config, store storage.Store, catalog *chave.Catalog, keys s
 // listener. It verifies Bearer tokens as a resource server of chave's own
 // tokens: the keys from the published JWKS (cfg.JWKSURL), the revocation
 // set it keeps; it holds no signing key.
-func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
-	return start(&cfg, roleRegistry, func(s *Server) error {
+func StartRegistry(ctx context.Context, cfg RegistryConfig) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return start("registry", cfg.ProcessConfig, func(s *Server) error {
 		creds, err := cfg.TLS.serverCredentials()
 		if err != nil {
 			return err
@@ -86,7 +94,7 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		keys, err := loadKeys(cfg, useStorageKeys)
+		keys, err := loadKeys(cfg.Keys, cfg.DB, cfg.Logger, useStorageKeys)
 		if err != nil {
 			return err
 		}
@@ -109,14 +117,14 @@ func StartRegistry(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		if err := s.listenGRPC(cfg, metrics, creds, registry.StatusInterceptor(), reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
+		if err := s.listenGRPC(cfg.GRPCAddr, metrics, creds, registry.StatusInterceptor(), reg.interceptor(verifier, internal, cfg.Logger)); err != nil {
 			return err
 		}
 		reg.register(s.grpc, cfg.Logger)
 		reg.registerCredentials(s.grpc, cfg.Logger)
 		s.watchHealth(reg.ready, registryv1.RegistryService_ServiceDesc.ServiceName, registryv1.CredentialService_ServiceDesc.ServiceName)
 		return s.listenMetrics(cfg.MetricsAddr, metrics, nil)
-	})
+	}, "db", redact.URL(cfg.DB))
 }
 
 // registryPart is the registry service of a process and what it owns.
@@ -129,7 +137,7 @@ type registryPart struct {
 // openRegistry opens the database and the revocation set, builds the
 // registry service, fills the set from the database and starts its
 // keeper. The server closes the store and the set when it stops.
-func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Catalog, keys secrets.KeyProvider, metrics *prometheus.Registry) (*registryPart, error) {
+func (s *Server) openRegistry(ctx context.Context, cfg RegistryConfig, catalog *chave.Catalog, keys secrets.KeyProvider, metrics *prometheus.Registry) (*registryPart, error) {
 	p := &registryPart{}
 	store, err := OpenStore(ctx, cfg.DB)
 	if err != nil {
@@ -139,7 +147,7 @@ func (s *Server) openRegistry(ctx context.Context, cfg Config, catalog *chave.Ca
 	if p.store, err = observe.Store(store, metrics); err != nil {
 		return nil, err
 	}
-	if p.revocations, err = s.openRevocations(ctx, cfg, metrics); err != nil {
+	if p.revocations, err = s.openRevocations(ctx, cfg.Redis, cfg.Logger, metrics); err != nil {
 		return nil, err
 	}
 	metrics.MustRegister(revocationSizeGauge(p.revocations))
@@ -230,8 +238,8 @@ func accessTokenVerifier(v *verify.Verifier) registry.AccessTokenVerifier {
 
 // openRevocations opens the revocation set, instrumented, and closes it
 // when the server stops.
-func (s *Server) openRevocations(ctx context.Context, cfg Config, metrics prometheus.Registerer) (revocation.Set, error) {
-	set, err := openRevocationSet(ctx, cfg)
+func (s *Server) openRevocations(ctx context.Context, cfg RedisConfig, log *slog.Logger, metrics prometheus.Registerer) (revocation.Set, error) {
+	set, err := openRevocationSet(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -241,11 +249,11 @@ func (s *Server) openRevocations(ctx context.Context, cfg Config, metrics promet
 
 // openRevocationSet opens the revocation set: Redis when configured (after
 // checking it will not evict entries), else an in-process set.
-func openRevocationSet(ctx context.Context, cfg Config) (revocation.Set, error) {
-	if cfg.Redis == "" {
+func openRevocationSet(ctx context.Context, cfg RedisConfig, log *slog.Logger) (revocation.Set, error) {
+	if cfg.URL == "" {
 		return revocation.NewMemory(time.Now), nil
 	}
-	client, err := revocation.ParseURL(cfg.Redis)
+	client, err := revocation.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("--redis: %w", err)
 	}
@@ -254,12 +262,12 @@ func openRevocationSet(ctx context.Context, cfg Config) (revocation.Set, error) 
 	policy, err := revocation.CheckEvictionPolicy(checkCtx, client)
 	switch {
 	case err != nil:
-		cfg.Logger.Warn("could not read Redis's maxmemory-policy", "err", err)
-	case policy != "noeviction" && cfg.RedisRequireNoEviction:
+		log.Warn("could not read Redis's maxmemory-policy", "err", err)
+	case policy != "noeviction" && cfg.RequireNoEviction:
 		client.Close()
 		return nil, fmt.Errorf("--redis: maxmemory-policy is %q; the revocation set needs noeviction (or drop --redis-require-noeviction)", policy)
 	case policy != "noeviction":
-		cfg.Logger.Warn("Redis may evict revocation entries: set maxmemory-policy noeviction", "maxmemory-policy", policy)
+		log.Warn("Redis may evict revocation entries: set maxmemory-policy noeviction", "maxmemory-policy", policy)
 	}
 	set, err := revocation.NewRedis(client, revocation.Options{})
 	if err != nil {

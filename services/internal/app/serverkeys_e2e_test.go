@@ -251,7 +251,7 @@ func testServerKeysRotateUnderLoad(t *testing.T, d deployment, replicas int) {
 	}
 	defer store.Close()
 	admin := func() *registry.Service {
-		reg, err := NewRegistry(Config{DB: cfg.DB, SecretsFile: cfg.SecretsFile, Logger: cfg.Logger}, store)
+		reg, err := NewRegistry(Config{DB: cfg.DB, SecretsFile: cfg.SecretsFile, Logger: cfg.Logger}.Registry(), store)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,10 +17,10 @@ import (
 // throttled returns reg with its client authentications throttled by
 // cfg.Throttle: counts in Redis when cfg.Redis is set (shared by every
 // replica, with local limits while Redis is down), else in process.
-func (s *Server) throttled(cfg Config, reg auth.Registry, metrics prometheus.Registerer) (auth.Registry, error) {
+func (s *Server) throttled(cfg AuthConfig, reg auth.Registry, metrics prometheus.Registerer) (auth.Registry, error) {
 	var store throttle.Store = throttle.NewMemory(0)
-	if cfg.Redis != "" {
-		client, err := revocation.ParseURL(cfg.Redis)
+	if cfg.Redis.URL != "" {
+		client, err := revocation.ParseURL(cfg.Redis.URL)
 		if err != nil {
 			return nil, fmt.Errorf("--redis: %w", err)
 		}
@@ -46,16 +46,11 @@ func (s *Server) throttled(cfg Config, reg auth.Registry, metrics prometheus.Reg
 }
 
 // checkThrottle checks the throttling settings.
-func (c *Config) checkThrottle() error {
-	var errs []error
-	p := c.Throttle
-	inRange := func(name string, d, lo, hi time.Duration) {
-		if d != 0 && (d < lo || d > hi) {
-			errs = append(errs, fmt.Errorf("%s: %v is outside [%v, %v]", name, d, lo, hi))
-		}
+func checkThrottle(p throttle.Policy) error {
+	errs := []error{
+		inRange("--throttle-window", p.Window, time.Second, time.Hour),
+		inRange("--throttle-remember-success", p.RememberSuccess, time.Minute, 30*24*time.Hour),
 	}
-	inRange("--throttle-window", p.Window, time.Second, time.Hour)
-	inRange("--throttle-remember-success", p.RememberSuccess, time.Minute, 30*24*time.Hour)
 	for _, l := range []struct {
 		name string
 		n    int64
@@ -72,8 +67,8 @@ func (c *Config) checkThrottle() error {
 }
 
 // trustedProxies parses --trusted-proxies.
-func (c *Config) trustedProxies() ([]netip.Prefix, error) {
-	p, err := gateway.ParseTrustedProxies(c.TrustedProxies)
+func trustedProxies(s string) ([]netip.Prefix, error) {
+	p, err := gateway.ParseTrustedProxies(s)
 	if err != nil {
 		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
@@ -81,7 +76,7 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 }
 
 // checkTrustedProxies checks --trusted-proxies.
-func (c *Config) checkTrustedProxies() error {
-	_, err := c.trustedProxies()
+func checkTrustedProxies(s string) error {
+	_, err := trustedProxies(s)
 	return err
 }

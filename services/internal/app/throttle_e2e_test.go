@@ -326,7 +326,7 @@ func TestThrottleServicesApart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	boot, err := NewRegistry(base, store)
+	boot, err := NewRegistry(base.Registry(), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,13 +348,13 @@ func TestThrottleServicesApart(t *testing.T) {
 		})
 		return srv
 	}
-	reg := start(StartRegistry, base)
+	reg := start(func(ctx context.Context, c Config) (*Server, error) { return StartRegistry(ctx, c.Registry()) }, base)
 	authCfg := base
 	authCfg.RegistryAddr = reg.GRPCAddr()
-	authSrv := start(StartAuth, authCfg)
+	authSrv := start(func(ctx context.Context, c Config) (*Server, error) { return StartAuth(ctx, c.Auth()) }, authCfg)
 	gwCfg := base
 	gwCfg.RegistryAddr, gwCfg.AuthAddr, gwCfg.TrustedProxies = reg.GRPCAddr(), authSrv.GRPCAddr(), "127.0.0.1"
-	gw := start(StartGateway, gwCfg)
+	gw := start(func(ctx context.Context, c Config) (*Server, error) { return StartGateway(ctx, c.Gateway()) }, gwCfg)
 
 	rig := &throttleRig{e2e: &e2e{t: t, base: "http://" + gw.HTTPAddr()}}
 	attacker, real := rig.from("127.0.0.1", "198.51.100.7"), rig.from("127.0.0.1", "203.0.113.9")

@@ -25,7 +25,7 @@ func startTLSRegistry(t *testing.T, tlsCfg TLSConfig) *Server {
 		GRPCAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
 		DB: "sqlite://" + filepath.Join(dir, "chave.db"), SecretsFile: filepath.Join(dir, "secrets.json"),
 		TLS: tlsCfg, Internal: InternalConfig{Insecure: true}, Logger: slog.New(slog.DiscardHandler),
-	})
+	}.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,16 @@ func newVerifier(t testing.TB, keys *signing.KeySet, clock func() time.Time) *ve
 	return v
 }
 
+// newVerifierWith is newVerifier consulting revocations.
+func newVerifierWith(t testing.TB, keys *signing.KeySet, clock func() time.Time, revocations verify.RevocationChecker) *verify.Verifier {
+	t.Helper()
+	v, err := verify.New(verify.Config{Issuer: issuer, Audience: audience, Algorithms: keys.Algorithms(), Keys: keys, Clock: clock, Revocations: revocations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // baseConfig is a valid Config for keys.
 func baseConfig(t testing.TB, keys *signing.KeySet) auth.Config {
 	return auth.Config{
@@ -130,7 +140,9 @@ func newHarnessWith(t testing.TB, direct bool, mutate ...func(*auth.Config)) *ha
 		ID: "client-1", Tenant: "acme",
 		Scopes: []string{"commercial", "inventory", "registry.admin"},
 	}, secret)
-	h.verifier = newVerifier(t, h.keys, h.clock.Now)
+	// As in production, every revocation the registry records reaches the
+	// set the verifier consults.
+	h.verifier = newVerifierWith(t, h.keys, h.clock.Now, h.reg)
 	cfg := auth.Config{
 		Issuer: issuer, Audience: audience,
 		RefreshTokenKey: refreshKey,

@@ -2,34 +2,24 @@ package auth
 
 import (
 	"context"
-	"time"
+
+	"github.com/chave/chave/services/internal/chave"
 )
 
-// Client is what a grant needs to know about an authenticated credential.
-type Client struct {
-	// ID is the client id.
-	ID string
-	// Tenant is the company the credential belongs to.
-	Tenant string
-	// Scopes are the contexts the credential reaches now, sorted and
-	// without duplicates.
-	Scopes []string
-	// ExpireTime is when the credential expires; zero means never. No
-	// token issued from it outlives it.
-	ExpireTime time.Time
-	// Operator marks the operator credential, which manages every tenant.
-	Operator bool
-	// IssueRefreshTokens says whether grants also return a refresh token.
-	IssueRefreshTokens bool
-	// SecretVersion changes when the credential's secret rotates; refresh
-	// tokens carry it, so rotation cuts them off.
-	SecretVersion string
-}
-
-// expired reports whether the credential has expired at now.
-func (c Client) expired(now time.Time) bool {
-	return !c.ExpireTime.IsZero() && !now.Before(c.ExpireTime)
-}
+// The types of the auth service's Registry contract are the domain's
+// (package chave), so that the registry service, its gRPC client and the
+// tests' fake share one definition.
+type (
+	// Client is what a grant needs to know about an authenticated
+	// credential.
+	Client = chave.Client
+	// ClientCredentials are a client's id and secret.
+	ClientCredentials = chave.ClientCredentials
+	// IssuedToken names a token the auth service issued.
+	IssuedToken = chave.IssuedToken
+	// IssuedTokenState is what the registry knows of an issued token.
+	IssuedTokenState = chave.IssuedTokenState
+)
 
 // ClientAuthenticator checks a client id and secret. A wrong secret, an
 // unknown client and a revoked or expired credential all yield an error

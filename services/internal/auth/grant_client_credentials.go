@@ -104,7 +104,7 @@ func (s *Server) authenticateClient(ctx context.Context, clientID, secret string
 	if err != nil {
 		return Client{}, s.clientAuthError(ctx, clientID, err)
 	}
-	if client.expired(s.now()) {
+	if client.Expired(s.now()) {
 		s.log.InfoContext(ctx, "expired credential presented", slog.String("client_id", client.ID))
 		return Client{}, errInvalidClient(errors.New("credential expired"))
 	}

@@ -110,7 +110,7 @@ func (s *Server) refreshTokenGrant(ctx context.Context, req *authv1.TokenRequest
 		}
 		return nil, s.clientAuthError(ctx, clientID, err)
 	}
-	if client.expired(now) {
+	if client.Expired(now) {
 		return nil, errInvalidClient(errors.New("credential expired"))
 	}
 	if client.SecretVersion != rt.secretVersion {

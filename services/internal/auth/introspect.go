@@ -10,6 +10,7 @@ import (
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	errorsv1 "github.com/chave/chave/proto/chave/errors/v1"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/verify"
 )
 
 // IssuedTokenChecker answers whether an issued token is still good as far
@@ -23,19 +24,6 @@ type IssuedTokenChecker interface {
 	// secret (a failure is chave.Unauthenticated); a zero caller learns only
 	// Active.
 	CheckIssuedToken(ctx context.Context, caller ClientCredentials, clientID string, tok IssuedToken) (IssuedTokenState, error)
-}
-
-// IssuedTokenState is what the registry knows of an issued token.
-type IssuedTokenState struct {
-	Active bool
-	// Tenant, Scopes (sorted) and Operator describe the token's credential
-	// now; set when Active.
-	Tenant   string
-	Scopes   []string
-	Operator bool
-	// SecretVersion is the credential's; a refresh token from before a
-	// secret rotation carries another.
-	SecretVersion string
 }
 
 // IntrospectToken describes a token to an authenticated client (RFC 7662).
@@ -81,6 +69,21 @@ func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectToke
 	}
 
 	owner := tok.clientID()
+	if tok.kind == kindAccess && owner == caller.ID {
+		// A client introspecting its own access token: the registry
+		// already answered for the credential when it authenticated the
+		// caller (active, not expired, its secret version and tenant), and
+		// the verifier checked the revocation set, which every revocation
+		// of the token, its family or its credential reaches before it
+		// returns (docs/spec.md §2.4), and which fails closed when it
+		// cannot answer. Asking the registry again would only repeat both.
+		c := tok.access
+		if (c.SecretVersion != "" && c.SecretVersion != caller.SecretVersion) ||
+			(caller.Tenant != "" && c.TenantID != caller.Tenant) {
+			return inactive, nil
+		}
+		return accessTokenIntrospection(c), nil
+	}
 	state, err := s.registry.CheckIssuedToken(ctx, ClientCredentials{ID: req.GetClientId(), Secret: req.GetClientSecret()}, owner, ref)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -128,7 +131,11 @@ func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectToke
 			Tenantid:  tenant,
 		}, nil
 	}
-	c := tok.access
+	return accessTokenIntrospection(tok.access), nil
+}
+
+// accessTokenIntrospection describes an active access token.
+func accessTokenIntrospection(c verify.Claims) *authv1.IntrospectTokenResponse {
 	return &authv1.IntrospectTokenResponse{
 		Active:    true,
 		Scope:     strings.Join(c.Scopes, " "),
@@ -141,7 +148,7 @@ func (s *Server) IntrospectToken(ctx context.Context, req *authv1.IntrospectToke
 		Tenantid:  c.TenantID,
 		Aud:       slices.Clone(c.Audience),
 		Jti:       c.ID,
-	}, nil
+	}
 }
 
 // mayIntrospect reports whether caller may see a token issued to owner,

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -60,6 +61,19 @@ func TestIntrospectActive(t *testing.T) {
 	}
 	if !proto.Equal(got, want) {
 		t.Errorf("access token: %v\nwant %v", got, want)
+	}
+	// Its own access token: the caller's authentication and the
+	// revocation set answered; the registry is not asked again.
+	h.reg.mu.Lock()
+	checks := len(h.reg.checks)
+	h.reg.mu.Unlock()
+	if checks != 0 {
+		t.Errorf("the registry was asked %d times about the caller's own access token, want 0", checks)
+	}
+	// Another client's: the registry checks the jti and the family (sid).
+	h.addIntrospectors()
+	if got := h.introspect(t, "acme-introspector", secret, resp.GetAccessToken()); !proto.Equal(got, want) {
+		t.Errorf("access token introspected by its tenant: %v\nwant %v", got, want)
 	}
 	h.reg.mu.Lock()
 	check := h.reg.checks[len(h.reg.checks)-1]
@@ -194,12 +208,62 @@ func TestIntrospectFailures(t *testing.T) {
 	_, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret})
 	wantOAuthError(t, err, codes.InvalidArgument, "invalid_request")
 
+	// Another client's token is checked in the registry: its failures are
+	// the answer's.
+	h.addIntrospectors()
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Unavailable, "db down"))
-	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
+	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "acme-introspector", ClientSecret: secret, Token: at})
 	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
 	h.reg.setErr(&h.reg.checkErr, chave.Errorf(chave.Internal, "bug"))
-	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
+	_, err = h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "acme-introspector", ClientSecret: secret, Token: at})
 	wantOAuthError(t, err, codes.Internal, "server_error")
+	h.reg.setErr(&h.reg.checkErr, nil)
+}
+
+// TestNewIntrospectOwnAccessTokenFailsClosed: a client's own access token
+// is answered from the caller's authentication and the revocation set;
+// a set that cannot answer is temporarily_unavailable, never active, and
+// every revocation it holds makes the token inactive.
+func TestNewIntrospectOwnAccessTokenFailsClosed(t *testing.T) {
+	h := newHarness(t)
+	h.addRefreshClients()
+	at := h.grant(t, "rt-client", secret, "").GetAccessToken()
+	if got := h.introspect(t, "rt-client", secret, at); !got.GetActive() {
+		t.Fatalf("live token inactive: %v", got)
+	}
+	h.reg.setErr(&h.reg.revocationSetErr, errors.New("redis down"))
+	_, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
+	wantOAuthError(t, err, codes.Unavailable, "temporarily_unavailable")
+	h.reg.setErr(&h.reg.revocationSetErr, nil)
+
+	for _, what := range []string{"jti", "family", "credential"} {
+		t.Run(what, func(t *testing.T) {
+			h := newHarness(t)
+			h.addRefreshClients()
+			at := h.grant(t, "rt-client", secret, "").GetAccessToken()
+			claims := accessClaims(t, at)
+			h.reg.mu.Lock()
+			switch what {
+			case "jti":
+				h.reg.jtis[claims["jti"].(string)] = "rt-client"
+			case "family":
+				h.reg.families[claims["sid"].(string)] = &memFamily{client: "rt-client", revoked: true}
+			case "credential":
+				h.reg.revoked["rt-client"] = true
+			}
+			h.reg.mu.Unlock()
+			resp, err := h.rpc.IntrospectToken(context.Background(), &authv1.IntrospectTokenRequest{ClientId: "rt-client", ClientSecret: secret, Token: at})
+			if what == "credential" {
+				// A revoked credential cannot authenticate at all.
+				wantOAuthError(t, err, codes.Unauthenticated, "invalid_client")
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantInactive(t, resp)
+		})
+	}
 }
 
 func TestGetServerMetadata(t *testing.T) {

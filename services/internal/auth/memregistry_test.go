@@ -16,6 +16,7 @@ import (
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
 	"github.com/chave/chave/services/internal/auth"
 	"github.com/chave/chave/services/internal/chave"
+	"github.com/chave/chave/services/verify"
 )
 
 // memRegistry is an in-memory auth.Registry with the registry's semantics:
@@ -35,7 +36,7 @@ type memRegistry struct {
 	jtis     map[string]string // revoked access tokens: jti → client
 
 	// Failures to inject: every call of the method fails with the error.
-	authErr, useErr, revokeErr, checkErr error
+	authErr, useErr, revokeErr, checkErr, revocationSetErr error
 
 	// What was asked.
 	uses     int
@@ -214,8 +215,15 @@ func (m *memRegistry) RevokeIssuedToken(_ context.Context, clientID, secret stri
 }
 
 func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCredentials, clientID string, tok auth.IssuedToken) (auth.IssuedTokenState, error) {
-	if _, err := m.AuthenticateClient(ctx, caller.ID, caller.Secret); err != nil {
-		return auth.IssuedTokenState{}, err
+	// A zero caller is the auth service checking for itself: it learns
+	// only whether the token is active.
+	anonymous := caller == auth.ClientCredentials{}
+	var by auth.Client
+	if !anonymous {
+		var err error
+		if by, err = m.AuthenticateClient(ctx, caller.ID, caller.Secret); err != nil {
+			return auth.IssuedTokenState{}, err
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -224,6 +232,9 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 		return auth.IssuedTokenState{}, m.checkErr
 	}
 	c, ok := m.clients[clientID]
+	if !anonymous && !maySee(by, c, ok) {
+		return auth.IssuedTokenState{}, chave.Errorf(chave.PermissionDenied, "the token was issued to another client")
+	}
 	if !ok || m.revoked[clientID] || (tok.SecretVersion != "" && tok.SecretVersion != c.SecretVersion) {
 		return auth.IssuedTokenState{}, nil
 	}
@@ -243,7 +254,47 @@ func (m *memRegistry) CheckIssuedToken(ctx context.Context, caller auth.ClientCr
 	if _, revoked := m.jtis[tok.TokenID]; tok.TokenID != "" && revoked {
 		return auth.IssuedTokenState{}, nil
 	}
+	if anonymous {
+		return auth.IssuedTokenState{Active: true}, nil
+	}
 	return auth.IssuedTokenState{Active: true, Tenant: c.Tenant, Scopes: chave.SortedSet(c.Scopes), Operator: c.Operator, SecretVersion: c.SecretVersion}, nil
+}
+
+// maySee reports whether caller may learn about the tokens of c (known:
+// whether c exists), as the registry decides: its own, its tenant's with
+// token.introspect, or any as the operator.
+func maySee(caller, c auth.Client, known bool) bool {
+	switch {
+	case caller.Operator, known && caller.ID == c.ID:
+		return true
+	case known && caller.Tenant != "" && caller.Tenant == c.Tenant:
+		return slices.Contains(caller.Scopes, chave.ScopeTokenIntrospect)
+	default:
+		return false
+	}
+}
+
+// IsRevoked is the revocation set the registry keeps (verify.RevocationChecker):
+// the token's credential, secret version, jti or family revoked.
+func (m *memRegistry) IsRevoked(_ context.Context, c verify.Claims) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.revocationSetErr != nil {
+		return false, m.revocationSetErr
+	}
+	if m.revoked[c.ClientID] {
+		return true, nil
+	}
+	if cl, ok := m.clients[c.ClientID]; ok && c.SecretVersion != "" && c.SecretVersion != cl.SecretVersion {
+		return true, nil
+	}
+	if _, ok := m.jtis[c.ID]; ok {
+		return true, nil
+	}
+	if f, ok := m.families[c.SessionID]; ok && c.SessionID != "" && f.revoked {
+		return true, nil
+	}
+	return false, nil
 }
 
 // registryServer serves a memRegistry over gRPC, with the statuses the

@@ -5,37 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/chave/chave/services/verify"
 )
-
-// ClientCredentials are a client's id and secret.
-type ClientCredentials struct {
-	ID, Secret string
-}
-
-// String never shows the secret.
-func (c ClientCredentials) String() string { return c.ID + ":[REDACTED]" }
-
-// IssuedToken names a token the auth service issued, for the registry:
-// an access token by its jti, or a refresh-token family.
-type IssuedToken struct {
-	// TokenID is the access token's jti, or empty.
-	TokenID string
-	// FamilyID is the refresh-token family, or empty.
-	FamilyID string
-	// ExpireTime is when the token (or every token of the family) expires
-	// anyway.
-	ExpireTime time.Time
-	// Generation, for a refresh token being checked, is its place in the
-	// family: only the current generation is still good. Nil otherwise.
-	Generation *int64
-	// SecretVersion, for a token being checked, is the credential's secret
-	// version it carries: only the current one is still good. Empty: not
-	// checked.
-	SecretVersion string
-}
 
 // tokenKind says what a presented token turned out to be.
 type tokenKind int

@@ -40,10 +40,15 @@ type attemptSource struct {
 
 type sourceKey struct{}
 
+// InProcessNetwork is the network of the connections the all-in-one
+// server opens to its own gRPC server (grpc/test/bufconn's): only code of
+// the same process can open them.
+const InProcessNetwork = "bufconn"
+
 // SourceInterceptor records where each call to the auth service comes
 // from, for the throttling of failed client authentications. A call with
-// no network peer is in process, from the gateway of `chave serve`, and
-// its ClientAddressMetadata is believed; so is a networked call's when
+// no network peer, or over InProcessNetwork, is in process, from the
+// gateway of `chave serve`, and its ClientAddressMetadata is believed; so is a networked call's when
 // trustForwarded is set (the auth service apart, whose port only the
 // gateway reaches). Any other call counts from its peer's address, so that
 // a direct gRPC client cannot pick the address it is counted under.
@@ -75,6 +80,7 @@ func endpointName(method string) string {
 // sourceAddress is the address a call is counted under.
 func sourceAddress(ctx context.Context, trustForwarded bool) string {
 	p, networked := peer.FromContext(ctx)
+	networked = networked && (p.Addr == nil || p.Addr.Network() != InProcessNetwork)
 	if !networked || trustForwarded {
 		md, _ := metadata.FromIncomingContext(ctx)
 		if v := md.Get(ClientAddressMetadata); len(v) == 1 {
@@ -93,6 +99,11 @@ func sourceAddress(ctx context.Context, trustForwarded bool) string {
 	}
 	return ""
 }
+
+// ClientAddress is the address of the client a call to the auth service
+// serves (SourceInterceptor's; empty when unknown): what the registry's
+// grant address check needs.
+func ClientAddress(ctx context.Context) string { return sourceOf(ctx).address }
 
 // sourceOf returns the recorded source of the call, or, without
 // SourceInterceptor, its peer's address.

@@ -15,10 +15,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	authv1 "github.com/chave/chave/proto/chave/auth/v1"
 	"github.com/chave/chave/services/internal/auth"
-	"github.com/chave/chave/services/internal/inprocess"
 	"github.com/chave/chave/services/internal/throttle"
 )
 
@@ -58,7 +58,7 @@ type throttleHarness struct {
 	reg     *countingRegistry
 	metrics *prometheus.Registry
 	addr    string
-	self    *inprocess.Channel
+	self    *grpc.ClientConn // over an in-memory listener, as `chave serve` calls it
 }
 
 func newThrottleHarness(t *testing.T, trustForwarded bool) *throttleHarness {
@@ -92,8 +92,14 @@ func newThrottleHarness(t *testing.T, trustForwarded bool) *throttleHarness {
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	h.addr = lis.Addr().String()
-	h.self = inprocess.New(auth.StatusInterceptor(), auth.SourceInterceptor(trustForwarded))
-	authv1.RegisterAuthServiceServer(h.self, srv)
+	self := bufconn.Listen(1 << 16)
+	go gs.Serve(self)
+	h.self, err = grpc.NewClient("passthrough:///self", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return self.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.self.Close() })
 	return h
 }
 

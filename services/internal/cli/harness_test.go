@@ -25,7 +25,6 @@ type server struct {
 	opID, opSec string
 	logs        *apptest.Buffer
 	configHome  string
-	extraEnv    map[string]string
 	httpClient  *http.Client
 	t           *testing.T
 }

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -55,7 +54,7 @@ func TestNewPolicyUsageCommands(t *testing.T) {
 		t.Errorf("--expiring-before 7d: %q, want nothing", got)
 	}
 	if o := op.run(t, "tokens", "list", "--unused-since", "soon"); o.code == 0 {
-		t.Error(fmt.Sprintf("--unused-since soon accepted: %q", o.stdout))
+		t.Errorf("--unused-since soon accepted: %q", o.stdout)
 	}
 	op.must(t, "tenants", "set-policy", "acme", "--clear")
 	if got := op.must(t, "tenants", "get", "acme", "-o", "jsonpath={.policy.maxTokenLifetime}").stdout; got != "\n" && got != "" {

@@ -161,7 +161,6 @@ type browserSession struct {
 	shots     string
 	step      int
 	axeSource string
-	axeLoaded bool
 }
 
 // startBrowser starts headless Chromium at the given window size. Without

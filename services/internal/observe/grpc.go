@@ -61,10 +61,6 @@ func (g *GRPC) ServerOptions(unary []grpc.UnaryServerInterceptor, stream []grpc.
 	}
 }
 
-// UnaryInterceptor is the interceptor ServerOptions installs first, for
-// callers that dispatch calls without a grpc.Server (package inprocess).
-func (g *GRPC) UnaryInterceptor() grpc.UnaryServerInterceptor { return g.unary }
-
 func (g *GRPC) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	defer func() {

@@ -28,11 +28,15 @@ type TracingConfig struct {
 	// pod).
 	Insecure bool
 	// SampleRatio is the fraction of new traces sampled (parent-based);
-	// zero means 0.1.
+	// zero means DefaultSampleRatio.
 	SampleRatio float64
 	// Service names the process in traces, e.g. chave-registry.
 	Service string
 }
+
+// DefaultSampleRatio is the fraction of new traces sampled when none is
+// configured.
+const DefaultSampleRatio = 0.1
 
 // Tracing is a process's tracer provider and what instruments its servers
 // and clients. The zero value (tracing off) adds nothing.
@@ -52,7 +56,7 @@ func NewTracing(ctx context.Context, cfg TracingConfig) (*Tracing, error) {
 		return nil, fmt.Errorf("tracing: sample ratio %v is outside [0, 1]", cfg.SampleRatio)
 	}
 	if cfg.SampleRatio == 0 {
-		cfg.SampleRatio = 0.1
+		cfg.SampleRatio = DefaultSampleRatio
 	}
 	opts := []otlptracegrpc.Option{otlptracegrpc.WithEndpoint(cfg.OTLPEndpoint)}
 	if cfg.Insecure {
@@ -96,6 +100,16 @@ func (t *Tracing) DialOptions() []grpc.DialOption {
 	}
 	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 		otelgrpc.WithTracerProvider(t.provider), otelgrpc.WithPropagators(t.prop)))}
+}
+
+// Tracer returns a tracer for spans a process makes itself, such as a
+// call between two parts of one process that crosses no gRPC connection
+// (a no-op when tracing is off).
+func (t *Tracing) Tracer(name string) trace.Tracer {
+	if !t.Enabled() {
+		return noop.NewTracerProvider().Tracer(name)
+	}
+	return t.provider.Tracer(name)
 }
 
 // HTTPHandler instruments an HTTP handler (unchanged when tracing is off).

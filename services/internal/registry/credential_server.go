@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	registryv1 "github.com/chave/chave/proto/chave/registry/v1"
+	"github.com/chave/chave/services/internal/chave"
 )
 
 // CredentialServer exposes the Service's methods for the auth service over
@@ -63,7 +64,7 @@ func (s *CredentialServer) RevokeIssuedToken(ctx context.Context, req *registryv
 
 // CheckIssuedToken implements registryv1.CredentialServiceServer.
 func (s *CredentialServer) CheckIssuedToken(ctx context.Context, req *registryv1.CheckIssuedTokenRequest) (*registryv1.CheckIssuedTokenResponse, error) {
-	st, err := s.svc.CheckIssuedToken(ctx, req.GetCallerClientId(), req.GetCallerClientSecret(), req.GetClientId(), IssuedToken{
+	st, err := s.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: req.GetCallerClientId(), Secret: req.GetCallerClientSecret()}, req.GetClientId(), IssuedToken{
 		TokenID: req.GetTokenId(), FamilyID: req.GetFamilyId(), Generation: req.Generation, SecretVersion: req.GetSecretVersion(),
 	})
 	if err != nil {
@@ -72,8 +73,8 @@ func (s *CredentialServer) CheckIssuedToken(ctx context.Context, req *registryv1
 	if !st.Active {
 		return &registryv1.CheckIssuedTokenResponse{}, nil
 	}
-	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Client.Tenant, Scopes: st.Client.Scopes,
-		Operator: st.Client.Operator, SecretVersion: st.Client.SecretVersion}, nil
+	return &registryv1.CheckIssuedTokenResponse{Active: true, Tenant: st.Tenant, Scopes: st.Scopes,
+		Operator: st.Operator, SecretVersion: st.SecretVersion}, nil
 }
 
 func clientToProto(c Client) *registryv1.Client {

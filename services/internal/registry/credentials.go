@@ -29,6 +29,12 @@ type Client struct {
 	policy chave.TenantPolicy // the tenant's, for the grant's address check
 }
 
+// Contract is the client as the auth service's contract names it.
+func (c Client) Contract() chave.Client {
+	return chave.Client{ID: c.ID, Tenant: c.Tenant, Scopes: c.Scopes, ExpireTime: c.ExpireTime, Operator: c.Operator,
+		IssueRefreshTokens: c.IssueRefreshTokens, SecretVersion: c.SecretVersion}
+}
+
 // errBadClient is the one answer for every failed client authentication,
 // so an unknown client and a wrong secret look the same.
 var errBadClient = chave.Errorf(chave.Unauthenticated, "invalid client credentials")

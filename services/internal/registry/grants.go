@@ -12,19 +12,14 @@ import (
 	"github.com/chave/chave/services/internal/secrets"
 )
 
-// IssuedToken names a token the auth service issued: an access token by its
-// jti, or a refresh-token family.
-type IssuedToken struct {
-	TokenID    string    // the access token's jti
-	FamilyID   string    // the refresh-token family
-	ExpireTime time.Time // when it would expire anyway
-	// Generation, for a refresh token, is its place in the family: only the
-	// family's current generation is still good. Nil for access tokens.
-	Generation *int64
-	// SecretVersion is the credential's secret version the token carries
-	// ("" when it carries none): only the current one is still good.
-	SecretVersion string
-}
+// The types of the auth service's contract (auth.Registry), which Service
+// implements, are the domain's.
+type (
+	// IssuedToken names a token the auth service issued.
+	IssuedToken = chave.IssuedToken
+	// IssuedTokenState is what the database knows of an issued token.
+	IssuedTokenState = chave.IssuedTokenState
+)
 
 // ClientProof is how a call for the auth service authenticates its
 // client: by the client's secret, or, for a refresh token that
@@ -94,7 +89,7 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 }
 
 // UseRefreshToken authenticates the client and advances its refresh-token
-// family from generation gen to gen+1 in one transaction, so that of
+// family from generation gen to gen+1 in one write, so that of
 // several concurrent uses of one refresh token exactly one wins. Presenting
 // a generation that was already used revokes the whole family (the token
 // was replayed: either the client or an attacker holds a stale copy) and
@@ -131,8 +126,16 @@ func (s *Service) advanceFamily(ctx context.Context, client Client, familyID str
 	if !now.Before(familyExpire) {
 		return Client{}, errInvalidGrant
 	}
-	var replayed bool
 	init := chave.RefreshFamily{ClientID: clientID, CreateTime: now, ExpireTime: familyExpire}
+	// The common case, the family's current generation, is one write;
+	// anything else is decided, and a replay's revocation committed, in a
+	// read-modify-write transaction.
+	if _, advanced, err := s.store.AdvanceRefreshFamily(ctx, familyID, init, gen); err != nil {
+		return Client{}, err
+	} else if advanced {
+		return client, nil
+	}
+	var replayed bool
 	fam, err := s.store.UpdateRefreshFamily(ctx, familyID, init, func(f *chave.RefreshFamily) error {
 		replayed = false
 		switch {
@@ -221,12 +224,6 @@ func (s *Service) RevokeIssuedToken(ctx context.Context, clientID, secret string
 	}
 }
 
-// IssuedTokenState is what the database knows of an issued token.
-type IssuedTokenState struct {
-	Active bool
-	Client Client // the credential, when Active
-}
-
 // CheckIssuedToken reports whether an issued token is still good as far as
 // the database knows: its credential active under the secret it was
 // issued with, its family and its jti not revoked. Signature and expiry
@@ -236,12 +233,12 @@ type IssuedTokenState struct {
 // introspecting) also what the credential is, if it may see the token: its
 // own, one of its tenant's with token.introspect, or any as the operator;
 // otherwise PermissionDenied.
-func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, clientID string, tok IssuedToken) (IssuedTokenState, error) {
-	anonymous := callerID == "" && callerSecret == ""
+func (s *Service) CheckIssuedToken(ctx context.Context, by chave.ClientCredentials, clientID string, tok IssuedToken) (IssuedTokenState, error) {
+	anonymous := by == chave.ClientCredentials{}
 	var caller Client
 	if !anonymous {
 		var err error
-		if caller, err = s.AuthenticateClient(ctx, callerID, callerSecret); err != nil {
+		if caller, err = s.AuthenticateClient(ctx, by.ID, by.Secret); err != nil {
 			return IssuedTokenState{}, err
 		}
 	}
@@ -304,7 +301,7 @@ func (s *Service) CheckIssuedToken(ctx context.Context, callerID, callerSecret, 
 	if err != nil {
 		return IssuedTokenState{}, err
 	}
-	return IssuedTokenState{Active: true, Client: client}, nil
+	return IssuedTokenState{Active: true, Tenant: client.Tenant, Scopes: client.Scopes, Operator: client.Operator, SecretVersion: client.SecretVersion}, nil
 }
 
 // maySee reports whether caller may learn about the tokens of credential t

@@ -59,7 +59,7 @@ func TestUseRefreshTokenRotationAndReplay(t *testing.T) {
 	if err != nil || fam.RevokeReason != chave.FamilyRevokedOnReuse {
 		t.Fatalf("family after replay = %+v, %v", fam, err)
 	}
-	if st, _ := f.svc.CheckIssuedToken(ctx, tok.ID, secret.Reveal(), tok.ID, IssuedToken{FamilyID: famID("fam-1")}); st.Active {
+	if st, _ := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: tok.ID, Secret: secret.Reveal()}, tok.ID, IssuedToken{FamilyID: famID("fam-1")}); st.Active {
 		t.Fatal("a revoked family checks as active")
 	}
 }
@@ -142,7 +142,7 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 
 	check := func(id string, tok IssuedToken) bool {
 		t.Helper()
-		st, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), id, tok)
+		st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, id, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,16 +213,16 @@ func TestRevokeAndCheckIssuedTokens(t *testing.T) {
 	if _, err := f.svc.RevokeToken(ctx, f.op, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := f.svc.CheckIssuedToken(ctx, "", "", b.ID, IssuedToken{TokenID: jtiID("jti-b")}); err != nil || st.Active {
+	if st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, b.ID, IssuedToken{TokenID: jtiID("jti-b")}); err != nil || st.Active {
 		t.Fatalf("an access token of a revoked credential checks %+v, %v", st, err)
 	}
 	unknown := secrets.ClientIDPrefix + "0000000000000000000000"
-	if st, err := f.svc.CheckIssuedToken(ctx, "", "", unknown, IssuedToken{TokenID: jtiID("x")}); err != nil || st.Active {
+	if st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, unknown, IssuedToken{TokenID: jtiID("x")}); err != nil || st.Active {
 		t.Fatalf("an unknown client's token checks %+v, %v", st, err)
 	}
 	// A client asking about a client id that is not its own learns nothing,
 	// not even whether it exists.
-	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), unknown, IssuedToken{TokenID: jtiID("x")}); !chave.IsCode(err, chave.PermissionDenied) {
+	if _, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, unknown, IssuedToken{TokenID: jtiID("x")}); !chave.IsCode(err, chave.PermissionDenied) {
 		t.Fatalf("a client checking an unknown client's token: %v, want PermissionDenied", err)
 	}
 }
@@ -231,15 +231,15 @@ func TestCheckIssuedTokenAnonymousLearnsOnlyActive(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	a, aSecret := f.credential(t, "acme", "inventory")
-	st, err := f.svc.CheckIssuedToken(ctx, "", "", a.ID, IssuedToken{TokenID: jtiID("jti")})
-	if err != nil || !st.Active || st.Client.Tenant != "" || st.Client.Scopes != nil {
+	st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{}, a.ID, IssuedToken{TokenID: jtiID("jti")})
+	if err != nil || !st.Active || st.Tenant != "" || st.Scopes != nil {
 		t.Fatalf("anonymous check = %+v, %v; want only active", st, err)
 	}
-	st, err = f.svc.CheckIssuedToken(ctx, a.ID, aSecret.Reveal(), a.ID, IssuedToken{TokenID: jtiID("jti")})
-	if err != nil || st.Client.Tenant != "acme" {
+	st, err = f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: aSecret.Reveal()}, a.ID, IssuedToken{TokenID: jtiID("jti")})
+	if err != nil || st.Tenant != "acme" {
 		t.Fatalf("authenticated check = %+v, %v", st, err)
 	}
-	if _, err := f.svc.CheckIssuedToken(ctx, a.ID, "wrong", a.ID, IssuedToken{TokenID: jtiID("jti")}); !chave.IsCode(err, chave.Unauthenticated) {
+	if _, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: a.ID, Secret: "wrong"}, a.ID, IssuedToken{TokenID: jtiID("jti")}); !chave.IsCode(err, chave.Unauthenticated) {
 		t.Fatalf("wrong caller secret: %v", err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -102,23 +101,3 @@ func RequireAll(rules ...InternalAuth) InternalAuth {
 // AllowAny admits every call: for a registry whose network only the auth
 // service reaches, by the operator's explicit choice.
 func AllowAny(context.Context) error { return nil }
-
-type inProcessKey struct{}
-
-// InProcessInterceptor marks the calls of an in-process channel (package
-// inprocess), which only code of the same process can make; put it first
-// on that channel, never on a network listener.
-func InProcessInterceptor() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		return handler(context.WithValue(ctx, inProcessKey{}, true), req)
-	}
-}
-
-// RequireInProcess admits only the calls InProcessInterceptor marked: the
-// all-in-one server's rule.
-func RequireInProcess(ctx context.Context) error {
-	if in, _ := ctx.Value(inProcessKey{}).(bool); !in {
-		return errors.New("not an in-process call")
-	}
-	return nil
-}

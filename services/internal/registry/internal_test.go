@@ -70,7 +70,7 @@ func TestRequireClientCertificate(t *testing.T) {
 	}
 }
 
-func TestRequireAllAndInProcess(t *testing.T) {
+func TestRequireAll(t *testing.T) {
 	if err := RequireAll()(context.Background()); err == nil {
 		t.Error("no rules admitted a call")
 	}
@@ -78,13 +78,5 @@ func TestRequireAllAndInProcess(t *testing.T) {
 	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(InternalTokenMetadata, token))
 	if err := RequireAll(RequireInternalToken(token), RequireClientCertificate(""))(ctx); err == nil {
 		t.Error("the token alone passed a rule that also wants a certificate")
-	}
-	if err := RequireInProcess(ctx); err == nil {
-		t.Error("a call not marked in process passed")
-	}
-	var marked context.Context
-	_, _ = InProcessInterceptor()(ctx, nil, nil, func(ctx context.Context, _ any) (any, error) { marked = ctx; return nil, nil })
-	if err := RequireInProcess(marked); err != nil {
-		t.Errorf("a call marked in process: %v", err)
 	}
 }

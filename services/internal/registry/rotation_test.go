@@ -70,7 +70,7 @@ func TestRotationRevokesTheOldSecretVersion(t *testing.T) {
 		t.Fatalf("registry Bearer check of a token of the new secret: %v", err)
 	}
 	for _, v := range []string{before.SecretVersion, ""} {
-		if st, err := f.svc.CheckIssuedToken(ctx, "", "", tok.ID, IssuedToken{TokenID: jtiID("j"), SecretVersion: v}); err != nil || st.Active != (v == "") {
+		if st, err := f.svc.CheckIssuedToken(ctx, chave.ClientCredentials{ID: "", Secret: ""}, tok.ID, IssuedToken{TokenID: jtiID("j"), SecretVersion: v}); err != nil || st.Active != (v == "") {
 			t.Fatalf("CheckIssuedToken of secret version %q: %+v, %v", v, st, err)
 		}
 	}

@@ -69,6 +69,14 @@ type Store interface {
 	// error from update aborts with nothing written and is returned
 	// unchanged. The family's id and client id never change.
 	UpdateRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, update func(*chave.RefreshFamily) error) (chave.RefreshFamily, error)
+	// AdvanceRefreshFamily is the common case of UpdateRefreshFamily, in
+	// one write: it moves the family from generation gen to gen+1 and
+	// returns it and true when the family is at gen, not revoked and
+	// init.ClientID's, creating it from init at generation 1 when gen is 0
+	// and it does not exist. Of concurrent advances of one generation
+	// exactly one succeeds. Otherwise (another generation, revoked, another
+	// client's, absent at gen > 0) it writes nothing and returns false.
+	AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error)
 	// RevokeAccessToken records an access token's revocation. Revoking a
 	// revoked token keeps the first record.
 	RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error

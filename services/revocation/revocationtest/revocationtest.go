@@ -438,7 +438,7 @@ func testConcurrency(t *testing.T, s revocation.Set) {
 			view = append(view, revocation.Entry{Kind: revocation.Family, ID: fmt.Sprintf("rb-%d", i), At: t0, Until: hour()})
 		}
 		if err := s.Rebuild(ctx, view); err != nil {
-			errs <- fmt.Errorf("Rebuild: %w", err)
+			errs <- fmt.Errorf("rebuild: %w", err)
 		}
 	})
 	wg.Wait()

@@ -114,6 +114,114 @@ func runGrants(t *testing.T, open opener) {
 			t.Fatalf("%d uses of generation 0 succeeded and %d failed; want exactly 1 and %d", wins, losses, n-1)
 		}
 	})
+	t.Run("FamilyAdvance", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		init := chave.RefreshFamily{ClientID: "c1", CreateTime: at(0), ExpireTime: at(time.Hour)}
+		advance := func(id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool) {
+			t.Helper()
+			f, ok, err := s.AdvanceRefreshFamily(ctx, id, init, gen)
+			if err != nil {
+				t.Fatalf("AdvanceRefreshFamily(%s, %d): %v", id, gen, err)
+			}
+			return f, ok
+		}
+		// A later generation of a family never seen is not created.
+		if _, ok := advance("f1", init, 3); ok {
+			t.Fatal("generation 3 of an unseen family advanced")
+		}
+		if _, err := s.GetRefreshFamily(ctx, "f1"); !chave.IsCode(err, chave.NotFound) {
+			t.Fatalf("a refused advance created the family: %v", err)
+		}
+		// A dirty init writes only what a new family has.
+		dirty := init
+		dirty.Generation, dirty.RevokeTime, dirty.RevokeReason = 7, at(time.Minute), chave.FamilyRevokedByClient
+		got, ok := advance("f1", dirty, 0)
+		want := chave.RefreshFamily{ID: "f1", ClientID: "c1", Generation: 1, CreateTime: at(0), ExpireTime: at(time.Hour)}
+		if !ok {
+			t.Fatal("first use of a new family refused")
+		}
+		checkFamily(t, "first advance", got, want)
+		if _, ok := advance("f1", init, 0); ok {
+			t.Fatal("generation 0 advanced twice")
+		}
+		if _, ok := advance("f1", chave.RefreshFamily{ClientID: "c2", CreateTime: at(0), ExpireTime: at(time.Hour)}, 1); ok {
+			t.Fatal("another client advanced the family")
+		}
+		if _, ok := advance("f1", init, 2); ok {
+			t.Fatal("a generation not yet issued advanced")
+		}
+		got, ok = advance("f1", init, 1)
+		want.Generation = 2
+		if !ok {
+			t.Fatal("the current generation was refused")
+		}
+		checkFamily(t, "second advance", got, want)
+		read, err := s.GetRefreshFamily(ctx, "f1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFamily(t, "GetRefreshFamily after advances", read, want)
+		// A revoked family stays at its generation, whichever is presented.
+		if _, err := s.UpdateRefreshFamily(ctx, "f1", init, func(f *chave.RefreshFamily) error {
+			f.RevokeTime, f.RevokeReason = at(time.Minute), chave.FamilyRevokedOnReuse
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := advance("f1", init, 2); ok {
+			t.Fatal("a revoked family advanced")
+		}
+		want.RevokeTime, want.RevokeReason = at(time.Minute), chave.FamilyRevokedOnReuse
+		read, _ = s.GetRefreshFamily(ctx, "f1")
+		checkFamily(t, "revoked family", read, want)
+		// So does a family revoked before its first use.
+		if _, err := s.UpdateRefreshFamily(ctx, "f2", init, func(f *chave.RefreshFamily) error {
+			f.RevokeTime, f.RevokeReason = at(time.Minute), chave.FamilyRevokedByClient
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := advance("f2", init, 0); ok {
+			t.Fatal("a family revoked before its first use advanced")
+		}
+	})
+	t.Run("FamilyConcurrentAdvanceOfOneGeneration", func(t *testing.T) {
+		s := open(t)
+		init := chave.RefreshFamily{ClientID: "c1", CreateTime: at(0), ExpireTime: at(time.Hour)}
+		for _, gen := range []int64{0, 1} { // the first use creates the row
+			const n = 20
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			wins := 0
+			start := make(chan struct{})
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, ok, err := s.AdvanceRefreshFamily(t.Context(), "f1", init, gen)
+					if err != nil {
+						t.Errorf("AdvanceRefreshFamily: %v", err)
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if ok {
+						wins++
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if wins != 1 {
+				t.Fatalf("%d concurrent advances of generation %d succeeded; want exactly 1", wins, gen)
+			}
+		}
+		f, err := s.GetRefreshFamily(t.Context(), "f1")
+		if err != nil || f.Generation != 2 {
+			t.Fatalf("after two contested generations: %+v, %v; want generation 2", f, err)
+		}
+	})
 	t.Run("RevokedAccessTokens", func(t *testing.T) {
 		s := open(t)
 		if ok, err := s.IsAccessTokenRevoked(t.Context(), "jti-1"); err != nil || ok {

@@ -17,10 +17,10 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/chave/chave/services/internal/redact"
 	"github.com/chave/chave/services/internal/storage/sqlstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -64,7 +64,7 @@ func defaultRetryPolicy() sqlstore.RetryPolicy {
 // pool_max_conn_idle_time apply too (the URL is parsed as pgxpool parses
 // it, and its pool settings given to database/sql's pool).
 func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
-	where := redact(rawURL)
+	where := redact.URL(rawURL)
 	if !strings.HasPrefix(rawURL, "postgres://") && !strings.HasPrefix(rawURL, "postgresql://") {
 		return nil, fmt.Errorf("postgres: open %s: want a postgres:// URL", where)
 	}
@@ -82,13 +82,4 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
 	return s, nil
-}
-
-// redact returns the URL without its password, for error messages.
-func redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

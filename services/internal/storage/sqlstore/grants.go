@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chave/chave/services/internal/chave"
 )
@@ -68,6 +70,21 @@ var (
 		VALUES (` + placeholders(revokedAccessTokenColumns) + `) ON CONFLICT (id) DO NOTHING`
 )
 
+// startFamilySQL and advanceFamilySQL move a family from generation $8
+// (startFamilySQL, for generation 0, creating it from familyArgs at
+// generation 1) or $3 (advanceFamilySQL, on id $1 and client $2) to the
+// next, in one statement: they return no row when the family is at another
+// generation, revoked or another client's.
+var (
+	startFamilySQL = `INSERT INTO refresh_families (` + familyColumns + `)
+		VALUES (` + placeholders(familyColumns) + `) ON CONFLICT (id) DO UPDATE SET generation = refresh_families.generation + 1
+		WHERE refresh_families.generation = $8 AND refresh_families.client_id = $2 AND refresh_families.revoke_time IS NULL
+		RETURNING ` + familyColumns
+	advanceFamilySQL = `UPDATE refresh_families SET generation = generation + 1
+		WHERE id = $1 AND client_id = $2 AND generation = $3 AND revoke_time IS NULL
+		RETURNING ` + familyColumns
+)
+
 const (
 	selectFamilySQL       = `SELECT ` + familyColumns + ` FROM refresh_families WHERE id = $1`
 	accessTokenRevokedSQL = `SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE id = $1)`
@@ -115,6 +132,37 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 		return chave.RefreshFamily{}, s.fail(err, "update refresh family %s", id)
 	}
 	return out, nil
+}
+
+// AdvanceRefreshFamily moves the family from generation gen to gen+1 in
+// one statement, outside any explicit transaction: the single write of a
+// refresh grant, so that SQLite's one writer is held for as short as it
+// can be. A family never used (gen 0) is created from init at generation
+// 1. Whatever else it finds (another generation, a revoked family, another
+// client's, none at gen > 0) it leaves as it is and reports false, for
+// the caller to decide with UpdateRefreshFamily.
+func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
+	var f chave.RefreshFamily
+	err := s.retry(ctx, func() error {
+		var row *sql.Row
+		if gen == 0 {
+			init.ID, init.Generation = id, 1
+			init.RevokeTime, init.RevokeReason = time.Time{}, ""
+			row = s.startFamily.QueryRowContext(ctx, append(familyArgs(init), gen)...)
+		} else {
+			row = s.advanceFamily.QueryRowContext(ctx, id, init.ClientID, gen)
+		}
+		var err error
+		f, err = scanFamily(row)
+		return err
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return chave.RefreshFamily{}, false, nil
+	case err != nil:
+		return chave.RefreshFamily{}, false, s.fail(err, "advance refresh family %s", id)
+	}
+	return f, true, nil
 }
 
 // RevokeAccessToken records a revoked access token; a second revocation of

@@ -90,6 +90,8 @@ type Store struct {
 	getToken, getTenant *sql.Stmt
 	// The one read of a client-credentials grant (clients.go).
 	getClient *sql.Stmt
+	// The one write of a refresh grant, prepared on the write pool.
+	startFamily, advanceFamily *sql.Stmt
 }
 
 // Open applies the pending migrations of f through write and returns the
@@ -107,6 +109,12 @@ func Open(ctx context.Context, f Flavor, write, read *sql.DB) (*Store, error) {
 	}
 	if err == nil {
 		s.getClient, err = read.PrepareContext(ctx, selectClientSQL)
+	}
+	if err == nil {
+		s.startFamily, err = write.PrepareContext(ctx, startFamilySQL)
+	}
+	if err == nil {
+		s.advanceFamily, err = write.PrepareContext(ctx, advanceFamilySQL)
 	}
 	if err != nil {
 		s.Close()
@@ -139,7 +147,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the prepared statements and both pools.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.getClient} {
+	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.getClient, s.startFamily, s.advanceFamily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
