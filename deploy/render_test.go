@@ -38,10 +38,12 @@ const image = "ghcr.io/chave/chave"
 // secretKeys are the Secrets the manifests may reference, by name only, and
 // their keys (deploy/README.md tells how to create them).
 var secretKeys = map[string][]string{
-	"chave-database":     {"url"},
-	"chave-redis":        {"url"},
-	"chave-keys":         {"hash-key", "encryption-key", "refresh-token-key", "internal-token"},
-	"chave-signing-keys": {"signing-keys.json"},
+	"chave-database": {"url"},
+	"chave-redis":    {"url"},
+	"chave-keys":     {"hash-key", "encryption-key", "refresh-token-key", "internal-token"},
+	// The key-encryption key of the signing keys kept in the database;
+	// the signing keys themselves are in no Secret.
+	"chave-key-encryption-key": {"key"},
 	// components/mtls: each workload's certificate, as cert-manager writes it.
 	"chave-registry-tls": {"tls.crt", "tls.key", "ca.crt"},
 	"chave-auth-tls":     {"tls.crt", "tls.key", "ca.crt"},
@@ -126,6 +128,46 @@ func checkAll(t *testing.T, r *rendered) {
 	checkServices(t, r)
 	checkNetworkPolicies(t, r)
 	checkInternalCaller(t, r)
+	checkSigningKeys(t, r)
+}
+
+// checkSigningKeys requires the signing keys to come from the database:
+// the auth service reads the database and the key-encryption key from
+// Secrets, mounts no key file and names none; no other service reads the
+// key-encryption key.
+func checkSigningKeys(t *testing.T, r *rendered) {
+	t.Helper()
+	for _, d := range r.deployments {
+		spec := d.Spec.Template.Spec
+		for _, v := range spec.Volumes {
+			if v.Secret != nil && strings.Contains(v.Secret.SecretName, "signing") {
+				t.Errorf("Deployment %s mounts Secret %s: signing keys live in the database", d.Name, v.Secret.SecretName)
+			}
+		}
+		for _, c := range spec.Containers {
+			role := c.Args[0]
+			kek, db := false, false
+			for _, e := range c.Env {
+				ref := e.ValueFrom
+				switch {
+				case e.Name == "CHAVE_SIGNING_KEYS_FILE":
+					t.Errorf("Deployment %s: CHAVE_SIGNING_KEYS_FILE: signing keys live in the database", d.Name)
+				case e.Name == "CHAVE_KEY_ENCRYPTION_KEY" && ref != nil && ref.SecretKeyRef != nil && ref.SecretKeyRef.Name == "chave-key-encryption-key":
+					kek = true
+				case e.Name == "CHAVE_KEY_ENCRYPTION_KEY":
+					t.Errorf("Deployment %s: CHAVE_KEY_ENCRYPTION_KEY not from Secret chave-key-encryption-key", d.Name)
+				case e.Name == "CHAVE_DB" && ref != nil && ref.SecretKeyRef != nil:
+					db = true
+				}
+			}
+			switch {
+			case role == "auth" && (!kek || !db):
+				t.Errorf("Deployment %s: the auth service reads CHAVE_DB %v and CHAVE_KEY_ENCRYPTION_KEY %v from Secrets; want both", d.Name, db, kek)
+			case role != "auth" && kek:
+				t.Errorf("Deployment %s: only the auth service holds the key-encryption key", d.Name)
+			}
+		}
+	}
 }
 
 // checkInternalCaller requires the registry to admit only the auth service
@@ -950,8 +992,9 @@ func (f flow) String() string { return fmt.Sprintf("%s %s %s %s", f.pods, f.dir,
 // default deny, the gateway is the only entry point; the registry answers
 // the auth service and the gateway, the auth service the gateway alone;
 // Prometheus scrapes every pod's metrics port; every pod resolves names;
-// the registry fetches the JWKS from the gateway; PostgreSQL and Redis
-// are placeholders open to any address.
+// the registry fetches the JWKS from the gateway; the auth service reads
+// its signing keys from PostgreSQL; PostgreSQL and Redis are placeholders
+// open to any address.
 var intendedFlows = []flow{
 	{"gateway", "in", "*", "TCP/8080"},
 	{"registry", "in", "auth", "TCP/9090"},
@@ -963,6 +1006,7 @@ var intendedFlows = []flow{
 	{"gateway", "out", "registry", "TCP/9090"},
 	{"gateway", "out", "auth", "TCP/9090"},
 	{"auth", "out", "registry", "TCP/9090"},
+	{"auth", "out", "*", "TCP/5432"},
 	{"auth", "out", "*", "TCP/6379"},
 	{"registry", "out", "gateway", "TCP/8080"},
 	{"registry", "out", "*", "TCP/5432"},

@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	rest, err := newREST(ctx, registryv1.NewRegistryServiceClient(cfg.Registry), log)
+	rest, err := newREST(ctx, registryv1.NewRegistryServiceClient(cfg.Registry), registryv1.NewLeakServiceClient(cfg.Registry), log)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

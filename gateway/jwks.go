@@ -11,9 +11,11 @@ import (
 )
 
 // newJWKSHandler serves GET /.well-known/jwks.json (RFC 7517): the auth
-// service's JWK Set, cached.
+// service's JWK Set, cached for jwksTTL.
 func newJWKSHandler(auth authv1.AuthServiceClient, log *slog.Logger) *wellKnownHandler {
-	return newWellKnownHandler("JWK Set", "application/jwk-set+json", jwksFetcher(auth), log)
+	h := newWellKnownHandler("JWK Set", "application/jwk-set+json", jwksFetcher(auth), log)
+	h.cache.ttl = jwksTTL
+	return h
 }
 
 func jwksFetcher(auth authv1.AuthServiceClient) func(context.Context) ([]byte, error) {

@@ -28,7 +28,7 @@ const maxRESTBody = 1 << 20
 
 // newREST returns the registry's JSON REST API (docs/spec.md §3.1), transcoded to
 // gRPC by grpc-gateway.
-func newREST(ctx context.Context, client registryv1.RegistryServiceClient, log *slog.Logger) (http.Handler, error) {
+func newREST(ctx context.Context, client registryv1.RegistryServiceClient, leaks registryv1.LeakServiceClient, log *slog.Logger) (http.Handler, error) {
 	errs := &restErrors{log: log}
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, strictJSON{newJSONMarshaler()}),
@@ -46,6 +46,11 @@ func newREST(ctx context.Context, client registryv1.RegistryServiceClient, log *
 	)
 	if err := registryv1.RegisterRegistryServiceHandlerClient(ctx, mux, client); err != nil {
 		return nil, fmt.Errorf("registering registry routes: %w", err)
+	}
+	// POST /v1/leaks, public: the registry's interceptor admits it without
+	// a credential.
+	if err := registryv1.RegisterLeakServiceHandlerClient(ctx, mux, leaks); err != nil {
+		return nil, fmt.Errorf("registering leak report routes: %w", err)
 	}
 	return guardREST(mux), nil
 }

@@ -21,6 +21,12 @@ const (
 	// wellKnownRetry is how long a stale document is served after a failed
 	// refresh before the next try.
 	wellKnownRetry = 5 * time.Second
+	// jwksTTL is how long the gateway itself keeps the JWK Set: a key an
+	// emergency rotation makes sign at once is served within it (plus the
+	// auth service's poll of the database), so that a verifier that meets
+	// the new kid and fetches again finds it. The auth service answers
+	// from memory: a short cache costs one cheap call every few seconds.
+	jwksTTL = 5 * time.Second
 )
 
 // docCache keeps a document built from the auth service for a short while.
@@ -35,8 +41,8 @@ type docCache struct {
 	expires time.Time
 }
 
-func newDocCache(fetch func(context.Context) ([]byte, error)) *docCache {
-	return &docCache{fetch: fetch, ttl: wellKnownTTL, now: time.Now}
+func newDocCache(fetch func(context.Context) ([]byte, error), ttl time.Duration) *docCache {
+	return &docCache{fetch: fetch, ttl: ttl, now: time.Now}
 }
 
 // get returns the document, refreshing it once it has expired. When a
@@ -73,7 +79,7 @@ type wellKnownHandler struct {
 }
 
 func newWellKnownHandler(name, contentType string, fetch func(context.Context) ([]byte, error), log *slog.Logger) *wellKnownHandler {
-	return &wellKnownHandler{name: name, contentType: contentType, cache: newDocCache(fetch), log: log}
+	return &wellKnownHandler{name: name, contentType: contentType, cache: newDocCache(fetch, wellKnownTTL), log: log}
 }
 
 func (h *wellKnownHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

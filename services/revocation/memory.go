@@ -39,7 +39,7 @@ const shrinkAbove = 1024
 // expired entries every minute.
 type Memory struct {
 	now    func() time.Time
-	seeds  [3][2]maphash.Seed // per kind, of the two halves of a key
+	seeds  [4][2]maphash.Seed // per kind, of the two halves of a key
 	shards [memoryShards]memoryShard
 
 	closed    atomic.Bool
@@ -170,7 +170,7 @@ func (m *Memory) IsRevoked(ctx context.Context, q Query) (bool, error) {
 	for _, c := range [...]struct {
 		kind Kind
 		id   string
-	}{{AccessToken, q.TokenID}, {Family, q.FamilyID}} {
+	}{{AccessToken, q.TokenID}, {Family, q.FamilyID}, {SigningKey, q.KeyID}} {
 		if c.id == "" {
 			continue
 		}

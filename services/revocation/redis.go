@@ -28,6 +28,7 @@ import (
 //	{chave:rev}:c:<client id>  a revoked credential; value: At in Unix nanoseconds, 19 digits
 //	{chave:rev}:t:<jti>        a revoked access token; value: 1
 //	{chave:rev}:f:<family id>  a revoked refresh family; value: 1
+//	{chave:rev}:k:<kid>        a revoked signing key; value: 1
 //	{chave:rev}:rebuild:<rand> present while a Rebuild runs; expires on its own
 //
 // Every entry key expires at its entry's Until (SET … PX, relative to the
@@ -72,6 +73,7 @@ type Redis struct {
 	credential  string
 	accessToken string
 	family      string
+	signingKey  string
 }
 
 var _ Set = (*Redis)(nil)
@@ -141,6 +143,7 @@ func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 		credential:  tag + "c:",
 		accessToken: tag + "t:",
 		family:      tag + "f:",
+		signingKey:  tag + "k:",
 	}, nil
 }
 
@@ -150,6 +153,8 @@ func (r *Redis) key(kind Kind, id string) string {
 		return r.credential + id
 	case AccessToken:
 		return r.accessToken + id
+	case SigningKey:
+		return r.signingKey + id
 	default:
 		return r.family + id
 	}
@@ -231,9 +236,9 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 
 // IsRevoked checks the token with one MGET of the marker and its keys.
 func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
-	var buf [4]string
+	var buf [5]string
 	keys := append(buf[:0], r.marker)
-	credential, token, family := -1, -1, -1
+	credential, token, family, key := -1, -1, -1, -1
 	if q.ClientID != "" {
 		credential = len(keys)
 		keys = append(keys, r.credential+q.ClientID)
@@ -245,6 +250,10 @@ func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
 	if q.FamilyID != "" {
 		family = len(keys)
 		keys = append(keys, r.family+q.FamilyID)
+	}
+	if q.KeyID != "" {
+		key = len(keys)
+		keys = append(keys, r.signingKey+q.KeyID)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
@@ -272,6 +281,9 @@ func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
 		return true, nil
 	}
 	if family > 0 && vals[family] != nil {
+		return true, nil
+	}
+	if key > 0 && vals[key] != nil {
 		return true, nil
 	}
 	return false, nil

@@ -15,6 +15,9 @@
 //     the family is revoked; forgotten when the last access token the family
 //     minted (by its revocation or its expiry) expires. Refresh tokens never
 //     consult the set: the database refuses a revoked family's.
+//   - SigningKey: keyed by kid; every access token the key signed is
+//     revoked (an emergency rotation after a leak); forgotten when the
+//     last token it signed expires.
 //
 // The writer chooses each Until (the registry, with the verifiers' leeway
 // added). Entries forget themselves at Until; nothing ever removes one
@@ -53,6 +56,7 @@ const (
 	Credential  Kind = iota + 1 // a credential: every token issued from it up to At
 	AccessToken                 // one access token, by jti
 	Family                      // a refresh-token family, and every access token minted from it
+	SigningKey                  // a signing key, and every access token it signed
 )
 
 func (k Kind) String() string {
@@ -63,6 +67,8 @@ func (k Kind) String() string {
 		return "access_token"
 	case Family:
 		return "family"
+	case SigningKey:
+		return "signing_key"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -71,8 +77,8 @@ func (k Kind) String() string {
 // Entry is one revocation.
 type Entry struct {
 	Kind Kind
-	// ID is the client id (Credential), the jti (AccessToken) or the family
-	// id (Family).
+	// ID is the client id (Credential), the jti (AccessToken), the family
+	// id (Family) or the kid (SigningKey).
 	ID string
 	// At is the revocation instant. Only Credential entries compare it with
 	// a token's iat; the others store it for the record.
@@ -85,7 +91,7 @@ type Entry struct {
 // Validate reports whether the entry can be stored.
 func (e Entry) Validate() error {
 	switch {
-	case e.Kind < Credential || e.Kind > Family:
+	case e.Kind < Credential || e.Kind > SigningKey:
 		return fmt.Errorf("revocation: invalid entry kind %d", int(e.Kind))
 	case e.ID == "":
 		return fmt.Errorf("revocation: %s entry without an id", e.Kind)
@@ -109,6 +115,7 @@ type Query struct {
 	IssuedAt time.Time // iat; the zero time counts as issued before any revocation
 	TokenID  string    // jti
 	FamilyID string    // sid: the refresh family the token was minted from
+	KeyID    string    // kid: the key that signed the token
 }
 
 // Set is a revocation set.

@@ -8,8 +8,8 @@ import (
 
 // Checker adapts s to verify.RevocationChecker, so that a Verifier consults
 // the set (Config.Revocations): a token is revoked when its jti, its
-// credential (client_id, compared with iat) or its refresh family (sid) has
-// an entry. Each check is one IsRevoked: for Redis, one round trip, bounded
+// credential (client_id, compared with iat), its refresh family (sid) or
+// the key that signed it (kid) has an entry. Each check is one IsRevoked: for Redis, one round trip, bounded
 // by the set's timeout. Its errors (ErrUnavailable, ErrLost) make Verify
 // fail closed with verify.ErrUnavailable.
 func Checker(s Set) verify.RevocationChecker {
@@ -38,7 +38,7 @@ func (c checker) Local() bool {
 // credential writes the entry of its current version, rotating its secret
 // the entry of the version it replaced.
 func QueryFor(c verify.Claims) Query {
-	return Query{ClientID: CredentialKey(c.ClientID, c.SecretVersion), IssuedAt: c.IssuedAt, TokenID: c.ID, FamilyID: c.SessionID}
+	return Query{ClientID: CredentialKey(c.ClientID, c.SecretVersion), IssuedAt: c.IssuedAt, TokenID: c.ID, FamilyID: c.SessionID, KeyID: c.KeyID}
 }
 
 // CredentialKey is the ID of the Credential entry that revokes the tokens a

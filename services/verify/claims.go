@@ -38,6 +38,10 @@ type Claims struct {
 	// the old one (see package revocation). Optional: tokens of chave
 	// releases before it carry none.
 	SecretVersion string
+	// KeyID is the kid of the key that signed the token, from its header:
+	// Verify sets it, so that a revocation check can refuse every token of
+	// a key withdrawn after a leak. Sign ignores it.
+	KeyID string
 }
 
 // HasScope reports whether the token reaches the scope.

@@ -362,6 +362,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
+	claims.KeyID = hdr.Kid
 	if err := v.checkRevoked(ctx, claims); err != nil {
 		return Claims{}, err
 	}

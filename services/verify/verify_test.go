@@ -184,7 +184,7 @@ func TestVerifyValid(t *testing.T) {
 			want := verify.Claims{
 				Issuer: issuer, Subject: "client-1", ClientID: "client-1", Audience: []string{audience},
 				IssuedAt: now.Add(-time.Minute), Expiry: now.Add(29 * time.Minute), ID: "jti-1",
-				Scopes: []string{"commercial", "inventory"}, TenantID: "acme",
+				Scopes: []string{"commercial", "inventory"}, TenantID: "acme", KeyID: "k1",
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("claims = %+v\nwant %+v", got, want)

@@ -6,32 +6,41 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 
+	"github.com/chave/chave/services/internal/app"
 	"github.com/chave/chave/services/internal/signing"
 )
 
-const keysUsage = `chave keys administers the signing keys of access tokens.
+const keysUsage = `chave keys administers the signing keys of access tokens, kept in the
+database of --db (sealed under CHAVE_KEY_ENCRYPTION_KEY or the secrets file's
+keyEncryptionKey), or in --signing-keys-file for servers that use one.
 
 Usage:
-  chave keys rotate [flags]   add a new signing key: published at once, signing after
-                              --pre-publish; the key it replaces stays published for
-                              --retention after that, then is pruned
-  chave keys list [flags]     list the keys: kid, alg, created, activates, retired, state
-  chave keys server ...       add, activate, retire and list versions of the server keys
-                              (hmac, seal, refresh): chave keys server --help
-  chave keys rewrap [flags]   re-seal every secret parameter under the active seal version
+  chave keys rotate [flags]       add a new signing key: published at once, signing after
+                                  --pre-publish; the key it replaces stays published for
+                                  --retention after that, then is pruned
+  chave keys rotate --emergency   a new key signs at once and every other key is revoked:
+                                  their tokens are refused everywhere (401 invalid_token)
+  chave keys list [flags]         list the keys: kid, alg, created, activates, retired, state
+  chave keys retire [flags] KID   stop publishing a signing key that no longer signs, before
+                                  its retention ends
+  chave keys import --file F      store the keys of a key file in the database
+  chave keys export --file F      write the database's keys to a key file (mode 0600)
+  chave keys server ...           add, activate, retire and list versions of the server keys
+                                  (hmac, seal, refresh): chave keys server --help
+  chave keys rewrap [flags]       re-seal every secret parameter under the active seal version
 
-Running servers pick up a rotation when they next read the key file.
+Running servers pick up a change within --signing-key-poll-interval (2 s),
+or when they next read the key file.
 Run "chave keys <subcommand> --help" for its flags.
 `
 
-// keysCommand runs "chave keys": rotate and list.
+// keysCommand runs "chave keys": rotate, list, retire, import and export
+// (keys_signing.go for the database).
 func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, keysUsage)
@@ -42,6 +51,12 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return keysRotate(ctx, args[1:], stdout, stderr)
 	case "list":
 		return keysList(ctx, args[1:], stdout, stderr)
+	case "retire":
+		return keysRetire(ctx, args[1:], stdout, stderr)
+	case "import":
+		return keysImport(ctx, args[1:], stdout, stderr)
+	case "export":
+		return keysExport(ctx, args[1:], stdout, stderr)
 	case "server":
 		return keysServerCommand(ctx, args[1:], stdout, stderr)
 	case "rewrap":
@@ -54,30 +69,26 @@ func keysCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return fmt.Errorf("keys: unknown subcommand %q", args[0])
 }
 
-// keyFileFlag binds --signing-keys-file and --db, and returns the function
-// that resolves the key file once the flags are parsed: the flag, or
-// signing-keys.json beside the SQLite database, as chave serve does.
-func keyFileFlag(f *flags) func() (string, error) {
-	var db, file string
-	f.string(&db, "db", "sqlite://chave-data/chave.db", "database: sqlite://PATH (locates the default key file)")
-	f.string(&file, "signing-keys-file", "", "private signing keys (default: signing-keys.json beside the SQLite file)")
-	return func() (string, error) {
-		if file != "" {
-			return file, nil
-		}
-		p, ok := strings.CutPrefix(db, "sqlite://")
-		if !ok || p == "" {
-			return "", errors.New("--signing-keys-file is required when --db is not sqlite://PATH")
-		}
-		return filepath.Join(filepath.Dir(p), "signing-keys.json"), nil
-	}
+// keyFileFlag binds the database flags and --signing-keys-file, and
+// returns the function that tells, once the flags are parsed, whether the
+// keys are in a file (its path) or in the database (empty).
+func keyFileFlag(f *flags, cfg *app.Config) func() string {
+	var file string
+	signingDBFlags(f, cfg)
+	f.string(&file, "signing-keys-file", "", "administer this key file instead of the database")
+	return func() string { return file }
 }
 
-func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
 	f := newFlags("keys rotate", stderr)
-	keyFile := keyFileFlag(f)
+	keyFile := keyFileFlag(f, &cfg)
 	var alg string
-	var prePublish, retention time.Duration
+	var prePublish, retention, wait time.Duration
+	var emergency bool
+	f.bool(&emergency, "emergency", false, "a new key signs at once and every other key is revoked: the tokens they signed are refused from now on (a leaked key)")
+	f.string(&cfg.Redis, "redis", "", "with --emergency: the shared revocation set (redis://URL), written before the command returns so that every verifier refuses the old tokens at once")
+	f.duration(&wait, "emergency-wait", 2*signing.DefaultPollInterval+time.Second, "with --emergency and no --redis: how long to wait for the servers to drop the revoked keys at their next poll")
 	f.string(&alg, "signing-algorithm", "ES256", "algorithm of the new key: ES256, EdDSA, RS256 or HS512")
 	f.duration(&prePublish, "pre-publish", signing.DefaultPrePublish,
 		"how long the new key is published before it signs (more than the verifiers' JWKS cache time)")
@@ -86,9 +97,12 @@ func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	path, err := keyFile()
-	if err != nil {
-		return err
+	path := keyFile()
+	if path == "" {
+		return keysRotateDB(ctx, cfg, jwa.SignatureAlgorithm(alg), prePublish, retention, emergency, wait, stdout, stderr)
+	}
+	if emergency {
+		return errNeedsDB
 	}
 	// For the hint below only; RotateFile reads the file again under its
 	// lock.
@@ -117,15 +131,16 @@ func keysRotate(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-func keysList(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg app.Config
 	f := newFlags("keys list", stderr)
-	keyFile := keyFileFlag(f)
+	keyFile := keyFileFlag(f, &cfg)
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	path, err := keyFile()
-	if err != nil {
-		return err
+	path := keyFile()
+	if path == "" {
+		return keysListDB(ctx, cfg, stdout)
 	}
 	set, err := signing.Load(path)
 	if err != nil {

@@ -63,9 +63,9 @@ func TestKeysRotateAndList(t *testing.T) {
 		t.Errorf("an algorithm change printed no note about the serve configuration: %q", errb.String())
 	}
 
-	// list, with the key file found beside the database.
+	// list, of the key file.
 	out.Reset()
-	if err := keysCommand(context.Background(), []string{"list", "--db", "sqlite://" + filepath.Join(dir, "chave.db")}, &out, &errb); err != nil {
+	if err := keysCommand(context.Background(), []string{"list", "--signing-keys-file", path}, &out, &errb); err != nil {
 		t.Fatalf("keys list: %v", err)
 	}
 	list := out.String()

@@ -74,8 +74,10 @@ var serverCommands = []serverCommand{
 		"  chave migrate --db sqlite://chave-data/chave.db", migrate},
 	{"bootstrap --db URL", `create an operator credential; prints {"clientId","clientSecret"}`,
 		"  chave bootstrap --db sqlite://chave-data/chave.db", bootstrap},
-	{"keys rotate|list|server|rewrap [flags]", "rotate or list the signing keys; version the server keys",
-		"  chave keys list\n  chave keys rotate --pre-publish 10m\n  chave keys server add --kind hmac\n  chave keys rewrap --db postgres://chave@localhost/chave", keysCommand},
+	{"keys rotate|list|retire|import|export|server|rewrap [flags]", "administer the signing keys (in the database, or a key file); version the server keys",
+		"  chave keys list --db postgres://chave@db/chave\n  chave keys rotate --db postgres://chave@db/chave --pre-publish 10m\n" +
+			"  chave keys rotate --db postgres://chave@db/chave --emergency --redis redis://redis:6379   # a leaked key\n" +
+			"  chave keys server add --kind hmac\n  chave keys rewrap --db postgres://chave@localhost/chave", keysCommand},
 }
 
 // run runs chave with the process's environment and standard input.
@@ -202,13 +204,23 @@ func printUsage(fs *flag.FlagSet) {
 }
 
 func (f *flags) parse(args []string) error {
+	_, err := f.parseArgs(args, 0)
+	return err
+}
+
+// parseArgs is parse for a command that takes n arguments after its flags,
+// which it returns.
+func (f *flags) parseArgs(args []string, n int) ([]string, error) {
 	if err := f.fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return err
+		return nil, err
 	} else if err != nil {
-		return &cli.UsageError{Err: err}
+		return nil, &cli.UsageError{Err: err}
 	}
-	if f.fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q", f.fs.Arg(0))
+	if f.fs.NArg() > n {
+		return nil, cli.Usagef("unexpected argument %q", f.fs.Arg(n))
+	}
+	if f.fs.NArg() < n {
+		return nil, cli.Usagef("%d arguments missing", n-f.fs.NArg())
 	}
 	// A flag given on the command line wins over a bad environment value.
 	var errs []error
@@ -221,7 +233,7 @@ func (f *flags) parse(args []string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return &cli.UsageError{Err: errors.Join(errs...)}
+		return nil, &cli.UsageError{Err: errors.Join(errs...)}
 	}
-	return nil
+	return f.fs.Args(), nil
 }

@@ -37,9 +37,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	secretsFlags(f, &cfg.SecretsFile, &cfg.HashKey, &cfg.EncryptionKey, &cfg.RefreshTokenKey, "secrets.json beside the SQLite file")
 	redisFlags(f, &cfg.Redis, &cfg.RedisRequireNoEviction)
 	tokenFlags(f, &cfg.Issuer, &cfg.Audience, "", "http:// + the HTTP address")
-	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime,
-		&cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish}, "signing-keys.json beside the SQLite file")
+	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.KeyEncryptionKey, &cfg.SigningKeyPollInterval,
+		&cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime, &cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish},
+		"none: the database of --db")
 	throttleFlags(f, &cfg.Throttle)
+	leakFlag(f, &cfg.LeakReportsPerMinute)
 	trustedProxiesFlag(f, &cfg.TrustedProxies)
 	f.fs.BoolVar(&cfg.PrintBootstrapCredential, "print-bootstrap-credential", false, "on a database without an operator credential, create one and print it once")
 	tracingFlags(f, &cfg.Tracing)
@@ -65,6 +67,7 @@ func registryCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	f.string(&cfg.JWKSURL, "jwks-url", "", "where the public signing keys that verify Bearer tokens are fetched (default: the issuer + /.well-known/jwks.json)")
 	f.duration(&cfg.AccessTokenLifetime, "access-token-lifetime", app.DefaultAccessTokenLifetime,
 		"the auth service's access token lifetime, at least: revocations are kept this long plus 5m")
+	leakFlag(f, &cfg.LeakReportsPerMinute)
 	tlsServerFlags(f, &cfg.TLS)
 	internalServerFlags(f, &cfg.Internal)
 	tracingFlags(f, &cfg.Tracing)
@@ -86,8 +89,10 @@ func authCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	secretsFlags(f, &cfg.Keys.SecretsFile, &cfg.Keys.HashKey, &cfg.Keys.EncryptionKey, &cfg.Keys.RefreshTokenKey, app.DefaultSecretsFile)
 	redisFlags(f, &cfg.Redis.URL, &cfg.Redis.RequireNoEviction)
 	tokenFlags(f, &cfg.Issuer, &cfg.Audience, app.DefaultIssuer, "")
-	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime,
-		&cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish}, app.DefaultSigningKeysFile)
+	f.string(&cfg.DB, "db", "", "database that holds the signing keys (only those): sqlite://PATH or postgres://URL (empty: --signing-keys-file)")
+	signingFlags(f, signingSettings{&cfg.SigningAlgorithm, &cfg.SigningKeysFile, &cfg.KeyEncryptionKey, &cfg.SigningKeyPollInterval,
+		&cfg.AccessTokenLifetime, &cfg.RefreshTokenLifetime, &cfg.RefreshFamilyLifetime, &cfg.SigningKeyRotation, &cfg.SigningKeyPrePublish},
+		"the database of --db, else "+app.DefaultSigningKeysFile)
 	throttleFlags(f, &cfg.Throttle)
 	tlsServerFlags(f, &cfg.TLS)
 	tlsClientFlags(f, &cfg.TLS)
@@ -238,7 +243,8 @@ func tokenFlags(f *flags, issuer, audience *string, issuerDefault, issuerHelp st
 
 // signingSettings are the settings signingFlags binds.
 type signingSettings struct {
-	algorithm, keysFile                             *string
+	algorithm, keysFile, keyEncryptionKey           *string
+	pollInterval                                    *time.Duration
 	accessLifetime, refreshLifetime, familyLifetime *time.Duration
 	rotation, prePublish                            *time.Duration
 }
@@ -247,7 +253,10 @@ type signingSettings struct {
 // lifetimes.
 func signingFlags(f *flags, s signingSettings, defaultKeysFile string) {
 	f.string(s.algorithm, "signing-algorithm", app.DefaultSigningAlgorithm, "ES256, EdDSA, RS256 or HS512")
-	f.string(s.keysFile, "signing-keys-file", "", "private signing keys, created with a fresh key if absent (default: "+defaultKeysFile+")")
+	f.string(s.keysFile, "signing-keys-file", "", "keep the private signing keys in this file, created with a fresh key if absent, instead of the database (default: "+defaultKeysFile+")")
+	f.duration(s.pollInterval, "signing-key-poll-interval", signing.DefaultPollInterval, "how often to look for signing keys changed in the database by another process")
+	// Never from the command line, where ps would show it.
+	*s.keyEncryptionKey = os.Getenv("CHAVE_KEY_ENCRYPTION_KEY")
 	f.duration(s.accessLifetime, "access-token-lifetime", app.DefaultAccessTokenLifetime, "access token lifetime")
 	f.duration(s.refreshLifetime, "refresh-token-lifetime", auth.DefaultRefreshTokenLifetime, "refresh token lifetime")
 	f.duration(s.familyLifetime, "refresh-family-lifetime", auth.DefaultRefreshFamilyLifetime, "absolute lifetime of a chain of refresh tokens")
@@ -270,6 +279,12 @@ func throttleFlags(f *flags, p *throttle.Policy) {
 	f.int64(&p.MaxAddressFailures, "throttle-max-address-failures", throttle.DefaultMaxAddressFailures, "failed authentications from one address per window, for client ids that have not authenticated from it")
 	f.int64(&p.MaxClientFailures, "throttle-max-client-failures", throttle.DefaultMaxClientFailures, "failed authentications of one client id per window beyond which each address it has not authenticated from gets one try per window")
 	f.duration(&p.RememberSuccess, "throttle-remember-success", throttle.DefaultRememberSuccess, "how long a client id stays known at an address it authenticated from")
+}
+
+// leakFlag binds the rate limit of leak reports (docs/operations.md, Leak
+// reports).
+func leakFlag(f *flags, perMinute *int64) {
+	f.int64(perMinute, "leak-reports-per-minute", app.DefaultLeakReportsPerMinute, "leak reports (POST /v1/leaks) accepted per minute from each source")
 }
 
 // trustedProxiesFlag binds the proxies whose X-Forwarded-For is believed.

@@ -55,11 +55,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		keysPath, err := signingKeysPath(cfg.SigningKeysFile, cfg.DB)
-		if err != nil {
-			return err
-		}
-		signingKeys, err := s.openSigningKeys(cfg.Auth(), keysPath)
+		signingKeys, err := s.openSigningKeys(ctx, cfg.Auth(), reg.store)
 		if err != nil {
 			return err
 		}

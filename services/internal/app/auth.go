@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -14,6 +16,7 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/signing"
+	"github.com/chave/chave/services/internal/storage"
 	"github.com/chave/chave/services/revocation"
 	"github.com/chave/chave/services/verify"
 )
@@ -58,7 +61,17 @@ func StartAuth(ctx context.Context, cfg AuthConfig) (*Server, error) {
 			return err
 		}
 		reg := auth.NewRegistryClient(registryv1.NewCredentialServiceClient(withInternalToken(conn, cfg.Internal.Token)))
-		signingKeys, err := s.openSigningKeys(cfg, cfg.SigningKeysFile)
+		var keyStore storage.SigningKeyStore
+		if cfg.SigningKeysFile == "" {
+			// The signing keys, and nothing else, from the database.
+			store, err := OpenStore(ctx, cfg.DB)
+			if err != nil {
+				return err
+			}
+			s.closers = append(s.closers, store)
+			keyStore = store
+		}
+		signingKeys, err := s.openSigningKeys(ctx, cfg, keyStore)
 		if err != nil {
 			return err
 		}
@@ -125,11 +138,73 @@ func scopesSupported(c *chave.Catalog) []string {
 	return out
 }
 
-// openSigningKeys loads the signing keys from path (creating the file with
-// a fresh key when it does not exist), then reloads them when another
-// process (`chave keys rotate`, another replica, a replaced Kubernetes
-// Secret) changes the file, and rotates them on schedule when configured.
-func (s *Server) openSigningKeys(cfg AuthConfig, path string) (*signing.KeySet, error) {
+// openSigningKeys opens the signing keys: from the database (store) unless
+// cfg.SigningKeysFile names a file. Either way they are reloaded when
+// another process changes them (`chave keys rotate`, another replica's
+// scheduled rotation) and rotated on schedule when configured.
+func (s *Server) openSigningKeys(ctx context.Context, cfg AuthConfig, store storage.SigningKeyStore) (*signing.KeySet, error) {
+	if cfg.SigningKeysFile != "" || store == nil {
+		return s.openSigningKeyFile(cfg, cfg.SigningKeysFile)
+	}
+	alg := jwa.SignatureAlgorithm(cfg.SigningAlgorithm)
+	kek, err := loadKEK(cfg.KeyEncryptionKey, cfg.Keys, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	db, err := signing.NewDB(store, kek)
+	if err != nil {
+		return nil, err
+	}
+	if err := importLegacyKeys(ctx, cfg, db); err != nil {
+		return nil, err
+	}
+	keys, version, err := db.LoadOrCreate(ctx, alg, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.goBackground(func(ctx context.Context) { keys.WatchDB(ctx, db, version, cfg.SigningKeyPollInterval, cfg.Logger) })
+	if cfg.SigningKeyRotation > 0 {
+		sc := signing.Schedule{Every: cfg.SigningKeyRotation, Algorithm: alg, PrePublish: cfg.SigningKeyPrePublish, Retention: cfg.signingKeyRetention()}
+		s.goBackground(func(ctx context.Context) {
+			if err := keys.RunScheduleDB(ctx, db, sc, cfg.Logger); err != nil {
+				cfg.Logger.Error("signing key rotation stopped", "err", err)
+			}
+		})
+	}
+	return keys, nil
+}
+
+// importLegacyKeys moves the keys of the file the all-in-one server kept
+// beside its SQLite database into a database that holds none yet, so that
+// the tokens they signed still verify after the upgrade.
+func importLegacyKeys(ctx context.Context, cfg AuthConfig, db *signing.DB) error {
+	path, ok := legacyKeysFile(cfg.DB)
+	if !ok {
+		return nil
+	}
+	rows, err := db.Rows(ctx)
+	if err != nil || len(rows) > 0 {
+		return err
+	}
+	file, err := signing.Load(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n, err := db.Import(ctx, file, time.Now())
+	if err != nil {
+		return fmt.Errorf("importing the signing keys of %s: %w", path, err)
+	}
+	cfg.Logger.Info("signing keys: imported the key file into the database; it is no longer read", "path", path, "keys", n)
+	return nil
+}
+
+// openSigningKeyFile loads the signing keys from path (creating the file
+// with a fresh key when it does not exist), then reloads them when another
+// process changes the file, and rotates them on schedule when configured.
+func (s *Server) openSigningKeyFile(cfg AuthConfig, path string) (*signing.KeySet, error) {
 	alg := jwa.SignatureAlgorithm(cfg.SigningAlgorithm)
 	keys, err := signing.LoadOrCreate(path, alg, time.Now())
 	if err != nil {

@@ -202,6 +202,12 @@ type RegistryConfig struct {
 	// Internal is how it admits only the auth service to
 	// CredentialService (internal.go).
 	Internal InternalConfig
+	// LeakReportsPerMinute bounds the leak reports (POST /v1/leaks) of
+	// each source per minute; zero: DefaultLeakReportsPerMinute.
+	LeakReportsPerMinute int64
+	// RegistryClock is the registry's clock (nil: time.Now); tests move
+	// it to see a rotation's grace period end.
+	RegistryClock func() time.Time
 }
 
 func (c *RegistryConfig) setDefaults() {
@@ -247,9 +253,21 @@ type AuthConfig struct {
 	TokenConfig
 	CatalogFile string
 	Keys        KeysConfig
-	// SigningKeysFile holds the private signing keys (default
-	// DefaultSigningKeysFile; `chave serve`: beside the SQLite database).
+	// DB, when set, is the database that holds the signing keys (and
+	// nothing else the auth service reads): sealed under KeyEncryptionKey,
+	// shared by every replica. Empty: SigningKeysFile.
+	DB string
+	// SigningKeysFile holds the private signing keys in a file instead of
+	// the database (operators who insist on one); default, without a DB,
+	// DefaultSigningKeysFile.
 	SigningKeysFile string
+	// KeyEncryptionKey (base64 of 32 bytes, CHAVE_KEY_ENCRYPTION_KEY) seals
+	// the signing keys kept in the database; empty: the secrets file's
+	// keyEncryptionKey, generated there when the database is SQLite.
+	KeyEncryptionKey string
+	// SigningKeyPollInterval is how often the version of the stored signing
+	// keys is read to notice a change (default signing.DefaultPollInterval).
+	SigningKeyPollInterval time.Duration
 	// SigningAlgorithm: ES256 (default), EdDSA, RS256 or HS512.
 	SigningAlgorithm string
 	// AccessTokenLifetime defaults to DefaultAccessTokenLifetime.
@@ -281,7 +299,7 @@ func (c *AuthConfig) setDefaults() {
 		c.GRPCAddr = DefaultGRPCAddr
 	}
 	c.TokenConfig.setDefaults(DefaultIssuer)
-	if c.SigningKeysFile == "" {
+	if c.SigningKeysFile == "" && c.DB == "" {
 		c.SigningKeysFile = DefaultSigningKeysFile
 	}
 	if c.Keys.SecretsFile == "" {
@@ -299,6 +317,9 @@ func (c *AuthConfig) setTokenDefaults() {
 	}
 	if c.SigningKeyPrePublish == 0 {
 		c.SigningKeyPrePublish = signing.DefaultPrePublish
+	}
+	if c.SigningKeyPollInterval == 0 {
+		c.SigningKeyPollInterval = signing.DefaultPollInterval
 	}
 }
 
@@ -329,6 +350,9 @@ func (c AuthConfig) validateSettings() error {
 	}
 	if c.SigningKeyPrePublish < 0 {
 		errs = append(errs, fmt.Errorf("--signing-key-pre-publish: %v is negative", c.SigningKeyPrePublish))
+	}
+	if c.SigningKeysFile == "" {
+		errs = append(errs, checkDB(c.DB))
 	}
 	errs = append(errs, checkThrottle(c.Throttle), c.TokenConfig.Validate())
 	return errors.Join(errs...)
@@ -401,7 +425,12 @@ type Config struct {
 	CatalogFile string
 	// SigningKeysFile and SecretsFile default to beside the SQLite
 	// database.
-	SigningKeysFile, SigningAlgorithm           string
+	SigningKeysFile, SigningAlgorithm string
+	// KeyEncryptionKey seals the signing keys kept in the database;
+	// SigningKeyPollInterval is how often their version is read (see
+	// AuthConfig).
+	KeyEncryptionKey                            string
+	SigningKeyPollInterval                      time.Duration
 	SecretsFile                                 string
 	SecretsCheckInterval                        time.Duration
 	HashKey, EncryptionKey, RefreshTokenKey     string
@@ -411,6 +440,8 @@ type Config struct {
 	Tracing                                     observe.TracingConfig
 	Throttle                                    throttle.Policy
 	ThrottleClock                               func() time.Time
+	LeakReportsPerMinute                        int64            // RegistryConfig.LeakReportsPerMinute
+	RegistryClock                               func() time.Time // RegistryConfig.RegistryClock
 	TrustedProxies                              string
 
 	// PrintBootstrapCredential creates and prints an operator credential
@@ -435,14 +466,15 @@ func (c Config) Registry() RegistryConfig {
 	return RegistryConfig{ProcessConfig: c.process(), GRPCAddr: c.GRPCAddr, DB: c.DB,
 		Redis: RedisConfig{c.Redis, c.RedisRequireNoEviction}, TokenConfig: TokenConfig{c.Issuer, c.Audience},
 		JWKSURL: c.JWKSURL, CatalogFile: c.CatalogFile, Keys: c.keys(), AccessTokenLifetime: c.AccessTokenLifetime,
-		TLS: c.TLS, Internal: c.Internal}
+		TLS: c.TLS, Internal: c.Internal, LeakReportsPerMinute: c.LeakReportsPerMinute, RegistryClock: c.RegistryClock}
 }
 
 // Auth is the auth service's configuration.
 func (c Config) Auth() AuthConfig {
 	return AuthConfig{ProcessConfig: c.process(), GRPCAddr: c.GRPCAddr, RegistryAddr: c.RegistryAddr,
 		Redis: RedisConfig{c.Redis, c.RedisRequireNoEviction}, TokenConfig: TokenConfig{c.Issuer, c.Audience},
-		CatalogFile: c.CatalogFile, Keys: c.keys(), SigningKeysFile: c.SigningKeysFile, SigningAlgorithm: c.SigningAlgorithm,
+		CatalogFile: c.CatalogFile, Keys: c.keys(), DB: c.DB, SigningKeysFile: c.SigningKeysFile, SigningAlgorithm: c.SigningAlgorithm,
+		KeyEncryptionKey: c.KeyEncryptionKey, SigningKeyPollInterval: c.SigningKeyPollInterval,
 		AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime, RefreshFamilyLifetime: c.RefreshFamilyLifetime,
 		SigningKeyRotation: c.SigningKeyRotation, SigningKeyPrePublish: c.SigningKeyPrePublish,
 		Throttle: c.Throttle, ThrottleClock: c.ThrottleClock, TLS: c.TLS, Internal: c.Internal}
@@ -473,6 +505,7 @@ func (c *Config) setDefaults() {
 	a := c.Auth()
 	a.setTokenDefaults()
 	c.SigningAlgorithm, c.AccessTokenLifetime, c.SigningKeyPrePublish = a.SigningAlgorithm, a.AccessTokenLifetime, a.SigningKeyPrePublish
+	c.SigningKeyPollInterval = a.SigningKeyPollInterval
 }
 
 // Validate checks what each part of serve has, before anything is opened,
@@ -648,15 +681,26 @@ func keysFromConfig(cfg KeysConfig, use keyUse) (secrets.KeyProvider, error) {
 	return secrets.NewStaticProvider(k), nil
 }
 
-// signingKeysPath is serve's signing-keys file: by default beside the
-// SQLite database.
-func signingKeysPath(file, db string) (string, error) {
-	if file != "" {
-		return file, nil
-	}
+// legacyKeysFile is where the all-in-one server kept its signing keys
+// before they moved into the database: beside the SQLite file of db.
+func legacyKeysFile(db string) (string, bool) {
 	dbPath, ok := sqlitePath(db)
 	if !ok {
-		return "", fmt.Errorf("--signing-keys-file is required with --db %s", redact.URL(db))
+		return "", false
 	}
-	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), nil
+	return filepath.Join(filepath.Dir(dbPath), "signing-keys.json"), true
+}
+
+// loadKEK returns the key-encryption key of the signing keys kept in the
+// database db: kek (CHAVE_KEY_ENCRYPTION_KEY), else the secrets file's
+// keyEncryptionKey (beside a SQLite database by default, and generated
+// there for it: the embedded default).
+func loadKEK(kek string, keys KeysConfig, db string) ([]byte, error) {
+	_, embedded := sqlitePath(db)
+	path, _ := SecretsFilePath(keys, db)
+	k, err := secrets.LoadKEK(secrets.KEKSource{Env: kek, SecretsFile: path, Create: embedded})
+	if err != nil {
+		return nil, fmt.Errorf("signing keys in the database: %w", err)
+	}
+	return k, nil
 }

@@ -61,6 +61,13 @@ func forEachDeployment(t *testing.T, test func(t *testing.T, e *e2e)) {
 
 func startE2E(t *testing.T, d deployment) *e2e {
 	t.Helper()
+	return startE2EWith(t, d, nil)
+}
+
+// startE2EWith is startE2E with the configuration changed by configure
+// (nil: unchanged) before the server starts.
+func startE2EWith(t *testing.T, d deployment, configure func(*Config)) *e2e {
+	t.Helper()
 	dir := t.TempDir()
 	logs := &apptest.Buffer{}
 	var stdout bytes.Buffer
@@ -74,6 +81,9 @@ func startE2E(t *testing.T, d deployment) *e2e {
 	if d.redis {
 		redis = testserver.StartRedis(t)
 		cfg.Redis, cfg.RedisRequireNoEviction = redis.URL(), true
+	}
+	if configure != nil {
+		configure(&cfg)
 	}
 	srv, err := Start(context.Background(), cfg)
 	if err != nil {

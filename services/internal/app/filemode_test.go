@@ -11,8 +11,8 @@ import (
 
 // TestServeCreatesPrivateFiles: a fresh `chave serve` on the embedded
 // default creates its directory 0700 and the SQLite database (with its -wal
-// and -shm), the secrets file and the signing-keys file 0600, whatever the
-// umask leaves.
+// and -shm) and the secrets file (which keeps the key-encryption key of the
+// signing keys, now in the database) 0600, whatever the umask leaves.
 func TestServeCreatesPrivateFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "chave-data") // chave creates it
 	srv, err := Start(context.Background(), Config{
@@ -23,7 +23,10 @@ func TestServeCreatesPrivateFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Stop(context.Background())
-	checkPrivateFiles(t, dir, "chave.db", "chave.db-wal", "chave.db-shm", "secrets.json", "signing-keys.json")
+	checkPrivateFiles(t, dir, "chave.db", "chave.db-wal", "chave.db-shm", "secrets.json")
+	if _, err := os.Stat(filepath.Join(dir, "signing-keys.json")); err == nil {
+		t.Error("serve wrote a signing-keys file: the keys belong in the database")
+	}
 }
 
 // checkPrivateFiles requires dir to be 0700 and each of files in it 0600.

@@ -26,6 +26,10 @@ import (
 	"github.com/chave/chave/services/verify"
 )
 
+// registryJWKSMissInterval is the least time between two fetches of the
+// JWKS that a token with an unknown kid makes the registry apart do.
+const registryJWKSMissInterval = 2 * time.Second
+
 // OpenStore opens the database a --db URL names, applying the migrations
 // it lacks.
 func OpenStore(ctx context.Context, db string) (storage.Store, error) {
@@ -71,7 +75,7 @@ func NewRegistry(cfg RegistryConfig, store storage.Store) (*registry.Service, er
 func newRegistry(cfg RegistryConfig, store storage.Store, catalog *chave.Catalog, keys secrets.KeyProvider, revs revocation.Set, reg prometheus.Registerer) (*registry.Service, error) {
 	hasher, sealer := secrets.NewProviderHasher(keys), secrets.NewProviderSealer(keys)
 	return registry.New(registry.Config{Store: store, Catalog: catalog, Hasher: hasher, Sealer: sealer, Logger: cfg.Logger,
-		Revocations: revs, Registerer: reg, AccessTokenLifetime: cfg.AccessTokenLifetime})
+		Revocations: revs, Registerer: reg, AccessTokenLifetime: cfg.AccessTokenLifetime, Clock: cfg.RegistryClock})
 }
 
 // StartRegistry starts `chave registry`: the registry's gRPC service over
@@ -110,7 +114,11 @@ func StartRegistry(ctx context.Context, cfg RegistryConfig) (*Server, error) {
 			return err
 		}
 		s.issuer = cfg.Issuer
-		jwks := verify.NewRemoteKeys(cfg.JWKSURL, verify.RemoteKeysOptions{Logger: cfg.Logger})
+		// A kid it does not know sends it back to the JWKS every 2 s at
+		// most: after an emergency rotation (a new key signing at once) it
+		// accepts the new tokens within that, the gateway's 5 s and the
+		// auth service's poll.
+		jwks := verify.NewRemoteKeys(cfg.JWKSURL, verify.RemoteKeysOptions{Logger: cfg.Logger, MissRefreshInterval: registryJWKSMissInterval})
 		verifier, err := newVerifier(verify.Config{
 			Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: jwks, Revocations: revocation.Checker(reg.revocations),
 		}, metrics)
@@ -130,6 +138,7 @@ func StartRegistry(ctx context.Context, cfg RegistryConfig) (*Server, error) {
 // registryPart is the registry service of a process and what it owns.
 type registryPart struct {
 	svc         *registry.Service
+	leaks       *registry.LeakServer
 	store       storage.Store
 	revocations revocation.Set
 }
@@ -154,6 +163,13 @@ func (s *Server) openRegistry(ctx context.Context, cfg RegistryConfig, catalog *
 	if p.svc, err = newRegistry(cfg, p.store, catalog, keys, p.revocations, metrics); err != nil {
 		return nil, err
 	}
+	rate, err := s.leakReportRate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if p.leaks, err = registry.NewLeakServer(p.svc, rate, cfg.Logger); err != nil {
+		return nil, err
+	}
 	// Fill the set from the database before serving; if Redis is down the
 	// keeper keeps trying, and verifiers fail closed meanwhile.
 	rebuildCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -176,9 +192,11 @@ func (p *registryPart) interceptor(verifier *verify.Verifier, internal registry.
 	return registry.AuthInterceptor(p.svc, accessTokenVerifier(verifier), internal, log)
 }
 
-// register serves the registry's public API, RegistryService.
+// register serves the registry's public API: RegistryService, and
+// LeakService, which needs no credential.
 func (p *registryPart) register(r grpc.ServiceRegistrar, log *slog.Logger) {
 	registryv1.RegisterRegistryServiceServer(r, registry.NewServer(p.svc, log))
+	registryv1.RegisterLeakServiceServer(r, p.leaks)
 }
 
 // registerCredentials serves CredentialService, the auth service's API:

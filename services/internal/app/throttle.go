@@ -45,6 +45,37 @@ func (s *Server) throttled(cfg AuthConfig, reg auth.Registry, metrics prometheus
 	return auth.NewThrottledRegistry(reg, limiter, auth.ThrottleOptions{Logger: cfg.Logger, Registerer: metrics})
 }
 
+// DefaultLeakReportsPerMinute is the default of --leak-reports-per-minute:
+// a scanner that reports 100 secrets a call may report 6,000 a minute.
+const DefaultLeakReportsPerMinute = 60
+
+// leakReportRate returns the rate limit of leak reports per source: counted
+// in Redis when cfg.Redis is set (shared by every replica, in process
+// while Redis is down), else in process.
+func (s *Server) leakReportRate(cfg RegistryConfig) (*throttle.Rate, error) {
+	if cfg.LeakReportsPerMinute < 0 {
+		return nil, fmt.Errorf("--leak-reports-per-minute: %d is negative", cfg.LeakReportsPerMinute)
+	}
+	var store throttle.Store = throttle.NewMemory(0)
+	if cfg.Redis.URL != "" {
+		client, err := revocation.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		s.closers = append(s.closers, client)
+		shared, err := throttle.NewRedis(client, throttle.RedisOptions{Prefix: "chave:leaks"})
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		store = throttle.NewFallback(shared, store, throttle.FallbackOptions{Logger: cfg.Logger})
+	}
+	limit := cfg.LeakReportsPerMinute
+	if limit == 0 {
+		limit = DefaultLeakReportsPerMinute
+	}
+	return throttle.NewRate(store, "source:", limit, time.Minute, cfg.RegistryClock)
+}
+
 // checkThrottle checks the throttling settings.
 func checkThrottle(p throttle.Policy) error {
 	errs := []error{

@@ -16,6 +16,16 @@ const (
 	// ActionRewrap is the re-sealing of secret parameters under the
 	// server's active sealing key (chave keys rewrap).
 	ActionRewrap = "parameters re-sealed under a new server key"
+	// ActionPreviousSecretEnd records that the secret a rotation with a
+	// grace period replaced stopped working.
+	ActionPreviousSecretEnd = "previous secret ended"
+)
+
+// Keys of Event.Details.
+const (
+	DetailSource                   = "source"                   // a leak report's source
+	DetailURL                      = "url"                      // where a leaked secret was found
+	DetailPreviousSecretExpireTime = "previousSecretExpireTime" // a rotation's grace end, RFC 3339
 )
 
 // Event is one entry of a token's audit trail: who did what, when.
@@ -25,4 +35,7 @@ type Event struct {
 	Actor   string   // the client id of the caller
 	Action  string   // one of the Action constants
 	Fields  []string // JSON names of the fields the event changed
+	// Details says more about the event (the Detail keys): a leak
+	// report's source and URL, a rotation's grace end. Nil when none.
+	Details map[string]string
 }

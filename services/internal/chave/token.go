@@ -78,6 +78,15 @@ type Token struct {
 	// tokens, revocation entries) outlives a re-hash. Empty: derived from
 	// SecretHash (a token from before key versions, never re-hashed).
 	SecretVersion string
+	// PreviousSecretHash is the keyed hash of the secret a rotation with a
+	// grace period replaced; it still authenticates until
+	// PreviousSecretExpireTime, never after. Both are zero otherwise.
+	PreviousSecretHash       []byte
+	PreviousSecretExpireTime time.Time
+	// PreviousSecretHashVersion and PreviousSecretVersion are the
+	// previous secret's SecretHashVersion and SecretVersion.
+	PreviousSecretHashVersion int
+	PreviousSecretVersion     string
 	// Operator marks the bootstrap credential, which manages every tenant.
 	Operator bool
 	// IssueRefreshTokens makes client-credentials grants also return a
@@ -107,6 +116,15 @@ func (t Token) State(now time.Time) State {
 		return StateActive
 	}
 }
+
+// PreviousSecretPending reports whether the previous secret still
+// authenticates at now.
+func (t Token) PreviousSecretPending(now time.Time) bool {
+	return len(t.PreviousSecretHash) > 0 && now.Before(t.PreviousSecretExpireTime)
+}
+
+// MaxRotationGrace is the longest a rotated-away secret may keep working.
+const MaxRotationGrace = 7 * 24 * time.Hour
 
 // Validate checks every caller-settable field of the token against the
 // tenant's entitlement and the catalog at now, and normalises the context

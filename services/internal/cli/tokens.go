@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -285,11 +286,15 @@ func (a *app) printSecret(cmd *cobra.Command, method, path string, body any) err
 		"Atenção: guarde o segredo (clientSecret) agora: ele não será mostrado de novo.",
 		"Warning: store the secret (clientSecret) now: it will not be shown again."))
 	return a.print(result{raw: raw, names: []string{resp.GetClientId()}, table: func(w io.Writer, s *style) error {
-		return fields(w, "clientId", resp.GetClientId(), "clientSecret", resp.GetClientSecret(),
+		kv := []string{"clientId", resp.GetClientId(), "clientSecret", resp.GetClientSecret(),
 			s.lang.t("nome", "name"), resp.GetToken().GetDisplayName(),
 			s.lang.t("empresa", "tenant"), resp.GetToken().GetTenant(),
 			s.lang.t("acesso", "access"), access(resp.GetToken(), s),
-			s.lang.t("expira", "expires"), expiry(resp.GetToken(), s))
+			s.lang.t("expira", "expires"), expiry(resp.GetToken(), s)}
+		if p := resp.GetToken().GetPreviousSecretExpireTime(); p != nil {
+			kv = append(kv, s.lang.t("segredo anterior vale até", "previous secret until"), when(p.AsTime(), true, s))
+		}
+		return fields(w, kv...)
 	}})
 }
 
@@ -617,26 +622,56 @@ first; elsewhere it needs --yes.`,
 
 func (a *app) tokensRotate() *cobra.Command {
 	var yes bool
+	var grace, until string
 	cmd := &cobra.Command{
 		Use:   "rotate ID",
-		Short: "give a token a new secret, shown only this once; the old secret stops working at once",
+		Short: "give a token a new secret, shown only this once; the old one stops at once or after --grace",
 		Long: `Give a token a new secret. The old secret stops working at once, and so
-does every access and refresh token issued under it. The new secret is
-printed once. On a terminal it asks first; elsewhere it needs --yes.`,
-		Example:           `  chave tokens rotate "$(chave tokens list --tenant acme -o name | head -1)" --yes -o jsonpath='{.clientSecret}'`,
+does every access and refresh token issued under it, unless --grace (a
+duration such as 24h or 7d) or --previous-secret-expire-time (an RFC 3339
+time) lets it keep working until then (at most 7 days): deploy the new
+secret meanwhile, with no downtime. Revoking the token ends both secrets
+at once. The new secret is printed once. On a terminal it asks first;
+elsewhere it needs --yes.`,
+		Example: `  chave tokens rotate "$(chave tokens list --tenant acme -o name | head -1)" --yes -o jsonpath='{.clientSecret}'
+  chave tokens rotate "$(chave tokens list --tenant acme -o name | head -1)" --grace 24h --yes`,
 		Args:              exactArgs("id"),
 		ValidArgsFunction: a.completeTokenIDs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, _, err := a.out.mode(); err != nil {
 				return err
 			}
-			if err := a.confirm(yes, a.lang.t("Trocar o segredo do token %s? O segredo atual deixa de valer agora.", "Rotate the secret of token %s? The current secret stops working now."), args[0]); err != nil {
+			body := map[string]any{}
+			fs := cmd.Flags()
+			switch {
+			case fs.Changed("grace") && fs.Changed("previous-secret-expire-time"):
+				return Usagef("--grace and --previous-secret-expire-time exclude each other")
+			case fs.Changed("grace"):
+				d, err := parseDays(grace)
+				if err != nil || d <= 0 {
+					return Usagef("--grace: want a positive duration such as 24h, 7d or 30m, got %q", grace)
+				}
+				body["previousSecretExpireTime"] = a.now().Add(d).UTC().Format(time.RFC3339)
+			case fs.Changed("previous-secret-expire-time"):
+				t, err := time.Parse(time.RFC3339, until)
+				if err != nil {
+					return Usagef("--previous-secret-expire-time: want an RFC 3339 time (2027-01-31T18:00:00-03:00), got %q", until)
+				}
+				body["previousSecretExpireTime"] = t.UTC().Format(time.RFC3339)
+			}
+			question := a.lang.t("Trocar o segredo do token %s? O segredo atual deixa de valer agora.", "Rotate the secret of token %s? The current secret stops working now.")
+			if end, ok := body["previousSecretExpireTime"].(string); ok {
+				question = a.lang.t("Trocar o segredo do token %s? O segredo atual vale até "+end+".", "Rotate the secret of token %s? The current secret keeps working until "+end+".")
+			}
+			if err := a.confirm(yes, question, args[0]); err != nil {
 				return err
 			}
-			return a.printSecret(cmd, "POST", "/v1/tokens/"+url.PathEscape(args[0])+":rotate", map[string]any{})
+			return a.printSecret(cmd, "POST", "/v1/tokens/"+url.PathEscape(args[0])+":rotate", body)
 		},
 	}
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask")
+	cmd.Flags().StringVar(&grace, "grace", "", "keep the old secret working this long (24h, 7d; at most 7d)")
+	cmd.Flags().StringVar(&until, "previous-secret-expire-time", "", "keep the old secret working until this RFC 3339 time (at most 7 days ahead)")
 	return cmd
 }
 
@@ -681,15 +716,32 @@ func (a *app) tokensEvents() *cobra.Command {
 				names[i] = e.GetAction()
 			}
 			return a.print(result{raw: raw, names: names, table: func(w io.Writer, s *style) error {
-				t := newTable(w, s, s.lang.t("QUANDO", "WHEN"), s.lang.t("AÇÃO", "ACTION"), s.lang.t("POR", "BY"), s.lang.t("CAMPOS", "FIELDS"))
+				t := newTable(w, s, s.lang.t("QUANDO", "WHEN"), s.lang.t("AÇÃO", "ACTION"), s.lang.t("POR", "BY"), s.lang.t("CAMPOS", "FIELDS"), s.lang.t("DETALHES", "DETAILS"))
 				for _, e := range resp.GetEvents() {
-					t.row(false, when(e.GetTime().AsTime(), e.GetTime() != nil, s), e.GetAction(), e.GetActor(), strings.Join(e.GetFields(), ","))
+					t.row(false, when(e.GetTime().AsTime(), e.GetTime() != nil, s), e.GetAction(), e.GetActor(), strings.Join(e.GetFields(), ","), details(e.GetDetails()))
 				}
 				return t.flush()
 			}})
 		},
 	}
 	return cmd
+}
+
+// details prints an event's details as key=value, sorted by key.
+func details(d map[string]string) string {
+	if len(d) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + d[k]
+	}
+	return strings.Join(parts, " ")
 }
 
 // policyViolations names the fields that break the tenant's policy.

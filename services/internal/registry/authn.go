@@ -27,12 +27,15 @@ type AccessTokenVerifier func(ctx context.Context, raw string) (clientID string,
 // credential that is still active, still holds registry.admin and has not
 // rotated its secret since; the caller it establishes is what every method
 // authorises against. CredentialService calls must come from the auth
-// service, which internal decides (nil: nobody). Calls to other services
-// pass through. Its refusals are domain errors, which StatusInterceptor,
+// service, which internal decides (nil: nobody). LeakService's ReportLeaks
+// is public by rule: a leaked secret is its own proof, and the method
+// bounds and rate-limits what it takes. Calls to other services pass
+// through. Its refusals are domain errors, which StatusInterceptor,
 // installed outside it, maps with the servers' own.
 func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal InternalAuth, log *slog.Logger) grpc.UnaryServerInterceptor {
 	registryPrefix := "/" + registryv1.RegistryService_ServiceDesc.ServiceName + "/"
 	credentialPrefix := "/" + registryv1.CredentialService_ServiceDesc.ServiceName + "/"
+	leakPrefix := "/" + registryv1.LeakService_ServiceDesc.ServiceName + "/"
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		switch {
 		case strings.HasPrefix(info.FullMethod, registryPrefix):
@@ -50,6 +53,11 @@ func AuthInterceptor(svc *Service, verify AccessTokenVerifier, internal Internal
 				return nil, errNotInternal
 			}
 			return handler(ctx, req)
+		case info.FullMethod == registryv1.LeakService_ReportLeaks_FullMethodName:
+			return handler(ctx, req) // public: no credential
+		case strings.HasPrefix(info.FullMethod, leakPrefix):
+			// A method added to LeakService is not public by accident.
+			return nil, toStatus(ctx, log, chave.Errorf(chave.PermissionDenied, "the method is not public"))
 		default:
 			return handler(ctx, req)
 		}

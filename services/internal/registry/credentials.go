@@ -5,6 +5,7 @@ package registry
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,27 +61,24 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 	if perr != nil {
 		return Client{}, t.ID, errBadClient
 	}
-	ok, err := s.hasher.Verify(ctx, parsed, secrets.SecretHash{Version: t.SecretHashVersion, Sum: t.SecretHash})
-	if errors.Is(err, secrets.ErrUnknownKeyVersion) {
-		// Hashed under a version this server does not hold: retired too
-		// early, or a key file that lags the fleet's.
-		s.log.ErrorContext(ctx, "client secret hashed under a server key version this server lacks", "token", t.ID, "version", t.SecretHashVersion)
-		return Client{}, t.ID, errBadClient
-	} else if err != nil {
-		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
+	now := s.clock()
+	version, current, ok, err := s.matchSecret(ctx, parsed, t, now)
+	if err != nil {
+		return Client{}, t.ID, err
 	}
 	if !ok {
 		return Client{}, t.ID, errBadClient
 	}
-	now := s.clock()
-	if client, err = clientWith(t, tenant); err != nil {
+	if client, err = clientWith(t, tenant, version); err != nil {
 		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
 	}
 	if err := s.checkGrantAddress(ctx, client); err != nil {
 		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
-	s.rehash(ctx, t, parsed)
+	if current {
+		s.rehash(ctx, t, parsed)
+	}
 	return client, t.ID, nil
 }
 
@@ -148,8 +146,62 @@ func (s *Service) checkActive(t chave.Token, err error) (chave.Token, error) {
 // attempt in the credential's usage; clients see errBadClient's answer.
 var errInactiveClient = &chave.Error{Code: chave.Unauthenticated, Message: errBadClient.Message, Err: errors.New("credential inactive")}
 
-// clientOf describes a credential's current access.
-func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
+// matchSecret checks a secret against the credential's current one and,
+// during a rotation's grace period, the one it replaced, and returns the
+// version of the one it is and whether that is the current one. Both
+// hashes are compared when both exist.
+func (s *Service) matchSecret(ctx context.Context, secret secrets.ClientSecret, t chave.Token, now time.Time) (version string, current, ok bool, err error) {
+	verify := func(version int, sum []byte) (bool, error) {
+		ok, err := s.hasher.Verify(ctx, secret, secrets.SecretHash{Version: version, Sum: sum})
+		if errors.Is(err, secrets.ErrUnknownKeyVersion) {
+			// Hashed under a version this server does not hold: retired too
+			// early, or a key file that lags the fleet's.
+			s.log.ErrorContext(ctx, "client secret hashed under a server key version this server lacks", "token", t.ID, "version", version)
+			return false, nil
+		}
+		return ok, err
+	}
+	cur, err := verify(t.SecretHashVersion, t.SecretHash)
+	if err != nil {
+		return "", false, false, fmt.Errorf("authenticate client: %w", err)
+	}
+	prev := false
+	if t.PreviousSecretPending(now) {
+		if prev, err = verify(max(t.PreviousSecretHashVersion, 1), t.PreviousSecretHash); err != nil {
+			return "", false, false, fmt.Errorf("authenticate client: %w", err)
+		}
+	}
+	switch {
+	case cur:
+		return secretVersionOf(t), true, true, nil
+	case prev:
+		return previousSecretVersionOf(t), false, true, nil
+	}
+	return "", false, false, nil
+}
+
+// previousSecretVersionOf is the secret version of the secret a rotation
+// replaced (see secretVersionOf).
+func previousSecretVersionOf(t chave.Token) string {
+	if t.PreviousSecretVersion != "" {
+		return t.PreviousSecretVersion
+	}
+	return secretVersion(t.PreviousSecretHash)
+}
+
+// liveSecretVersion reports whether tokens of the secret version v are
+// still good at now: v is the credential's current version, or that of the
+// secret a rotation replaced while its grace period lasts.
+func liveSecretVersion(t chave.Token, v string, now time.Time) bool {
+	if subtle.ConstantTimeCompare([]byte(v), []byte(secretVersionOf(t))) == 1 {
+		return true
+	}
+	return t.PreviousSecretPending(now) && subtle.ConstantTimeCompare([]byte(v), []byte(previousSecretVersionOf(t))) == 1
+}
+
+// clientOf describes a credential's current access, as seen by a token of
+// the secret version (current or previous) the client proved.
+func (s *Service) clientOf(ctx context.Context, t chave.Token, version string) (Client, error) {
 	var tenant chave.Tenant
 	if !t.Operator {
 		var err error
@@ -157,15 +209,15 @@ func (s *Service) clientOf(ctx context.Context, t chave.Token) (Client, error) {
 			return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
 		}
 	}
-	return clientWith(t, tenant)
+	return clientWith(t, tenant, version)
 }
 
-// clientWith describes a credential's current access given its tenant (the
-// zero Tenant for the operator, which has none; for any other credential,
-// a missing tenant, which GetClient reads as the zero Tenant, is NotFound).
-func clientWith(t chave.Token, tenant chave.Tenant) (Client, error) {
+// clientWith is clientOf given the credential's tenant (the zero Tenant
+// for the operator, which has none; for any other credential, a missing
+// tenant, which GetClient reads as the zero Tenant, is NotFound).
+func clientWith(t chave.Token, tenant chave.Tenant, version string) (Client, error) {
 	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
-		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: secretVersionOf(t)}
+		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: version}
 	if t.Operator {
 		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
 		return client, nil
@@ -216,7 +268,7 @@ func (s *Service) Principal(ctx context.Context, clientID, tokenSecretVersion st
 	if t.State(s.clock()) != chave.StateActive {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential is no longer active")
 	}
-	if tokenSecretVersion != "" && tokenSecretVersion != secretVersionOf(t) {
+	if tokenSecretVersion != "" && !liveSecretVersion(t, tokenSecretVersion, s.clock()) {
 		return Caller{}, chave.Errorf(chave.Unauthenticated, "the credential's secret was rotated after the access token was issued")
 	}
 	if !t.Operator && !slices.Contains(t.Contexts, chave.ScopeRegistryAdmin) {

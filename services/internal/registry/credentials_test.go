@@ -71,7 +71,7 @@ func TestNewGrantReadsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := f.svc.clientOf(ctx, stored) // the two reads of before
+		want, err := f.svc.clientOf(ctx, stored, secretVersionOf(stored)) // the two reads of before
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,14 +108,14 @@ func TestNewClientWithMissingTenant(t *testing.T) {
 		{ID: "c1", Tenant: "gone", GeneralAccess: true},
 		{ID: "c2", Tenant: "", GeneralAccess: true},
 	} {
-		if c, err := clientWith(tok, chave.Tenant{}); !chave.IsCode(err, chave.NotFound) {
+		if c, err := clientWith(tok, chave.Tenant{}, "v"); !chave.IsCode(err, chave.NotFound) {
 			t.Errorf("clientWith(%+v, no tenant) = %+v, %v; want NotFound", tok, c, err)
 		}
 	}
-	if _, err := clientWith(chave.Token{ID: "c3", Tenant: "acme"}, chave.Tenant{ID: "globex"}); !chave.IsCode(err, chave.NotFound) {
+	if _, err := clientWith(chave.Token{ID: "c3", Tenant: "acme"}, chave.Tenant{ID: "globex"}, "v"); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("clientWith of another tenant: %v, want NotFound", err)
 	}
-	op, err := clientWith(chave.Token{ID: "op", Operator: true}, chave.Tenant{})
+	op, err := clientWith(chave.Token{ID: "op", Operator: true}, chave.Tenant{}, "v")
 	if err != nil || !op.Operator || len(op.Scopes) != 2 {
 		t.Errorf("clientWith(operator) = %+v, %v", op, err)
 	}

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,10 +74,10 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
-	if subtle.ConstantTimeCompare([]byte(secretVersionOf(t)), []byte(p.RefreshTokenSecretVersion)) != 1 {
+	if !liveSecretVersion(t, p.RefreshTokenSecretVersion, s.clock()) {
 		return Client{}, t.ID, errInvalidGrant // the secret rotated since the family started
 	}
-	if client, err = s.clientOf(ctx, t); err != nil {
+	if client, err = s.clientOf(ctx, t, p.RefreshTokenSecretVersion); err != nil {
 		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
 	}
 	if err := s.checkGrantAddress(ctx, client); err != nil {
@@ -267,11 +266,16 @@ func (s *Service) CheckIssuedToken(ctx context.Context, by chave.ClientCredentia
 	if !anonymous && !maySee(caller, t) {
 		return IssuedTokenState{}, errForeignToken
 	}
-	if t.State(s.clock()) != chave.StateActive {
+	now := s.clock()
+	if t.State(now) != chave.StateActive {
 		return IssuedTokenState{}, nil
 	}
-	if tok.SecretVersion != "" && tok.SecretVersion != secretVersionOf(t) {
-		return IssuedTokenState{}, nil // issued under a secret since rotated
+	version := secretVersionOf(t)
+	if tok.SecretVersion != "" {
+		if !liveSecretVersion(t, tok.SecretVersion, now) {
+			return IssuedTokenState{}, nil // issued under a secret since rotated
+		}
+		version = tok.SecretVersion
 	}
 	if tok.FamilyID != "" {
 		f, err := s.store.GetRefreshFamily(ctx, tok.FamilyID)
@@ -297,7 +301,7 @@ func (s *Service) CheckIssuedToken(ctx context.Context, by chave.ClientCredentia
 	if anonymous {
 		return IssuedTokenState{Active: true}, nil // nothing about the credential
 	}
-	client, err := s.clientOf(ctx, t)
+	client, err := s.clientOf(ctx, t, version)
 	if err != nil {
 		return IssuedTokenState{}, err
 	}

@@ -30,18 +30,26 @@ func (s *Service) accessTokenHorizon() time.Duration {
 
 // credentialEntries: a revoked credential has two, one for the tokens that
 // carry no secret version (issued before chave stamped it) and one for
-// those of its current version (revocation.CredentialKey); the tokens of
-// its earlier versions were revoked when those rotated away.
+// those of its current version (revocation.CredentialKey), and a third
+// for those of the secret a rotation with a grace period replaced, which
+// may still be in its grace period: revoking the credential ends both
+// secrets at once. The tokens of its earlier versions were revoked when
+// those rotated away.
 func (s *Service) credentialEntries(t chave.Token) []revocation.Entry {
 	until := t.RevokeTime.Add(s.accessTokenHorizon())
-	return []revocation.Entry{
+	out := []revocation.Entry{
 		{Kind: revocation.Credential, ID: t.ID, At: t.RevokeTime, Until: until},
 		{Kind: revocation.Credential, ID: revocation.CredentialKey(t.ID, secretVersionOf(t)), At: t.RevokeTime, Until: until},
 	}
+	if len(t.PreviousSecretHash) > 0 {
+		out = append(out, revocation.Entry{Kind: revocation.Credential,
+			ID: revocation.CredentialKey(t.ID, previousSecretVersionOf(t)), At: t.RevokeTime, Until: until})
+	}
+	return out
 }
 
-// A rotation without a grace period revokes every token issued under the
-// secret it replaces. The database records it as a revoked-access-token
+// A rotation revokes every token issued under the secret it replaces: at
+// once, or, with a grace period, when that ends (RevokeTime). The database records it as a revoked-access-token
 // row whose id names the credential and the old version (rotationRecord),
 // which no jti can look like, so that rebuilding the set from the
 // database restores it; the set holds it as the Credential entry of that
@@ -49,11 +57,79 @@ func (s *Service) credentialEntries(t chave.Token) []revocation.Entry {
 // is revoked.
 const rotationRecordPrefix = "secret-version:"
 
-func (s *Service) rotationRecord(clientID, oldVersion string, now time.Time) chave.RevokedAccessToken {
+func (s *Service) rotationRecord(clientID, oldVersion string, end time.Time) chave.RevokedAccessToken {
 	return chave.RevokedAccessToken{
 		ID: rotationRecordPrefix + revocation.CredentialKey(clientID, oldVersion), ClientID: clientID,
-		ExpireTime: now.Add(s.accessTokenHorizon()), RevokeTime: now,
+		ExpireTime: end.Add(s.accessTokenHorizon()), RevokeTime: end,
 	}
+}
+
+// GraceEndActor is the actor the end of a rotation's grace period is
+// recorded under.
+const GraceEndActor = "rotation-grace-period"
+
+// scheduleSecretEnd remembers a rotation record whose grace period has not
+// ended, for EndPreviousSecrets: its entry must not reach the set before
+// then (it would revoke the tokens the old secret gets meanwhile).
+func (s *Service) scheduleSecretEnd(r chave.RevokedAccessToken) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secretEnds[r.ID] = r
+}
+
+// EndPreviousSecrets ends the grace periods that are over: it writes each
+// one's secret-version entry to the revocation set, so that every token
+// the old secret got stops working, and records in the audit trail that
+// the previous secret ended (the database stopped accepting it at its
+// expiry already, whether or not this ran). The revocation keeper runs it
+// at every tick; a failure is retried at the next.
+func (s *Service) EndPreviousSecrets(ctx context.Context) error {
+	now := s.clock()
+	s.mu.Lock()
+	var due []chave.RevokedAccessToken
+	for _, r := range s.secretEnds {
+		if !r.RevokeTime.After(now) {
+			due = append(due, r)
+		}
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, r := range due {
+		if err := s.endPreviousSecret(ctx, r); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.mu.Lock()
+		if s.secretEnds[r.ID] == r {
+			delete(s.secretEnds, r.ID)
+		}
+		s.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) endPreviousSecret(ctx context.Context, r chave.RevokedAccessToken) error {
+	if err := s.propagate(ctx, rotationEntry(r)); err != nil {
+		return err
+	}
+	version := strings.TrimPrefix(r.ID, rotationRecordPrefix+r.ClientID+"/")
+	_, err := s.store.UpdateToken(ctx, r.ClientID, func(t *chave.Token) (chave.Event, error) {
+		if len(t.PreviousSecretHash) == 0 || previousSecretVersionOf(*t) != version {
+			return chave.Event{}, errUnchanged // ended by a later rotation, or recorded before
+		}
+		end := t.PreviousSecretExpireTime
+		t.PreviousSecretHash, t.PreviousSecretExpireTime, t.PreviousSecretHashVersion, t.PreviousSecretVersion = nil, time.Time{}, 0, ""
+		return chave.Event{TokenID: t.ID, Time: end, Actor: GraceEndActor, Action: chave.ActionPreviousSecretEnd,
+			Fields: []string{"previousSecretExpireTime"}}, nil
+	})
+	switch {
+	case err == nil:
+		s.log.InfoContext(ctx, "previous secret ended", "token", r.ClientID)
+	case errors.Is(err, errUnchanged), chave.IsCode(err, chave.NotFound):
+	default:
+		return fmt.Errorf("end previous secret of %s: %w", r.ClientID, err)
+	}
+	return nil
 }
 
 func rotationEntry(r chave.RevokedAccessToken) revocation.Entry {
@@ -97,6 +173,14 @@ func minTime(a, b time.Time) time.Time {
 // idempotent), and the keeper repairs the set from the database meanwhile.
 var errNotPropagated = chave.Errorf(chave.Unavailable, "the revocation is recorded but not yet in force everywhere; retry")
 
+// SigningKeyEntry is the entry that refuses every token the signing key k
+// signed, kept horizon (the longest access-token lifetime plus the
+// verifiers' leeway) past its revocation: an emergency rotation writes it,
+// and a rebuild from the database writes it again.
+func SigningKeyEntry(k chave.SigningKey, horizon time.Duration) revocation.Entry {
+	return revocation.Entry{Kind: revocation.SigningKey, ID: k.ID, At: k.RevokeTime, Until: k.RevokeTime.Add(horizon)}
+}
+
 // propagate writes revocations to the set after the database committed
 // them. On failure it asks the keeper to rebuild the set from the database
 // and answers Unavailable: a revocation is never reported done before
@@ -137,13 +221,22 @@ func (s *Service) RebuildRevocations(ctx context.Context) error {
 	}
 	for _, r := range revs.AccessTokens {
 		if strings.HasPrefix(r.ID, rotationRecordPrefix) {
-			entries = append(entries, rotationEntry(r))
+			// A grace period that has not ended yet reaches the set when it
+			// ends; one that has is also recorded in the audit trail, if
+			// it was not.
+			s.scheduleSecretEnd(r)
+			if !r.RevokeTime.After(now) {
+				entries = append(entries, rotationEntry(r))
+			}
 		} else {
 			entries = append(entries, s.accessTokenEntry(r))
 		}
 	}
 	for _, f := range revs.Families {
 		entries = append(entries, s.familyEntry(f))
+	}
+	for _, k := range revs.SigningKeys {
+		entries = append(entries, SigningKeyEntry(k, s.accessTokenHorizon()))
 	}
 	live := entries[:0]
 	for _, e := range entries {
@@ -174,6 +267,9 @@ func (s *Service) RunRevocationKeeper(ctx context.Context, interval time.Duratio
 		case <-s.rebuild:
 			pending = true
 		case <-ticker.C:
+		}
+		if err := s.EndPreviousSecrets(ctx); err != nil {
+			s.log.WarnContext(ctx, "ending previous secrets failed; retrying", "err", err)
 		}
 		err := s.revocations.Healthy(ctx)
 		if err == nil && !pending {

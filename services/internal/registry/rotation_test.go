@@ -45,7 +45,7 @@ func TestRotationRevokesTheOldSecretVersion(t *testing.T) {
 		t.Fatal("a token of the current secret reads as revoked")
 	}
 
-	_, newSecret, err := f.svc.RotateToken(ctx, f.op, tok.ID)
+	_, newSecret, err := f.svc.RotateToken(ctx, f.op, tok.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,11 @@ func (s *Server) RotateToken(ctx context.Context, req *registryv1.RotateTokenReq
 	if err != nil {
 		return nil, err
 	}
-	t, secret, err := s.svc.RotateToken(ctx, c, req.GetId())
+	previousExpire, err := requestTimeFromProto("previousSecretExpireTime", req.GetPreviousSecretExpireTime())
+	if err != nil {
+		return nil, err
+	}
+	t, secret, err := s.svc.RotateToken(ctx, c, req.GetId(), previousExpire)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +197,7 @@ func (s *Server) ListTokenEvents(ctx context.Context, req *registryv1.ListTokenE
 	}
 	resp := &registryv1.ListTokenEventsResponse{Events: make([]*registryv1.TokenEvent, len(events))}
 	for i, e := range events {
-		resp.Events[i] = &registryv1.TokenEvent{Time: timeToProto(e.Time), Actor: e.Actor, Action: e.Action, Fields: e.Fields}
+		resp.Events[i] = &registryv1.TokenEvent{Time: timeToProto(e.Time), Actor: e.Actor, Action: e.Action, Fields: e.Fields, Details: e.Details}
 	}
 	return resp, nil
 }
@@ -342,13 +346,19 @@ func stateFromProto(st registryv1.TokenState) (chave.State, error) {
 }
 
 func (s *Server) tokenToProto(t chave.Token) *registryv1.Token {
+	now := s.svc.clock()
+	var previousExpire time.Time
+	if t.PreviousSecretPending(now) && t.State(now) == chave.StateActive {
+		previousExpire = t.PreviousSecretExpireTime
+	}
 	return &registryv1.Token{
 		Id: t.ID, DisplayName: t.DisplayName, Description: t.Description, Tenant: t.Tenant,
-		State: stateToProto(t.State(s.svc.clock())), GeneralAccess: t.GeneralAccess, Contexts: t.Contexts,
+		State: stateToProto(t.State(now)), GeneralAccess: t.GeneralAccess, Contexts: t.Contexts,
 		Parameters: parametersToProto(t.Parameters), CreateTime: timeToProto(t.CreateTime),
 		ExpireTime: timeToProto(t.ExpireTime), RevokeTime: timeToProto(t.RevokeTime),
 		LastUseTime: timeToProto(t.LastUseTime), Creator: t.Creator, Revoker: t.Revoker,
 		IssueRefreshTokens: t.IssueRefreshTokens, PolicyViolations: t.PolicyViolations,
+		PreviousSecretExpireTime: timeToProto(previousExpire),
 	}
 }
 

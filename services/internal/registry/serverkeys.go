@@ -83,7 +83,11 @@ func (s *Service) tokenBySecret(ctx context.Context, secret secrets.ClientSecret
 		if err != nil {
 			return chave.Token{}, false, err
 		}
-		if hashVersion(t) == c.Version {
+		if hashVersion(t) == c.Version && bytes.Equal(t.SecretHash, c.Sum) {
+			return t, true, nil
+		}
+		// The secret a rotation replaced, while its grace period lasts.
+		if max(t.PreviousSecretHashVersion, 1) == c.Version && bytes.Equal(t.PreviousSecretHash, c.Sum) && t.PreviousSecretPending(s.clock()) {
 			return t, true, nil
 		}
 	}

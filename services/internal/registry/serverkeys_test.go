@@ -187,7 +187,7 @@ func TestNewRehashOnUseKeepsSecretVersion(t *testing.T) {
 	}
 
 	// A leak report finds the re-hashed secret.
-	revoked, err := kf.svc.ReportLeakedSecrets(ctx, []string{secret.Reveal()})
+	revoked, err := kf.svc.ReportLeakedSecrets(ctx, []string{secret.Reveal()}, LeakReport{Source: "test"})
 	if err != nil || !revoked[0] {
 		t.Fatalf("leak report after the re-hash = %v, %v", revoked, err)
 	}
@@ -211,7 +211,7 @@ func TestNewRotateAfterRehashChangesSecretVersion(t *testing.T) {
 	if kf.stored(t, tok.ID).SecretVersion == "" {
 		t.Fatal("the re-hash did not freeze the secret version")
 	}
-	_, fresh, err := kf.svc.RotateToken(ctx, kf.op, tok.ID)
+	_, fresh, err := kf.svc.RotateToken(ctx, kf.op, tok.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,9 @@ type Service struct {
 
 	mu      sync.Mutex
 	lastUse map[string]time.Time // client id → last recorded use
+	// secretEnds are the rotation records of grace periods not yet
+	// enforced in the revocation set, by record id (EndPreviousSecrets).
+	secretEnds map[string]chave.RevokedAccessToken
 	// rehashing holds the client ids whose secret is being re-hashed.
 	rehashing map[string]bool
 
@@ -84,7 +87,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, catalog: cfg.Catalog, hasher: cfg.Hasher, sealer: cfg.Sealer,
-		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{}, rehashing: map[string]bool{},
+		now: cfg.Clock, log: cfg.Logger, lastUse: map[string]time.Time{}, secretEnds: map[string]chave.RevokedAccessToken{}, rehashing: map[string]bool{},
 		revocations: cfg.Revocations, rebuild: make(chan struct{}, 1),
 		accessTokenLifetime: cfg.AccessTokenLifetime,
 		usage:               newUsageCounter(),

@@ -193,7 +193,7 @@ func TestRevokeRotateAndHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, secret2, err := f.svc.RotateToken(ctx, f.op, tok.ID)
+	_, secret2, err := f.svc.RotateToken(ctx, f.op, tok.ID, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestRevokeRotateAndHistory(t *testing.T) {
 	if _, err := f.svc.AuthenticateClient(ctx, tok.ID, secret2.Reveal()); err == nil {
 		t.Fatal("a revoked credential authenticates")
 	}
-	if _, _, err := f.svc.RotateToken(ctx, f.op, tok.ID); !chave.IsCode(err, chave.FailedPrecondition) {
+	if _, _, err := f.svc.RotateToken(ctx, f.op, tok.ID, time.Time{}); !chave.IsCode(err, chave.FailedPrecondition) {
 		t.Fatalf("rotating a revoked token: %v", err)
 	}
 	events, err := f.svc.ListTokenEvents(ctx, f.op, tok.ID)
@@ -254,7 +254,7 @@ func TestTenantIsolation(t *testing.T) {
 	if _, err := f.svc.RevokeToken(ctx, globexAdmin, tok.ID); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("RevokeToken across tenants: %v", err)
 	}
-	if _, _, err := f.svc.RotateToken(ctx, globexAdmin, tok.ID); !chave.IsCode(err, chave.NotFound) {
+	if _, _, err := f.svc.RotateToken(ctx, globexAdmin, tok.ID, time.Time{}); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("RotateToken across tenants: %v", err)
 	}
 	if _, err := f.svc.UpdateToken(ctx, globexAdmin, chave.Token{ID: tok.ID, DisplayName: "pwned"}, []string{"display_name"}); !chave.IsCode(err, chave.NotFound) {

@@ -13,6 +13,7 @@ import (
 	"github.com/chave/chave/services/internal/chave"
 	"github.com/chave/chave/services/internal/secrets"
 	"github.com/chave/chave/services/internal/storage"
+	"github.com/chave/chave/services/revocation"
 )
 
 // CreateToken validates and stores a new credential and returns it with its
@@ -353,19 +354,33 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 
 var errUnchanged = chave.Errorf(chave.FailedPrecondition, "unchanged")
 
-// RotateToken gives an active token a new secret; the old one stops
-// working at once, and so does every access and refresh token issued
-// under it: before the new secret is stored, the database records the
-// old secret version as revoked (the revocation is what must not be lost;
-// a rotation that fails after it leaves a credential whose tokens fail
-// until it is rotated again), and once it is stored, the revocation set
-// holds it too.
-func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.Token, secrets.ClientSecret, error) {
+// RotateToken gives an active token a new secret. Without a
+// previousExpire (the zero time) the old one stops working at once, and so
+// does every access and refresh token issued under it: before the new
+// secret is stored, the database records the old secret version as
+// revoked (the revocation is what must not be lost; a rotation that fails
+// after it leaves a credential whose tokens fail until it is rotated
+// again), and once it is stored, the revocation set holds it too.
+//
+// With a previousExpire (in the future, at most chave.MaxRotationGrace
+// ahead) the old secret keeps authenticating until then, and its tokens
+// stay good: the database records the old version's revocation as of
+// previousExpire, and the revocation keeper puts it in the set when that
+// time comes (EndPreviousSecrets). A secret replaced earlier whose grace
+// period has not ended yet ends now.
+func (s *Service) RotateToken(ctx context.Context, c Caller, id string, previousExpire time.Time) (chave.Token, secrets.ClientSecret, error) {
+	now := s.clock()
+	if !previousExpire.IsZero() {
+		if err := checkPreviousSecretExpireTime(previousExpire, now); err != nil {
+			return chave.Token{}, secrets.ClientSecret{}, err
+		}
+		previousExpire = previousExpire.UTC().Truncate(time.Microsecond)
+	}
 	before, err := s.visibleToken(ctx, c, id)
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	if st := before.State(s.clock()); st != chave.StateActive {
+	if st := before.State(now); st != chave.StateActive {
 		return chave.Token{}, secrets.ClientSecret{}, chave.Errorf(chave.FailedPrecondition, "token %q is %s; only an active token can rotate its secret", id, st)
 	}
 	secret, err := secrets.NewClientSecret()
@@ -376,9 +391,20 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 	if err := s.setSecret(ctx, &fresh, secret); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	rec := s.rotationRecord(id, secretVersionOf(before), s.clock())
-	if err := s.store.RevokeAccessToken(ctx, rec); err != nil {
-		return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("rotate token: %w", err)
+	// The versions that end: the current one, now or at previousExpire,
+	// and a previous one still in its grace period, now.
+	end := now
+	if !previousExpire.IsZero() {
+		end = previousExpire
+	}
+	recs := []chave.RevokedAccessToken{s.rotationRecord(id, secretVersionOf(before), end)}
+	if before.PreviousSecretPending(now) {
+		recs = append(recs, s.rotationRecord(id, previousSecretVersionOf(before), now))
+	}
+	for _, rec := range recs {
+		if err := s.store.RevokeAccessToken(ctx, rec); err != nil {
+			return chave.Token{}, secrets.ClientSecret{}, fmt.Errorf("rotate token: %w", err)
+		}
 	}
 	t, err := s.store.UpdateToken(ctx, id, func(t *chave.Token) (chave.Event, error) {
 		now := s.clock()
@@ -390,17 +416,48 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string) (chave.T
 			// one recorded above.
 			return chave.Event{}, chave.Errorf(chave.Conflict, "token %q was rotated concurrently; retry", t.ID)
 		}
+		ev := chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionRotate, Fields: []string{"secret"}}
+		t.PreviousSecretHash, t.PreviousSecretExpireTime, t.PreviousSecretHashVersion, t.PreviousSecretVersion = nil, time.Time{}, 0, ""
+		if !previousExpire.IsZero() {
+			t.PreviousSecretHash, t.PreviousSecretExpireTime = t.SecretHash, previousExpire
+			t.PreviousSecretHashVersion, t.PreviousSecretVersion = hashVersion(*t), secretVersionOf(*t)
+			ev.Fields = append(ev.Fields, "previousSecretExpireTime")
+			ev.Details = map[string]string{chave.DetailPreviousSecretExpireTime: previousExpire.Format(time.RFC3339Nano)}
+		}
 		t.SecretHash, t.SecretHashVersion, t.SecretVersion = fresh.SecretHash, fresh.SecretHashVersion, fresh.SecretVersion
-		return chave.Event{TokenID: t.ID, Time: now, Actor: c.ClientID, Action: chave.ActionRotate, Fields: []string{"secret"}}, nil
+		return ev, nil
 	})
 	if err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
-	s.log.InfoContext(ctx, "token secret rotated", "token", id, "actor", c.ClientID)
-	if err := s.propagate(ctx, rotationEntry(rec)); err != nil {
+	s.log.InfoContext(ctx, "token secret rotated", "token", id, "actor", c.ClientID, "previous_secret_expire_time", previousExpire)
+	var due []revocation.Entry
+	for _, rec := range recs {
+		if rec.RevokeTime.After(now) {
+			s.scheduleSecretEnd(rec)
+			continue
+		}
+		due = append(due, rotationEntry(rec))
+	}
+	if err := s.propagate(ctx, due...); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
 	return s.masked(ctx, t), secret, nil
+}
+
+// checkPreviousSecretExpireTime bounds a rotation's grace period.
+func checkPreviousSecretExpireTime(t, now time.Time) error {
+	const field = "previousSecretExpireTime"
+	if err := chave.CheckTime(field, t); err != nil {
+		return err
+	}
+	if !t.After(now) {
+		return chave.InvalidField(field, "must be in the future (got %s)", t.UTC().Format(time.RFC3339))
+	}
+	if t.After(now.Add(chave.MaxRotationGrace)) {
+		return chave.InvalidField(field, "must be at most %d days ahead (got %s)", chave.MaxRotationGrace/(24*time.Hour), t.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // ListTokenEvents returns a token's audit trail.

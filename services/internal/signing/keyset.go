@@ -205,11 +205,14 @@ func newKeySet(keys []*Key) (*KeySet, error) {
 	return s, nil
 }
 
+// errEmptySet is newSchedule's error for a set without keys.
+var errEmptySet = errors.New("no keys")
+
 // newSchedule checks keys (in any order) and precomputes which of them
 // signs when.
 func newSchedule(keys []*Key) (*schedule, error) {
 	if len(keys) == 0 {
-		return nil, errors.New("no keys")
+		return nil, errEmptySet
 	}
 	keys = slices.Clone(keys)
 	// Newest first; the kid breaks ties so that the order is stable.

@@ -119,7 +119,7 @@ func TestSignVerifiesForEveryAlgorithm(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			want.ID = claims["jti"].(string)
+			want.ID, want.KeyID = claims["jti"].(string), s.Active().ID()
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("verified claims = %+v\nwant %+v", got, want)
 			}

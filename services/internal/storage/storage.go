@@ -84,9 +84,10 @@ type Store interface {
 	IsAccessTokenRevoked(ctx context.Context, id string) (bool, error)
 
 	// ListRevocations returns every revocation that can still matter at
-	// now: credentials revoked at or after since (older ones can no longer
-	// have live tokens), and access tokens and refresh families revoked
-	// whose expiry is after now. It is what rebuilds a revocation set.
+	// now: credentials and signing keys revoked at or after since (older
+	// ones can no longer have live tokens), and access tokens and refresh
+	// families revoked whose expiry is after now. It is what rebuilds a
+	// revocation set.
 	ListRevocations(ctx context.Context, since, now time.Time) (Revocations, error)
 
 	// AddTokenUsage adds each count to its credential's day, creating the
@@ -102,6 +103,9 @@ type Store interface {
 	// expire time is after after and at or before before. Tenants without
 	// one are absent; the operator credential counts under "".
 	CountExpiringTokens(ctx context.Context, after, before time.Time) (map[string]int, error)
+
+	// SigningKeyStore keeps the signing keys and the fleet's leases.
+	SigningKeyStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -144,4 +148,7 @@ type Revocations struct {
 	Credentials  []chave.Token // revoked credentials (RevokeTime set)
 	AccessTokens []chave.RevokedAccessToken
 	Families     []chave.RefreshFamily // revoked families
+	// SigningKeys are the signing keys revoked (RevokeTime set) at or
+	// after since: the tokens they signed are refused by kid.
+	SigningKeys []chave.SigningKey
 }

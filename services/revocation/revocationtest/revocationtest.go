@@ -41,6 +41,7 @@ func Run(t *testing.T, newSet func(t *testing.T) revocation.Set) {
 		{"Credential", testCredential},
 		{"AccessToken", testAccessToken},
 		{"Family", testFamily},
+		{"SigningKey", testSigningKey},
 		{"KindsAreSeparate", testKindsAreSeparate},
 		{"Merge", testMerge},
 		{"Expiry", testExpiry},
@@ -182,6 +183,20 @@ func testFamily(t *testing.T, s revocation.Set) {
 	)
 }
 
+func testSigningKey(t *testing.T, s revocation.Set) {
+	revoke(t, s, revocation.Entry{Kind: revocation.SigningKey, ID: "k1", At: t0, Until: hour()})
+	expect(t, s,
+		// Every access token the key signed, whoever it was issued to.
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0.Add(time.Hour), TokenID: "j1", FamilyID: "f1", KeyID: "k1"}, true},
+		check{revocation.Query{KeyID: "k1"}, true},
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0, TokenID: "j1", FamilyID: "f1", KeyID: "k2"}, false},
+		// A kid is not a jti, a family or a client id.
+		check{revocation.Query{TokenID: "k1"}, false},
+		check{revocation.Query{FamilyID: "k1"}, false},
+		check{revocation.Query{ClientID: "k1", IssuedAt: t0}, false},
+	)
+}
+
 func testKindsAreSeparate(t *testing.T, s revocation.Set) {
 	revoke(t, s,
 		revocation.Entry{Kind: revocation.Credential, ID: "a", At: t0, Until: hour()},
@@ -316,7 +331,7 @@ func testInvalid(t *testing.T, s revocation.Set) {
 	good := revocation.Entry{Kind: revocation.AccessToken, ID: "good", At: t0, Until: hour()}
 	bad := map[string]revocation.Entry{
 		"no kind":      {ID: "x", At: t0, Until: hour()},
-		"unknown kind": {Kind: revocation.Family + 1, ID: "x", At: t0, Until: hour()},
+		"unknown kind": {Kind: revocation.SigningKey + 1, ID: "x", At: t0, Until: hour()},
 		"no id":        {Kind: revocation.AccessToken, At: t0, Until: hour()},
 		"no instant":   {Kind: revocation.Credential, ID: "x", Until: hour()},
 		"no expiry":    {Kind: revocation.Credential, ID: "x", At: t0},

@@ -251,9 +251,13 @@ function paramHint(ctxId, name, spec) {
 
 // ---- badges ----
 
+// LEAK_ACTOR revokes a credential whose secret a leak report named
+// (POST /v1/leaks): the console flags it apart from a revocation by a person.
+const LEAK_ACTOR = 'leak-report';
+
 function tokenStatus(tok, now = Date.now()) {
   const exp = tok.expireTime ? Date.parse(tok.expireTime) : 0;
-  if (tok.state === 'TOKEN_STATE_REVOKED') return 'revoked';
+  if (tok.state === 'TOKEN_STATE_REVOKED') return tok.revoker === LEAK_ACTOR ? 'leaked' : 'revoked';
   if (tok.state === 'TOKEN_STATE_EXPIRED' || (exp && exp <= now)) return 'expired';
   if (exp && exp - now <= SOON) return 'soon';
   return 'active';
@@ -263,10 +267,13 @@ function badge(status) {
   const label = {
     active: () => t('state.active'),
     revoked: () => t('state.revoked'),
+    leaked: () => t('state.leaked'),
     expired: () => t('state.expired'),
     soon: () => t('state.soon'),
   }[status]();
-  return h('span', { class: `badge badge-${status}`, text: label });
+  const b = h('span', { class: `badge badge-${status}`, text: label });
+  if (status === 'leaked') b.title = t('state.leakedHint');
+  return b;
 }
 
 function accessSummary(tok, catalog) {
@@ -341,7 +348,7 @@ async function listView(view, swap) {
     const status = tokenStatus(tok);
     const actions = h('td', { class: 'row-actions', 'data-label': t('list.actions') },
       h('a', { href: `#/tokens/${encodeURIComponent(tok.id)}`, class: 'btn btn-small', text: t('list.details'), 'aria-label': t('list.detailsOf', { name }) }));
-    if (status !== 'revoked') {
+    if (status !== 'revoked' && status !== 'leaked') {
       actions.append(h('button', {
         type: 'button', class: 'btn btn-small btn-danger-ghost', text: t('action.revoke'), 'aria-label': t('list.revokeOf', { name }),
         onclick: () => revokeToken(tok, (updated) => {
@@ -467,17 +474,56 @@ async function revokeToken(tok, done) {
   }
 }
 
+// GRACE_CHOICES are the grace periods the rotate dialog offers, in hours
+// (0: the old secret stops at once); the API allows up to 7 days.
+const GRACE_CHOICES = [0, 1, 24, 72, 168];
+
+// rotateDialog asks to rotate and for how long the old secret keeps
+// working; it resolves the grace period in hours, or null when cancelled.
+function rotateDialog(name) {
+  return new Promise((resolve) => {
+    const graceId = uid('grace');
+    const hint = h('p', { class: 'muted small', id: uid('grace-hint') });
+    const sel = h('select', { id: graceId, 'aria-describedby': hint.id },
+      ...GRACE_CHOICES.map((hours) => h('option', { value: String(hours), text: hours ? t('rotate.graceFor', { period: gracePeriod(hours) }) : t('rotate.graceNone') })));
+    const message = h('p', { text: t('rotate.message', { name }) });
+    const explain = () => {
+      const hours = Number(sel.value);
+      message.textContent = hours ? t('rotate.messageGrace', { name, period: gracePeriod(hours) }) : t('rotate.message', { name });
+      hint.textContent = hours ? t('rotate.graceHint') : '';
+    };
+    sel.addEventListener('change', explain);
+    const yes = h('button', { type: 'button', class: 'btn btn-danger', text: t('action.rotate') });
+    const no = h('button', { type: 'button', class: 'btn', text: t('common.cancel') });
+    const dlg = openDialog({
+      title: t('rotate.title', { name }),
+      body: [message, h('div', { class: 'field' }, h('label', { for: graceId, text: t('rotate.grace') }), sel), hint],
+      actions: [yes, no],
+      onClose: (v) => resolve(v === 'yes' ? Number(sel.value) : null),
+      className: 'dialog-small',
+    });
+    dlg.setAttribute('role', 'alertdialog');
+    yes.addEventListener('click', () => dlg.close('yes'));
+    no.addEventListener('click', () => dlg.close('no'));
+    no.focus();
+  });
+}
+
+function gracePeriod(hours) {
+  if (hours % 24 === 0) {
+    const n = hours / 24;
+    return n === 1 ? t('rotate.graceDay', { n: formatNumber(n) }) : t('rotate.graceDays', { n: formatNumber(n) });
+  }
+  return hours === 1 ? t('rotate.graceHour', { n: formatNumber(hours) }) : t('rotate.graceHours', { n: formatNumber(hours) });
+}
+
 async function rotateToken(tok, done) {
   const name = tok.displayName || tok.id;
-  const ok = await confirmDialog({
-    title: t('rotate.title', { name }),
-    message: t('rotate.message', { name }),
-    confirm: t('action.rotate'),
-    danger: true,
-  });
-  if (!ok) return;
+  const hours = await rotateDialog(name);
+  if (hours == null) return;
+  const body = hours ? { previousSecretExpireTime: new Date(Date.now() + hours * 3600 * 1000).toISOString() } : {};
   try {
-    const r = await call('POST', `/v1/tokens/${encodeURIComponent(tok.id)}:rotate`, {});
+    const r = await call('POST', `/v1/tokens/${encodeURIComponent(tok.id)}:rotate`, body);
     await showSecret({ title: t('secret.rotatedTitle', { name }), clientId: r.clientId, secret: r.clientSecret });
     done();
   } catch (e) {
@@ -508,7 +554,7 @@ async function detailView(view, id) {
   }
   const actions = h('div', { class: 'actions' },
     h('a', { class: 'btn', href: '#/tokens', text: t('nav.backToList') }));
-  if (status !== 'revoked') {
+  if (status !== 'revoked' && status !== 'leaked') {
     actions.append(
       h('a', { class: 'btn', href: `#/tokens/${encodeURIComponent(tok.id)}/edit`, text: t('action.edit') }),
       h('button', { type: 'button', class: 'btn', text: t('action.rotate'), onclick: () => rotateToken(tok, render) }),
@@ -519,11 +565,17 @@ async function detailView(view, id) {
   const evs = [...(events.events || [])].sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
   for (const ev of evs) {
     const fields = (ev.fields || []).map(fieldLabel).join(', ');
+    const d = ev.details || {};
     timeline.append(h('li', {},
       h('span', { class: 'timeline-title', text: eventLabel(ev.action) }),
       h('time', { datetime: ev.time, class: 'muted small', text: formatDate(ev.time) }),
       h('span', { class: 'small', text: t('event.by', { actor: ev.actor || '—' }) }),
-      fields ? h('span', { class: 'small muted', text: t('event.fields', { fields }) }) : null));
+      fields ? h('span', { class: 'small muted', text: t('event.fields', { fields }) }) : null,
+      d.source ? h('span', { class: 'small', text: t('event.source', { source: d.source }) }) : null,
+      // The URL a leak report gave is shown as text, never as a link: anyone
+      // may send one.
+      d.url ? h('span', { class: 'small mono', text: t('event.url', { url: d.url }) }) : null,
+      d.previousSecretExpireTime ? h('span', { class: 'small muted', text: t('event.graceUntil', { time: formatDate(d.previousSecretExpireTime) }) }) : null));
   }
   if (!evs.length) timeline.append(h('li', { text: t('event.none') }));
 
@@ -548,6 +600,7 @@ async function detailView(view, id) {
           item(t('field.creator'), tok.creator ? h('span', { class: 'mono', text: tok.creator }) : ''),
           item(t('field.revokeTime'), tok.revokeTime ? formatDate(tok.revokeTime) : ''),
           item(t('field.revoker'), tok.revoker ? h('span', { class: 'mono', text: tok.revoker }) : ''),
+          ...(tok.previousSecretExpireTime ? item(t('field.previousSecretExpireTime'), formatDate(tok.previousSecretExpireTime)) : []),
           item(t('field.refreshTokens'), tok.issueRefreshTokens ? t('common.yes') : t('common.no')),
           (tok.policyViolations || []).length
             ? item(t('policy.violations'), h('span', { class: 'badge badge-soon', text: (tok.policyViolations || []).map(fieldLabel).join(', ') }))
@@ -564,6 +617,8 @@ function eventLabel(action) {
     case 'update': return t('event.update');
     case 'revoke': return t('event.revoke');
     case 'rotate': return t('event.rotate');
+    case 'revoked: secret reported leaked': return t('event.leaked');
+    case 'previous secret ended': return t('event.previousSecretEnd');
     default: return action;
   }
 }
@@ -578,6 +633,9 @@ function fieldLabel(f) {
     case 'parameters': return t('field.parameters');
     case 'issueRefreshTokens': return t('field.refreshTokens');
     case 'secret': return t('field.secret');
+    case 'previousSecretExpireTime': return t('field.previousSecretExpireTime');
+    case 'state': return t('field.state');
+    case 'revokeTime': return t('field.revokeTime');
     default: return f;
   }
 }

@@ -121,6 +121,9 @@ type Token struct {
 	// clients expect one; RFC 6749 §4.4.3 advises against it, so it is a
 	// per-credential setting). Defaults to true at creation.
 	IssueRefreshTokens bool `protobuf:"varint,15,opt,name=issue_refresh_tokens,json=issueRefreshTokens,proto3" json:"issue_refresh_tokens,omitempty"`
+	// While the secret a rotation with a grace period replaced still
+	// authenticates: when it stops. Absent otherwise. Output only.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
 	// The fields of an active credential that break its tenant's company
 	// policy now, because the policy was made stricter after the credential
 	// was written: "expireTime" (no expiry, or one beyond maxTokenLifetime
@@ -264,6 +267,13 @@ func (x *Token) GetIssueRefreshTokens() bool {
 		return x.IssueRefreshTokens
 	}
 	return false
+}
+
+func (x *Token) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
 }
 
 func (x *Token) GetPolicyViolations() []string {
@@ -867,10 +877,14 @@ func (x *RevokeTokenResponse) GetToken() *Token {
 
 // RotateTokenRequest names the token whose secret to replace.
 type RotateTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// A grace period: the old secret, and the tokens issued under it, keep
+	// working until this time (in the future, at most 7 days ahead), never
+	// after. Absent: the old secret stops at once.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *RotateTokenRequest) Reset() {
@@ -908,6 +922,13 @@ func (x *RotateTokenRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *RotateTokenRequest) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
 }
 
 // RotateTokenResponse holds the only copy of the new secret.
@@ -1143,10 +1164,14 @@ type TokenEvent struct {
 	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
 	// Who did it (a client id).
 	Actor string `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
-	// What happened: create, update, revoke, rotate.
+	// What happened: create, update, revoke, rotate, "revoked: secret
+	// reported leaked", "previous secret ended".
 	Action string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	// The fields the event changed.
-	Fields        []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	Fields []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	// More about the event: a leak report's source and url, a rotation's
+	// previousSecretExpireTime.
+	Details       map[string]string `protobuf:"bytes,5,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1205,6 +1230,13 @@ func (x *TokenEvent) GetAction() string {
 func (x *TokenEvent) GetFields() []string {
 	if x != nil {
 		return x.Fields
+	}
+	return nil
+}
+
+func (x *TokenEvent) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
 	}
 	return nil
 }
@@ -2767,7 +2799,7 @@ var File_chave_registry_v1_registry_proto protoreflect.FileDescriptor
 
 const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\n" +
-	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x06\n" +
+	" chave/registry/v1/registry.proto\x12\x11chave.registry.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf3\x06\n" +
 	"\x05Token\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12 \n" +
@@ -2789,7 +2821,8 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\rlast_use_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12\x18\n" +
 	"\acreator\x18\r \x01(\tR\acreator\x12\x18\n" +
 	"\arevoker\x18\x0e \x01(\tR\arevoker\x120\n" +
-	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x12+\n" +
+	"\x14issue_refresh_tokens\x18\x0f \x01(\bR\x12issueRefreshTokens\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x12+\n" +
 	"\x11policy_violations\x18\x14 \x03(\tR\x10policyViolations\x1aV\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12-\n" +
@@ -2839,9 +2872,10 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"E\n" +
 	"\x13RevokeTokenResponse\x12.\n" +
-	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"$\n" +
+	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\"\x7f\n" +
 	"\x12RotateTokenRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x87\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\"\x87\x01\n" +
 	"\x13RotateTokenResponse\x12.\n" +
 	"\x05token\x18\x01 \x01(\v2\x18.chave.registry.v1.TokenR\x05token\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
@@ -2854,13 +2888,17 @@ const file_chave_registry_v1_registry_proto_rawDesc = "" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\x03R\x06failed\"H\n" +
 	"\x15GetTokenUsageResponse\x12/\n" +
-	"\x04days\x18\x01 \x03(\v2\x1b.chave.registry.v1.UsageDayR\x04days\"\x82\x01\n" +
+	"\x04days\x18\x01 \x03(\v2\x1b.chave.registry.v1.UsageDayR\x04days\"\x84\x02\n" +
 	"\n" +
 	"TokenEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x16\n" +
-	"\x06fields\x18\x04 \x03(\tR\x06fields\"(\n" +
+	"\x06fields\x18\x04 \x03(\tR\x06fields\x12D\n" +
+	"\adetails\x18\x05 \x03(\v2*.chave.registry.v1.TokenEvent.DetailsEntryR\adetails\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"(\n" +
 	"\x16ListTokenEventsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
 	"\x17ListTokenEventsResponse\x125\n" +
@@ -3012,7 +3050,7 @@ func file_chave_registry_v1_registry_proto_rawDescGZIP() []byte {
 }
 
 var file_chave_registry_v1_registry_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_chave_registry_v1_registry_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(TokenState)(0),                    // 0: chave.registry.v1.TokenState
 	(*Token)(nil),                      // 1: chave.registry.v1.Token
@@ -3059,95 +3097,99 @@ var file_chave_registry_v1_registry_proto_goTypes = []any{
 	(*CheckIssuedTokenResponse)(nil),   // 42: chave.registry.v1.CheckIssuedTokenResponse
 	nil,                                // 43: chave.registry.v1.Token.ParametersEntry
 	nil,                                // 44: chave.registry.v1.CreateTokenRequest.ParametersEntry
-	nil,                                // 45: chave.registry.v1.Context.DisplayNamesEntry
-	(*timestamppb.Timestamp)(nil),      // 46: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 47: google.protobuf.FieldMask
-	(*durationpb.Duration)(nil),        // 48: google.protobuf.Duration
-	(*structpb.Struct)(nil),            // 49: google.protobuf.Struct
+	nil,                                // 45: chave.registry.v1.TokenEvent.DetailsEntry
+	nil,                                // 46: chave.registry.v1.Context.DisplayNamesEntry
+	(*timestamppb.Timestamp)(nil),      // 47: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),      // 48: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),        // 49: google.protobuf.Duration
+	(*structpb.Struct)(nil),            // 50: google.protobuf.Struct
 }
 var file_chave_registry_v1_registry_proto_depIdxs = []int32{
 	0,  // 0: chave.registry.v1.Token.state:type_name -> chave.registry.v1.TokenState
 	43, // 1: chave.registry.v1.Token.parameters:type_name -> chave.registry.v1.Token.ParametersEntry
-	46, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
-	46, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
-	46, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
-	46, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
-	46, // 6: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	44, // 7: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
-	1,  // 8: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 9: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
-	0,  // 10: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
-	46, // 11: chave.registry.v1.ListTokensRequest.expire_before:type_name -> google.protobuf.Timestamp
-	46, // 12: chave.registry.v1.ListTokensRequest.unused_since:type_name -> google.protobuf.Timestamp
-	1,  // 13: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
-	1,  // 14: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
-	47, // 15: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 16: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 17: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
-	1,  // 18: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
-	15, // 19: chave.registry.v1.GetTokenUsageResponse.days:type_name -> chave.registry.v1.UsageDay
-	46, // 20: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
-	17, // 21: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
-	20, // 22: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
-	45, // 23: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
-	21, // 24: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
-	46, // 25: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
-	46, // 26: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
-	25, // 27: chave.registry.v1.Tenant.policy:type_name -> chave.registry.v1.TenantPolicy
-	48, // 28: chave.registry.v1.TenantPolicy.max_token_lifetime:type_name -> google.protobuf.Duration
-	24, // 29: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	24, // 30: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	24, // 31: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	24, // 32: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
-	24, // 33: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
-	47, // 34: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
-	24, // 35: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
-	46, // 36: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
-	35, // 37: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
-	46, // 38: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
-	35, // 39: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
-	46, // 40: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
-	49, // 41: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
-	49, // 42: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
-	2,  // 43: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
-	4,  // 44: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
-	6,  // 45: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
-	8,  // 46: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
-	10, // 47: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
-	12, // 48: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
-	14, // 49: chave.registry.v1.RegistryService.GetTokenUsage:input_type -> chave.registry.v1.GetTokenUsageRequest
-	18, // 50: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
-	22, // 51: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
-	26, // 52: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
-	28, // 53: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
-	30, // 54: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
-	32, // 55: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
-	34, // 56: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
-	37, // 57: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
-	39, // 58: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
-	41, // 59: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
-	3,  // 60: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
-	5,  // 61: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
-	7,  // 62: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
-	9,  // 63: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
-	11, // 64: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
-	13, // 65: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
-	16, // 66: chave.registry.v1.RegistryService.GetTokenUsage:output_type -> chave.registry.v1.GetTokenUsageResponse
-	19, // 67: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
-	23, // 68: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
-	27, // 69: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
-	29, // 70: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
-	31, // 71: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
-	33, // 72: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
-	36, // 73: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
-	38, // 74: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
-	40, // 75: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
-	42, // 76: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
-	60, // [60:77] is the sub-list for method output_type
-	43, // [43:60] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	47, // 2: chave.registry.v1.Token.create_time:type_name -> google.protobuf.Timestamp
+	47, // 3: chave.registry.v1.Token.expire_time:type_name -> google.protobuf.Timestamp
+	47, // 4: chave.registry.v1.Token.revoke_time:type_name -> google.protobuf.Timestamp
+	47, // 5: chave.registry.v1.Token.last_use_time:type_name -> google.protobuf.Timestamp
+	47, // 6: chave.registry.v1.Token.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	47, // 7: chave.registry.v1.CreateTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 8: chave.registry.v1.CreateTokenRequest.parameters:type_name -> chave.registry.v1.CreateTokenRequest.ParametersEntry
+	1,  // 9: chave.registry.v1.CreateTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 10: chave.registry.v1.GetTokenResponse.token:type_name -> chave.registry.v1.Token
+	0,  // 11: chave.registry.v1.ListTokensRequest.state:type_name -> chave.registry.v1.TokenState
+	47, // 12: chave.registry.v1.ListTokensRequest.expire_before:type_name -> google.protobuf.Timestamp
+	47, // 13: chave.registry.v1.ListTokensRequest.unused_since:type_name -> google.protobuf.Timestamp
+	1,  // 14: chave.registry.v1.ListTokensResponse.tokens:type_name -> chave.registry.v1.Token
+	1,  // 15: chave.registry.v1.UpdateTokenRequest.token:type_name -> chave.registry.v1.Token
+	48, // 16: chave.registry.v1.UpdateTokenRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1,  // 17: chave.registry.v1.UpdateTokenResponse.token:type_name -> chave.registry.v1.Token
+	1,  // 18: chave.registry.v1.RevokeTokenResponse.token:type_name -> chave.registry.v1.Token
+	47, // 19: chave.registry.v1.RotateTokenRequest.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 20: chave.registry.v1.RotateTokenResponse.token:type_name -> chave.registry.v1.Token
+	15, // 21: chave.registry.v1.GetTokenUsageResponse.days:type_name -> chave.registry.v1.UsageDay
+	47, // 22: chave.registry.v1.TokenEvent.time:type_name -> google.protobuf.Timestamp
+	45, // 23: chave.registry.v1.TokenEvent.details:type_name -> chave.registry.v1.TokenEvent.DetailsEntry
+	17, // 24: chave.registry.v1.ListTokenEventsResponse.events:type_name -> chave.registry.v1.TokenEvent
+	20, // 25: chave.registry.v1.Context.parameters:type_name -> chave.registry.v1.ContextParameter
+	46, // 26: chave.registry.v1.Context.display_names:type_name -> chave.registry.v1.Context.DisplayNamesEntry
+	21, // 27: chave.registry.v1.ListContextsResponse.contexts:type_name -> chave.registry.v1.Context
+	47, // 28: chave.registry.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	47, // 29: chave.registry.v1.Tenant.update_time:type_name -> google.protobuf.Timestamp
+	25, // 30: chave.registry.v1.Tenant.policy:type_name -> chave.registry.v1.TenantPolicy
+	49, // 31: chave.registry.v1.TenantPolicy.max_token_lifetime:type_name -> google.protobuf.Duration
+	24, // 32: chave.registry.v1.CreateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 33: chave.registry.v1.CreateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 34: chave.registry.v1.GetTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	24, // 35: chave.registry.v1.ListTenantsResponse.tenants:type_name -> chave.registry.v1.Tenant
+	24, // 36: chave.registry.v1.UpdateTenantRequest.tenant:type_name -> chave.registry.v1.Tenant
+	48, // 37: chave.registry.v1.UpdateTenantRequest.update_mask:type_name -> google.protobuf.FieldMask
+	24, // 38: chave.registry.v1.UpdateTenantResponse.tenant:type_name -> chave.registry.v1.Tenant
+	47, // 39: chave.registry.v1.Client.expire_time:type_name -> google.protobuf.Timestamp
+	35, // 40: chave.registry.v1.AuthenticateClientResponse.client:type_name -> chave.registry.v1.Client
+	47, // 41: chave.registry.v1.UseRefreshTokenRequest.family_expire_time:type_name -> google.protobuf.Timestamp
+	35, // 42: chave.registry.v1.UseRefreshTokenResponse.client:type_name -> chave.registry.v1.Client
+	47, // 43: chave.registry.v1.RevokeIssuedTokenRequest.expire_time:type_name -> google.protobuf.Timestamp
+	50, // 44: chave.registry.v1.Token.ParametersEntry.value:type_name -> google.protobuf.Struct
+	50, // 45: chave.registry.v1.CreateTokenRequest.ParametersEntry.value:type_name -> google.protobuf.Struct
+	2,  // 46: chave.registry.v1.RegistryService.CreateToken:input_type -> chave.registry.v1.CreateTokenRequest
+	4,  // 47: chave.registry.v1.RegistryService.GetToken:input_type -> chave.registry.v1.GetTokenRequest
+	6,  // 48: chave.registry.v1.RegistryService.ListTokens:input_type -> chave.registry.v1.ListTokensRequest
+	8,  // 49: chave.registry.v1.RegistryService.UpdateToken:input_type -> chave.registry.v1.UpdateTokenRequest
+	10, // 50: chave.registry.v1.RegistryService.RevokeToken:input_type -> chave.registry.v1.RevokeTokenRequest
+	12, // 51: chave.registry.v1.RegistryService.RotateToken:input_type -> chave.registry.v1.RotateTokenRequest
+	14, // 52: chave.registry.v1.RegistryService.GetTokenUsage:input_type -> chave.registry.v1.GetTokenUsageRequest
+	18, // 53: chave.registry.v1.RegistryService.ListTokenEvents:input_type -> chave.registry.v1.ListTokenEventsRequest
+	22, // 54: chave.registry.v1.RegistryService.ListContexts:input_type -> chave.registry.v1.ListContextsRequest
+	26, // 55: chave.registry.v1.RegistryService.CreateTenant:input_type -> chave.registry.v1.CreateTenantRequest
+	28, // 56: chave.registry.v1.RegistryService.GetTenant:input_type -> chave.registry.v1.GetTenantRequest
+	30, // 57: chave.registry.v1.RegistryService.ListTenants:input_type -> chave.registry.v1.ListTenantsRequest
+	32, // 58: chave.registry.v1.RegistryService.UpdateTenant:input_type -> chave.registry.v1.UpdateTenantRequest
+	34, // 59: chave.registry.v1.CredentialService.AuthenticateClient:input_type -> chave.registry.v1.AuthenticateClientRequest
+	37, // 60: chave.registry.v1.CredentialService.UseRefreshToken:input_type -> chave.registry.v1.UseRefreshTokenRequest
+	39, // 61: chave.registry.v1.CredentialService.RevokeIssuedToken:input_type -> chave.registry.v1.RevokeIssuedTokenRequest
+	41, // 62: chave.registry.v1.CredentialService.CheckIssuedToken:input_type -> chave.registry.v1.CheckIssuedTokenRequest
+	3,  // 63: chave.registry.v1.RegistryService.CreateToken:output_type -> chave.registry.v1.CreateTokenResponse
+	5,  // 64: chave.registry.v1.RegistryService.GetToken:output_type -> chave.registry.v1.GetTokenResponse
+	7,  // 65: chave.registry.v1.RegistryService.ListTokens:output_type -> chave.registry.v1.ListTokensResponse
+	9,  // 66: chave.registry.v1.RegistryService.UpdateToken:output_type -> chave.registry.v1.UpdateTokenResponse
+	11, // 67: chave.registry.v1.RegistryService.RevokeToken:output_type -> chave.registry.v1.RevokeTokenResponse
+	13, // 68: chave.registry.v1.RegistryService.RotateToken:output_type -> chave.registry.v1.RotateTokenResponse
+	16, // 69: chave.registry.v1.RegistryService.GetTokenUsage:output_type -> chave.registry.v1.GetTokenUsageResponse
+	19, // 70: chave.registry.v1.RegistryService.ListTokenEvents:output_type -> chave.registry.v1.ListTokenEventsResponse
+	23, // 71: chave.registry.v1.RegistryService.ListContexts:output_type -> chave.registry.v1.ListContextsResponse
+	27, // 72: chave.registry.v1.RegistryService.CreateTenant:output_type -> chave.registry.v1.CreateTenantResponse
+	29, // 73: chave.registry.v1.RegistryService.GetTenant:output_type -> chave.registry.v1.GetTenantResponse
+	31, // 74: chave.registry.v1.RegistryService.ListTenants:output_type -> chave.registry.v1.ListTenantsResponse
+	33, // 75: chave.registry.v1.RegistryService.UpdateTenant:output_type -> chave.registry.v1.UpdateTenantResponse
+	36, // 76: chave.registry.v1.CredentialService.AuthenticateClient:output_type -> chave.registry.v1.AuthenticateClientResponse
+	38, // 77: chave.registry.v1.CredentialService.UseRefreshToken:output_type -> chave.registry.v1.UseRefreshTokenResponse
+	40, // 78: chave.registry.v1.CredentialService.RevokeIssuedToken:output_type -> chave.registry.v1.RevokeIssuedTokenResponse
+	42, // 79: chave.registry.v1.CredentialService.CheckIssuedToken:output_type -> chave.registry.v1.CheckIssuedTokenResponse
+	63, // [63:80] is the sub-list for method output_type
+	46, // [46:63] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_chave_registry_v1_registry_proto_init() }
@@ -3167,7 +3209,7 @@ func file_chave_registry_v1_registry_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chave_registry_v1_registry_proto_rawDesc), len(file_chave_registry_v1_registry_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   45,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -60,7 +60,9 @@ type RegistryServiceClient interface {
 	RevokeToken(ctx context.Context, in *RevokeTokenRequest, opts ...grpc.CallOption) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
 	// working at once, and so does every access and refresh token issued
-	// under it. The new secret is shown only in this response.
+	// under it, unless previous_secret_expire_time gives it a grace period:
+	// then it keeps working until that time and never after. The new secret
+	// is shown only in this response.
 	RotateToken(ctx context.Context, in *RotateTokenRequest, opts ...grpc.CallOption) (*RotateTokenResponse, error)
 	// GetTokenUsage returns a credential's grants per UTC day (succeeded and
 	// failed), newest first, for the last 90 days at most. Counts reach the
@@ -247,7 +249,9 @@ type RegistryServiceServer interface {
 	RevokeToken(context.Context, *RevokeTokenRequest) (*RevokeTokenResponse, error)
 	// RotateToken issues a new secret for the credential; the old one stops
 	// working at once, and so does every access and refresh token issued
-	// under it. The new secret is shown only in this response.
+	// under it, unless previous_secret_expire_time gives it a grace period:
+	// then it keeps working until that time and never after. The new secret
+	// is shown only in this response.
 	RotateToken(context.Context, *RotateTokenRequest) (*RotateTokenResponse, error)
 	// GetTokenUsage returns a credential's grants per UTC day (succeeded and
 	// failed), newest first, for the last 90 days at most. Counts reach the

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Grants", func(t *testing.T) { runGrants(t, open) })
 	t.Run("Revocations", func(t *testing.T) { runRevocations(t, open) })
 	t.Run("Usage", func(t *testing.T) { runUsage(t, open) })
+	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, open) })
 }
 
 type opener func(t *testing.T) storage.Store
@@ -95,6 +96,11 @@ func fullToken(id, tenant string, created time.Time) chave.Token {
 		LastUseTime:        created.Add(time.Hour),
 		Creator:            "creator-client",
 		Revoker:            "revoker-client",
+
+		PreviousSecretHash:        []byte{0xff, 0x00, 'p', 0x80},
+		PreviousSecretExpireTime:  created.Add(36 * time.Hour),
+		PreviousSecretHashVersion: 3,
+		PreviousSecretVersion:     "previous-fingerprint",
 	}
 }
 
@@ -188,6 +194,13 @@ func normStrings(s []string) []string {
 	return s
 }
 
+func normDetails(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
 func normParams(p chave.Parameters) chave.Parameters {
 	if len(p) == 0 {
 		return nil
@@ -209,6 +222,12 @@ func diffToken(want, got chave.Token) []string {
 	}
 	d = append(d, diffValue("SecretHashVersion", want.SecretHashVersion, got.SecretHashVersion)...)
 	d = append(d, diffValue("SecretVersion", want.SecretVersion, got.SecretVersion)...)
+	if !bytes.Equal(want.PreviousSecretHash, got.PreviousSecretHash) || (len(want.PreviousSecretHash) == 0 && got.PreviousSecretHash != nil) {
+		d = append(d, fmt.Sprintf("PreviousSecretHash: got %#v, want %#v", got.PreviousSecretHash, want.PreviousSecretHash))
+	}
+	d = append(d, diffTime("PreviousSecretExpireTime", want.PreviousSecretExpireTime, got.PreviousSecretExpireTime)...)
+	d = append(d, diffValue("PreviousSecretHashVersion", want.PreviousSecretHashVersion, got.PreviousSecretHashVersion)...)
+	d = append(d, diffValue("PreviousSecretVersion", want.PreviousSecretVersion, got.PreviousSecretVersion)...)
 	d = append(d, diffValue("Operator", want.Operator, got.Operator)...)
 	d = append(d, diffValue("IssueRefreshTokens", want.IssueRefreshTokens, got.IssueRefreshTokens)...)
 	d = append(d, diffTime("CreateTime", want.CreateTime, got.CreateTime)...)
@@ -263,6 +282,7 @@ func checkEvents(t *testing.T, what, tokenID string, want, got []chave.Event) {
 		d = append(d, diffValue("Actor", want[i].Actor, got[i].Actor)...)
 		d = append(d, diffValue("Action", want[i].Action, got[i].Action)...)
 		d = append(d, diffValue("Fields", normStrings(want[i].Fields), got[i].Fields)...)
+		d = append(d, diffValue("Details", normDetails(want[i].Details), got[i].Details)...)
 		for _, line := range d {
 			t.Errorf("%s: event %d: %s", what, i, line)
 		}

@@ -34,6 +34,7 @@ func runTokens(t *testing.T, open opener) {
 		want.Contexts = []string{}
 		want.Parameters = chave.Parameters{}
 		want.SecretHash = []byte{}
+		want.PreviousSecretHash = []byte{}
 		mustCreateToken(t, s, want)
 		checkToken(t, "GetToken", want, mustGetToken(t, s, want.ID))
 	})
@@ -57,7 +58,8 @@ func runTokens(t *testing.T, open opener) {
 	t.Run("CreateRecordsEvent", func(t *testing.T) {
 		s := open(t)
 		tok := fullToken("tok-ev", "acme", at(0))
-		ev := chave.Event{Time: at(0).In(brt), Actor: "op", Action: chave.ActionCreate, Fields: []string{"a", "b"}}
+		ev := chave.Event{Time: at(0).In(brt), Actor: "op", Action: chave.ActionCreate, Fields: []string{"a", "b"},
+			Details: map[string]string{chave.DetailSource: "github", chave.DetailURL: "https://example.com/a?b=\"c\"&d=é"}}
 		if err := s.CreateToken(t.Context(), tok, ev); err != nil {
 			t.Fatalf("CreateToken: %v", err)
 		}
@@ -124,6 +126,46 @@ func runTokens(t *testing.T, open opener) {
 		if got, err := s.GetTokenBySecretHash(ctx, []byte("hash-a2")); err != nil || got.ID != "tok-a" {
 			t.Fatalf("GetTokenBySecretHash(hash-a2) = %q, %v; want tok-a", got.ID, err)
 		}
+	})
+
+	t.Run("GetByPreviousSecretHash", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		a := minimalToken("tok-a", "acme", at(0))
+		a.SecretHash = []byte("hash-a")
+		mustCreateToken(t, s, minimalToken("tok-other", "acme", at(time.Second)))
+		mustCreateToken(t, s, a)
+		// A rotation with a grace period keeps the old hash as the previous
+		// one: both find the token, with both stored.
+		want := a
+		want.SecretHash, want.PreviousSecretHash, want.PreviousSecretExpireTime = []byte("hash-a2"), []byte("hash-a"), at(24*time.Hour)
+		ev := chave.Event{Time: at(time.Minute), Action: chave.ActionRotate, Fields: []string{"secret"},
+			Details: map[string]string{chave.DetailPreviousSecretExpireTime: at(24 * time.Hour).Format(time.RFC3339)}}
+		if _, err := s.UpdateToken(ctx, "tok-a", func(t *chave.Token) (chave.Event, error) {
+			t.SecretHash, t.PreviousSecretHash, t.PreviousSecretExpireTime = want.SecretHash, want.PreviousSecretHash, want.PreviousSecretExpireTime
+			return ev, nil
+		}); err != nil {
+			t.Fatalf("UpdateToken(tok-a): %v", err)
+		}
+		for _, h := range []string{"hash-a", "hash-a2"} {
+			got, err := s.GetTokenBySecretHash(ctx, []byte(h))
+			if err != nil {
+				t.Fatalf("GetTokenBySecretHash(%s): %v", h, err)
+			}
+			checkToken(t, "GetTokenBySecretHash("+h+")", want, got)
+		}
+		checkEvents(t, "ListTokenEvents", "tok-a", []chave.Event{createEvent(a), ev}, mustEvents(t, s, "tok-a"))
+		// Its end clears the previous hash: it finds nothing any more.
+		want.PreviousSecretHash, want.PreviousSecretExpireTime = nil, time.Time{}
+		if _, err := s.UpdateToken(ctx, "tok-a", func(t *chave.Token) (chave.Event, error) {
+			t.PreviousSecretHash, t.PreviousSecretExpireTime = nil, time.Time{}
+			return chave.Event{Time: at(24 * time.Hour), Action: chave.ActionPreviousSecretEnd}, nil
+		}); err != nil {
+			t.Fatalf("UpdateToken(tok-a): %v", err)
+		}
+		_, err := s.GetTokenBySecretHash(ctx, []byte("hash-a"))
+		wantCode(t, "GetTokenBySecretHash(hash-a) after the grace period", err, chave.NotFound)
+		checkToken(t, "GetToken after the grace period", want, mustGetToken(t, s, "tok-a"))
 	})
 
 	t.Run("SecretHashVersions", func(t *testing.T) {

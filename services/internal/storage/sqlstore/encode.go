@@ -74,3 +74,25 @@ func encodeBytes(b []byte) []byte {
 	}
 	return b
 }
+
+func encodeDetails(d map[string]string) (string, error) {
+	if len(d) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(d)
+	return string(b), err
+}
+
+func decodeDetails(text string) (map[string]string, error) {
+	if text == "" {
+		return nil, nil
+	}
+	var d map[string]string
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		return nil, err
+	}
+	if len(d) == 0 {
+		return nil, nil
+	}
+	return d, nil
+}

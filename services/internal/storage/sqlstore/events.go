@@ -10,14 +10,14 @@ import (
 
 // insertEventSQL appends an event to a token's audit trail; it takes
 // eventArgs.
-const insertEventSQL = `INSERT INTO token_events (token_id, time, actor, action, fields)
-	VALUES ($1, $2, $3, $4, $5)`
+const insertEventSQL = `INSERT INTO token_events (token_id, time, actor, action, fields, details)
+	VALUES ($1, $2, $3, $4, $5, $6)`
 
 // listEventsSQL reads a token's events in one statement, so that the
 // existence check and the events agree: the LEFT JOIN yields one all-NULL
 // event row for a token without events and no row at all for an absent
 // token.
-const listEventsSQL = `SELECT e.id, e.time, e.actor, e.action, e.fields
+const listEventsSQL = `SELECT e.id, e.time, e.actor, e.action, e.fields, e.details
 	FROM tokens t LEFT JOIN token_events e ON e.token_id = t.id
 	WHERE t.id = $1
 	ORDER BY e.id`
@@ -29,7 +29,11 @@ func eventArgs(tokenID string, ev chave.Event) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event fields: %w", err)
 	}
-	return []any{tokenID, encodeTime(ev.Time), ev.Actor, ev.Action, fields}, nil
+	details, err := encodeDetails(ev.Details)
+	if err != nil {
+		return nil, fmt.Errorf("event details: %w", err)
+	}
+	return []any{tokenID, encodeTime(ev.Time), ev.Actor, ev.Action, fields, details}, nil
 }
 
 // insertEvent appends ev to the audit trail of the token tokenID through
@@ -78,8 +82,9 @@ func scanEvent(row Scanner, tokenID string) (ev chave.Event, ok bool, err error)
 	var (
 		id, at                sql.NullInt64
 		actor, action, fields sql.NullString
+		details               sql.NullString
 	)
-	if err := row.Scan(&id, &at, &actor, &action, &fields); err != nil {
+	if err := row.Scan(&id, &at, &actor, &action, &fields, &details); err != nil {
 		return chave.Event{}, false, err
 	}
 	if !id.Valid {
@@ -88,6 +93,9 @@ func scanEvent(row Scanner, tokenID string) (ev chave.Event, ok bool, err error)
 	ev = chave.Event{TokenID: tokenID, Time: decodeTime(at), Actor: actor.String, Action: action.String}
 	if ev.Fields, err = decodeStrings(fields.String); err != nil {
 		return chave.Event{}, false, fmt.Errorf("event %d: fields: %w", id.Int64, err)
+	}
+	if ev.Details, err = decodeDetails(details.String); err != nil {
+		return chave.Event{}, false, fmt.Errorf("event %d: details: %w", id.Int64, err)
 	}
 	return ev, true, nil
 }

@@ -34,9 +34,10 @@ const (
 		WHERE revoke_time IS NOT NULL AND expire_time IS NULL`
 )
 
-// listRevocations returns, through q, the credentials revoked at or after
-// since, and the revoked access tokens and refresh families that expire
-// after now (or never), each ordered by id. It runs three queries: for one
+// listRevocations returns, through q, the credentials and signing keys
+// revoked at or after since, and the revoked access tokens and refresh
+// families that expire after now (or never), each ordered by id. It runs
+// four queries: for one
 // snapshot of the database, q runs them in one transaction.
 func listRevocations(q Query, since, now time.Time) (storage.Revocations, error) {
 	var (
@@ -52,6 +53,9 @@ func listRevocations(q Query, since, now time.Time) (storage.Revocations, error)
 	if out.Families, err = queryAll(q, scanFamily, revokedFamiliesSQL, now.UnixMicro()); err != nil {
 		return storage.Revocations{}, fmt.Errorf("refresh families: %w", err)
 	}
+	if out.SigningKeys, err = listRevokedSigningKeys(q, since); err != nil {
+		return storage.Revocations{}, fmt.Errorf("signing keys: %w", err)
+	}
 	sortRevocations(&out)
 	return out, nil
 }
@@ -63,11 +67,12 @@ func sortRevocations(r *storage.Revocations) {
 	slices.SortFunc(r.Credentials, func(a, b chave.Token) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.AccessTokens, func(a, b chave.RevokedAccessToken) int { return cmp.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.Families, func(a, b chave.RefreshFamily) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.SigningKeys, func(a, b chave.SigningKey) int { return cmp.Compare(a.ID, b.ID) })
 }
 
-// ListRevocations returns the credentials revoked at or after since, and
-// the revoked access tokens and refresh families that expire after now (or
-// never), each ordered by id. The three queries run in one read-only
+// ListRevocations returns the credentials and signing keys revoked at or
+// after since, and the revoked access tokens and refresh families that
+// expire after now (or never), each ordered by id. The four queries run in one read-only
 // transaction of Flavor.SnapshotTx on the read pool, so they see one
 // snapshot of the database; such a transaction is never aborted to resolve
 // a conflict, so it is not retried.

@@ -19,8 +19,10 @@ func TestDerivedStatements(t *testing.T) {
 		{"update token", updateTokenSQL, `UPDATE tokens SET tenant = $2, display_name = $3, description = $4,` +
 			` general_access = $5, contexts = $6, parameters = $7, secret_hash = $8, operator = $9,` +
 			` issue_refresh_tokens = $10, create_time = $11, expire_time = $12, revoke_time = $13,` +
-			` last_use_time = $14, creator = $15, revoker = $16, secret_hash_version = $17, secret_version = $18,` +
-			` state = ` + StateOfWrite +
+			` last_use_time = $14, creator = $15, revoker = $16,` +
+			` previous_secret_hash = $17, previous_secret_expire_time = $18,` +
+			` previous_secret_hash_version = $19, previous_secret_version = $20,` +
+			` secret_hash_version = $21, secret_version = $22, state = ` + StateOfWrite +
 			` WHERE id = $1 RETURNING ` + TokenColumns},
 		{"revoke access token", revokeAccessTokenSQL, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)` +
 			` VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`},

@@ -16,7 +16,9 @@ import (
 const TokenColumns = `id, tenant, display_name, description, general_access,
 	contexts, parameters, secret_hash, operator, issue_refresh_tokens,
 	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
-	secret_hash_version, secret_version`
+	previous_secret_hash, previous_secret_expire_time,
+	previous_secret_hash_version, previous_secret_version,
+		secret_hash_version, secret_version`
 
 // scanToken reads a row of TokenColumns.
 func scanToken(row Scanner) (chave.Token, error) {
@@ -24,10 +26,13 @@ func scanToken(row Scanner) (chave.Token, error) {
 		t                                chave.Token
 		contexts, params                 string
 		created, expire, revoke, lastUse sql.NullInt64
+		previousExpire                   sql.NullInt64
 	)
 	err := row.Scan(&t.ID, &t.Tenant, &t.DisplayName, &t.Description, &t.GeneralAccess,
 		&contexts, &params, &t.SecretHash, &t.Operator, &t.IssueRefreshTokens,
 		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
+		&t.PreviousSecretHash, &previousExpire,
+		&t.PreviousSecretHashVersion, &t.PreviousSecretVersion,
 		&t.SecretHashVersion, &t.SecretVersion)
 	if err != nil {
 		return chave.Token{}, err
@@ -41,6 +46,10 @@ func scanToken(row Scanner) (chave.Token, error) {
 	if len(t.SecretHash) == 0 {
 		t.SecretHash = nil
 	}
+	if len(t.PreviousSecretHash) == 0 {
+		t.PreviousSecretHash = nil
+	}
+	t.PreviousSecretExpireTime = decodeTime(previousExpire)
 	t.CreateTime = decodeTime(created)
 	t.ExpireTime = decodeTime(expire)
 	t.RevokeTime = decodeTime(revoke)
@@ -62,6 +71,8 @@ func TokenArgs(t chave.Token) ([]any, error) {
 		contexts, params, encodeBytes(t.SecretHash), t.Operator, t.IssueRefreshTokens,
 		encodeTime(t.CreateTime), encodeTime(t.ExpireTime), encodeTime(t.RevokeTime),
 		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
+		encodeBytes(t.PreviousSecretHash), encodeTime(t.PreviousSecretExpireTime),
+		t.PreviousSecretHashVersion, t.PreviousSecretVersion,
 		t.SecretHashVersion, t.SecretVersion}, nil
 }
 
@@ -85,10 +96,13 @@ var (
 
 const (
 	selectTokenSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE id = $1`
-	// selectTokenBySecretHashSQL finds a token by its secret's hash (index
-	// tokens_secret_hash).
-	selectTokenBySecretHashSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE secret_hash = $1`
-	touchTokenSQL              = `UPDATE tokens SET last_use_time = $2
+	// selectTokenBySecretHashSQL finds a token by its secret's hash, or by
+	// that of the secret a rotation replaced (indexes tokens_secret_hash and
+	// tokens_previous_secret_hash, migration 0006; a hash is unique, so at
+	// most one row matches).
+	selectTokenBySecretHashSQL = `SELECT ` + TokenColumns + ` FROM tokens WHERE secret_hash = $1
+		UNION ALL SELECT ` + TokenColumns + ` FROM tokens WHERE previous_secret_hash = $1 LIMIT 1`
+	touchTokenSQL = `UPDATE tokens SET last_use_time = $2
 		WHERE id = $1 AND (last_use_time IS NULL OR last_use_time < $2)`
 	tokenExistsSQL = `SELECT 1 FROM tokens WHERE id = $1`
 )
