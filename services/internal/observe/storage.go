@@ -80,6 +80,18 @@ func (s *instrumentedStore) GetToken(ctx context.Context, id string) (chave.Toke
 	return timed(s, "get_token", func() (chave.Token, error) { return s.Store.GetToken(ctx, id) })
 }
 
+func (s *instrumentedStore) GetClient(ctx context.Context, id string) (chave.Token, chave.Tenant, error) {
+	type client struct {
+		token  chave.Token
+		tenant chave.Tenant
+	}
+	c, err := timed(s, "get_client", func() (client, error) {
+		t, tenant, err := s.Store.GetClient(ctx, id)
+		return client{t, tenant}, err
+	})
+	return c.token, c.tenant, err
+}
+
 func (s *instrumentedStore) ListTokens(ctx context.Context, f storage.TokenFilter) (storage.TokenPage, error) {
 	return timed(s, "list_tokens", func() (storage.TokenPage, error) { return s.Store.ListTokens(ctx, f) })
 }

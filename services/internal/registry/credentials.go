@@ -54,7 +54,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 // the client id when it names a stored credential.
 func (s *Service) authenticateClient(ctx context.Context, clientID, secret string) (client Client, known string, err error) {
 	parsed, perr := secrets.ParseClientSecret(secret)
-	t, err := s.activeToken(ctx, clientID)
+	t, tenant, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
@@ -69,7 +69,7 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 	if !ok {
 		return Client{}, t.ID, errBadClient
 	}
-	if client, err = s.clientOf(ctx, t, version); err != nil {
+	if client, err = clientWith(t, tenant, version); err != nil {
 		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
 	}
 	if err := s.checkGrantAddress(ctx, client); err != nil {
@@ -111,6 +111,25 @@ func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token
 		return chave.Token{}, errBadClient
 	}
 	t, err := s.store.GetToken(ctx, clientID)
+	return s.checkActive(t, err)
+}
+
+// activeClient is activeToken with the credential's tenant, both in one
+// read (the token's parameters unread): the grant's path.
+func (s *Service) activeClient(ctx context.Context, clientID string) (chave.Token, chave.Tenant, error) {
+	if !validClientID(clientID) {
+		return chave.Token{}, chave.Tenant{}, errBadClient
+	}
+	t, tenant, err := s.store.GetClient(ctx, clientID)
+	if t, err = s.checkActive(t, err); err != nil {
+		return chave.Token{}, chave.Tenant{}, err
+	}
+	return t, tenant, nil
+}
+
+// checkActive is errBadClient for a credential that is absent (NotFound)
+// or not active.
+func (s *Service) checkActive(t chave.Token, err error) (chave.Token, error) {
 	if chave.IsCode(err, chave.NotFound) {
 		return chave.Token{}, errBadClient
 	} else if err != nil {
@@ -183,15 +202,28 @@ func liveSecretVersion(t chave.Token, v string, now time.Time) bool {
 // clientOf describes a credential's current access, as seen by a token of
 // the secret version (current or previous) the client proved.
 func (s *Service) clientOf(ctx context.Context, t chave.Token, version string) (Client, error) {
+	var tenant chave.Tenant
+	if !t.Operator {
+		var err error
+		if tenant, err = s.store.GetTenant(ctx, t.Tenant); err != nil {
+			return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+		}
+	}
+	return clientWith(t, tenant, version)
+}
+
+// clientWith is clientOf given the credential's tenant (the zero Tenant
+// for the operator, which has none; for any other credential, a missing
+// tenant, which GetClient reads as the zero Tenant, is NotFound).
+func clientWith(t chave.Token, tenant chave.Tenant, version string) (Client, error) {
 	client := Client{ID: t.ID, Tenant: t.Tenant, ExpireTime: t.ExpireTime, Operator: t.Operator,
 		IssueRefreshTokens: t.IssueRefreshTokens, SecretVersion: version}
 	if t.Operator {
 		client.Scopes = []string{chave.ScopeRegistryAdmin, chave.ScopeTokenIntrospect}
 		return client, nil
 	}
-	tenant, err := s.store.GetTenant(ctx, t.Tenant)
-	if err != nil {
-		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, err)
+	if tenant.ID == "" || tenant.ID != t.Tenant {
+		return Client{}, fmt.Errorf("load tenant of %s: %w", t.ID, chave.Errorf(chave.NotFound, "tenant %q not found", t.Tenant))
 	}
 	client.Scopes = t.Scopes(tenant)
 	client.policy = tenant.Policy

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/chave/chave/services/internal/filelock"
 )
 
 // The secrets file holds every version of each server key:
@@ -268,7 +270,7 @@ func writeKeyFile(path string, k Keys) error {
 // result, holding an exclusive lock on path + ".lock" throughout, so that
 // two operators' changes never lose one another.
 func UpdateKeyFile(path string, update func(*Keys) error) (Keys, error) {
-	unlock, err := lockFile(path)
+	unlock, err := filelock.Lock(path)
 	if err != nil {
 		return Keys{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chave/chave/services/internal/filelock"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
 
@@ -342,7 +343,7 @@ func updateFile(path string, change func(*schedule) (*schedule, error)) (_ *sche
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("signing: key file: %w", err)
 	}
-	unlock, err := lockFile(path)
+	unlock, err := filelock.Lock(path)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}

@@ -37,6 +37,11 @@ type Store interface {
 	CreateToken(ctx context.Context, t chave.Token, ev chave.Event) error
 	// GetToken returns a token; NotFound if absent.
 	GetToken(ctx context.Context, id string) (chave.Token, error)
+	// GetClient returns a token with its tenant in one read, for a grant:
+	// the token's Parameters are not read (nil); the tenant is the zero
+	// Tenant when the token has none (the operator) or its tenant does not
+	// exist. NotFound if the token is absent.
+	GetClient(ctx context.Context, id string) (chave.Token, chave.Tenant, error)
 	// GetTokenBySecretHash returns the token whose secret hashes to hash
 	// (what a leak report looks up); NotFound if none does.
 	GetTokenBySecretHash(ctx context.Context, hash []byte) (chave.Token, error)

@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	})
 	t.Run("Tenants", func(t *testing.T) { runTenants(t, open) })
 	t.Run("Tokens", func(t *testing.T) { runTokens(t, open) })
+	t.Run("GetClient", func(t *testing.T) { runClients(t, open) })
 	t.Run("ListTokens", func(t *testing.T) { runList(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("Grants", func(t *testing.T) { runGrants(t, open) })

@@ -88,6 +88,8 @@ type Store struct {
 	// The reads of every grant, prepared once: compiling the SQL cost more
 	// than running it.
 	getToken, getTenant *sql.Stmt
+	// The one read of a client-credentials grant (clients.go).
+	getClient *sql.Stmt
 	// The one write of a refresh grant, prepared on the write pool.
 	startFamily, advanceFamily *sql.Stmt
 }
@@ -104,6 +106,9 @@ func Open(ctx context.Context, f Flavor, write, read *sql.DB) (*Store, error) {
 	var err error
 	if s.getToken, err = read.PrepareContext(ctx, selectTokenSQL); err == nil {
 		s.getTenant, err = read.PrepareContext(ctx, selectTenantSQL)
+	}
+	if err == nil {
+		s.getClient, err = read.PrepareContext(ctx, selectClientSQL)
 	}
 	if err == nil {
 		s.startFamily, err = write.PrepareContext(ctx, startFamilySQL)
@@ -142,7 +147,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close releases the prepared statements and both pools.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.startFamily, s.advanceFamily} {
+	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.getClient, s.startFamily, s.advanceFamily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

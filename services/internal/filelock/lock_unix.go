@@ -1,6 +1,8 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package secrets
+// Package filelock locks a file across processes, for the key files that
+// chave rewrites in place (signing keys, server keys).
+package filelock
 
 import (
 	"errors"
@@ -9,13 +11,13 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock (flock) on path + ".lock",
+// Lock takes an exclusive advisory lock (flock) on path + ".lock",
 // creating that file (mode 0600) if need be, and returns the function that
 // releases it. The lock excludes other processes and, since every call
 // opens its own file description, other goroutines of this process. The
 // lock file is never removed: removing it would let two lockers hold
 // locks on different files.
-func lockFile(path string) (unlock func() error, err error) {
+func Lock(path string) (unlock func() error, err error) {
 	name := path + ".lock"
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
