@@ -23,9 +23,10 @@ import (
 // servers and returns once both listen. Stop shuts them down.
 //
 // The gateway reaches the registry and the auth service through the gRPC
-// server itself, over an in-memory connection (grpc/test/bufconn) that
-// only this process can open: the same interceptors (authentication
-// included), the same tracing and metrics as a call from the network. The
+// server's own services and interceptor chain, over a connection only this
+// process can open (dialSelf: direct calls, or grpc/test/bufconn when
+// tracing is on): the same interceptors (authentication included), the
+// same tracing and metrics as a call from the network. The
 // auth service is handed the registry service directly (directRegistry,
 // the auth service's Registry contract over *registry.Service, doing what
 // CredentialService does over gRPC: each method authenticates the client
@@ -88,8 +89,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		reg.register(s.grpc, cfg.Logger)
-		authv1.RegisterAuthServiceServer(s.grpc, authSrv)
+		reg.register(s.registrar(), cfg.Logger)
+		authv1.RegisterAuthServiceServer(s.registrar(), authSrv)
 
 		self, err := s.dialSelf()
 		if err != nil {

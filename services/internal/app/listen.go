@@ -39,6 +39,8 @@ type Server struct {
 	stopBg context.CancelFunc // ends them
 
 	grpc      *grpc.Server
+	unary     []grpc.UnaryServerInterceptor // the gRPC server's chain, outermost first
+	self      *selfConn                     // the all-in-one server's direct calls to itself
 	health    *health.Server
 	grpcLn    net.Listener
 	selfLn    *bufconn.Listener // grpc's in-memory listener: the all-in-one server's calls to itself
@@ -120,6 +122,10 @@ func (s *Server) Stop(ctx context.Context) {
 			})
 		}
 		wg.Wait()
+		if s.self != nil {
+			// After the gateway finished its requests, which may call it.
+			s.self.close()
+		}
 		s.stopBg()
 		s.bg.Wait()
 		for _, ln := range []net.Listener{s.httpLn, s.grpcLn, s.metricsLn} {
@@ -224,18 +230,30 @@ func (s *Server) listenGRPC(addr string, metrics prometheus.Registerer, creds cr
 	if err != nil {
 		return err
 	}
-	opts := append(obs.ServerOptions(unary, nil), s.tracing.ServerOptions()...)
+	// One chain: the gRPC server runs it, and so do the all-in-one
+	// server's calls to itself (selfconn.go).
+	s.unary = obs.UnaryChain(unary)
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unary...),
+		grpc.ChainStreamInterceptor(obs.StreamChain(nil)...),
+	}, s.tracing.ServerOptions()...)
 	opts = append(opts,
 		grpc.Creds(creds),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: serverMinPingInterval, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: maxConnectionAge, MaxConnectionAgeGrace: maxConnectionAgeGrace}),
 	)
 	s.grpc = grpc.NewServer(opts...)
+	s.self = newSelfConn(s.grpc, s.unary)
 	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(s.registrar(), s.health)
 	reflection.Register(s.grpc)
 	return nil
 }
+
+// registrar is where services are registered: the gRPC server, through
+// the direct connection that remembers them for the server's calls to
+// itself. Call it after listenGRPC.
+func (s *Server) registrar() grpc.ServiceRegistrar { return s.self }
 
 // dial returns a connection to another chave service. It connects lazily
 // and reconnects on its own; calls made while the service is unreachable
@@ -266,11 +284,23 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 // does not wait on the reader.
 const selfBufferSize = 256 << 10
 
-// dialSelf returns a connection to the process's own gRPC server over an
-// in-memory listener, which serve serves like the network one: the calls
-// run the server's interceptors, tracing and metrics, as any caller's do,
-// and cost no socket. Call it after listenGRPC.
-func (s *Server) dialSelf() (*grpc.ClientConn, error) {
+// dialSelf returns a connection to the process's own gRPC server. The
+// calls run the server's interceptor chain and metrics, as any caller's
+// do. Without tracing it is the direct connection (selfconn.go), which
+// costs no HTTP/2 framing; with tracing it is an in-memory listener
+// (bufconn) that serve serves like the network one, so that otelgrpc makes
+// the client and server spans of the hop as it does across a network.
+// Call it after listenGRPC and the services' registration.
+func (s *Server) dialSelf() (grpc.ClientConnInterface, error) {
+	if !s.tracing.Enabled() {
+		return s.self, nil
+	}
+	return s.dialBufconn()
+}
+
+// dialBufconn returns a connection to the process's own gRPC server over
+// an in-memory listener, which serve serves like the network one.
+func (s *Server) dialBufconn() (*grpc.ClientConn, error) {
 	s.selfLn = bufconn.Listen(selfBufferSize)
 	opts := append(s.tracing.DialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

@@ -41,8 +41,9 @@ type attemptSource struct {
 type sourceKey struct{}
 
 // InProcessNetwork is the network of the connections the all-in-one
-// server opens to its own gRPC server (grpc/test/bufconn's): only code of
-// the same process can open them.
+// server opens to its own gRPC server (grpc/test/bufconn's, and the peer
+// its direct calls to itself name): only code of the same process can
+// open them.
 const InProcessNetwork = "bufconn"
 
 // SourceInterceptor records where each call to the auth service comes

@@ -56,9 +56,23 @@ func NewGRPC(reg prometheus.Registerer, log *slog.Logger) (*GRPC, error) {
 // metrics and logs), chained before the extra ones the caller adds.
 func (g *GRPC) ServerOptions(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{g.unary}, unary...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{g.stream}, stream...)...),
+		grpc.ChainUnaryInterceptor(g.UnaryChain(unary)...),
+		grpc.ChainStreamInterceptor(g.StreamChain(stream)...),
 	}
+}
+
+// UnaryChain is the unary interceptors ServerOptions installs, outermost
+// first: chave's observability, then unary. A caller that runs handlers
+// without a grpc.Server (the all-in-one server's calls to itself) runs
+// this same slice.
+func (g *GRPC) UnaryChain(unary []grpc.UnaryServerInterceptor) []grpc.UnaryServerInterceptor {
+	return append([]grpc.UnaryServerInterceptor{g.unary}, unary...)
+}
+
+// StreamChain is the stream interceptors ServerOptions installs,
+// outermost first.
+func (g *GRPC) StreamChain(stream []grpc.StreamServerInterceptor) []grpc.StreamServerInterceptor {
+	return append([]grpc.StreamServerInterceptor{g.stream}, stream...)
 }
 
 func (g *GRPC) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
