@@ -1,10 +1,7 @@
 package signing
 
 import (
-	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -33,12 +30,12 @@ const (
 )
 
 // DB is the signing keys of a fleet kept in its database: each private key
-// sealed with AES-256-GCM under the key-encryption key (KEK), bound to its
-// kid, so that the database alone signs nothing and a sealed key moved to
-// another row fails to open.
+// sealed (secrets.Sealer: AES-256-GCM) under the key-encryption key (KEK),
+// bound to its kid, so that the database alone signs nothing and a sealed
+// key moved to another row fails to open.
 type DB struct {
-	store storage.SigningKeyStore
-	aead  cipher.AEAD // AES-256-GCM under the KEK
+	store  storage.SigningKeyStore
+	sealer *secrets.Sealer // under the KEK
 }
 
 // NewDB returns the keys of store, sealed under kek (secrets.KEKSize bytes).
@@ -46,65 +43,38 @@ func NewDB(store storage.SigningKeyStore, kek []byte) (*DB, error) {
 	if len(kek) != secrets.KEKSize {
 		return nil, fmt.Errorf("signing: the key-encryption key must be %d bytes", secrets.KEKSize)
 	}
-	block, err := aes.NewCipher(kek)
+	sealer, err := secrets.NewSealer(kek)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	return &DB{store: store, aead: aead}, nil
-}
-
-// sealedPrefix starts every sealed key: the format's version.
-const sealedPrefix = "kek1:"
-
-// sealBytes encrypts plain bound to aad: sealedPrefix, then a random
-// nonce and the ciphertext.
-func (db *DB) sealBytes(plain []byte, aad string) ([]byte, error) {
-	nonce := make([]byte, db.aead.NonceSize(), db.aead.NonceSize()+len(plain)+db.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	return append([]byte(sealedPrefix), db.aead.Seal(nonce, nonce, plain, []byte(aad))...), nil
-}
-
-// openBytes decrypts what sealBytes returned for the same aad.
-func (db *DB) openBytes(sealed []byte, aad string) ([]byte, error) {
-	rest, ok := bytes.CutPrefix(sealed, []byte(sealedPrefix))
-	if !ok || len(rest) < db.aead.NonceSize() {
-		return nil, errors.New("not a sealed key")
-	}
-	n := db.aead.NonceSize()
-	return db.aead.Open(nil, rest[:n], rest[n:], []byte(aad))
+	return &DB{store: store, sealer: sealer}, nil
 }
 
 func sealAAD(kid string) string { return "chave signing key\x00" + kid }
 
 // seal returns the row that stores k.
-func (db *DB) seal(k *Key, revoked time.Time) (chave.SigningKey, error) {
+func (db *DB) seal(ctx context.Context, k *Key, revoked time.Time) (chave.SigningKey, error) {
 	data, err := json.Marshal(k.private)
 	if err != nil {
 		return chave.SigningKey{}, fmt.Errorf("signing: encoding key %s: %w", k.id, err)
 	}
-	sealed, err := db.sealBytes(data, sealAAD(k.id))
+	sealed, err := db.sealer.Seal(ctx, string(data), sealAAD(k.id))
 	if err != nil {
 		return chave.SigningKey{}, fmt.Errorf("signing: sealing key %s: %w", k.id, err)
 	}
 	return chave.SigningKey{
-		ID: k.id, Algorithm: k.alg.String(), Sealed: sealed,
+		ID: k.id, Algorithm: k.alg.String(), Sealed: []byte(sealed),
 		CreateTime: k.created, ActivateTime: k.activates, RetireTime: k.retired, RevokeTime: revoked,
 	}, nil
 }
 
 // open rebuilds the key a row stores; its lifecycle is the row's.
-func (db *DB) open(row chave.SigningKey) (*Key, error) {
-	plain, err := db.openBytes(row.Sealed, sealAAD(row.ID))
+func (db *DB) open(ctx context.Context, row chave.SigningKey) (*Key, error) {
+	plain, err := db.sealer.Open(ctx, string(row.Sealed), sealAAD(row.ID))
 	if err != nil {
 		return nil, fmt.Errorf("signing: key %s does not open under the key-encryption key (is it the one that sealed it?): %w", row.ID, err)
 	}
-	jk, err := jwk.ParseKey(plain)
+	jk, err := jwk.ParseKey([]byte(plain))
 	if err != nil {
 		return nil, fmt.Errorf("signing: key %s: %w", row.ID, err)
 	}
@@ -129,14 +99,14 @@ type rows struct {
 	byID map[string]chave.SigningKey
 }
 
-func (db *DB) openRows(set storage.SigningKeySet) (rows, error) {
+func (db *DB) openRows(ctx context.Context, set storage.SigningKeySet) (rows, error) {
 	r := rows{byID: make(map[string]chave.SigningKey, len(set.Keys))}
 	for _, row := range set.Keys {
 		r.byID[row.ID] = row
 		if !row.RevokeTime.IsZero() {
 			continue
 		}
-		k, err := db.open(row)
+		k, err := db.open(ctx, row)
 		if err != nil {
 			return rows{}, err
 		}
@@ -148,13 +118,13 @@ func (db *DB) openRows(set storage.SigningKeySet) (rows, error) {
 // write returns the rows that store keys (sealing the new ones, keeping
 // the sealed part of the others) and the revoked rows kept, those revoked
 // less than retention before now.
-func (db *DB) write(r rows, keys []*Key, now time.Time, retention time.Duration) ([]chave.SigningKey, error) {
+func (db *DB) write(ctx context.Context, r rows, keys []*Key, now time.Time, retention time.Duration) ([]chave.SigningKey, error) {
 	out := make([]chave.SigningKey, 0, len(keys))
 	for _, k := range keys {
 		row, ok := r.byID[k.id]
 		if !ok {
 			var err error
-			if row, err = db.seal(k, time.Time{}); err != nil {
+			if row, err = db.seal(ctx, k, time.Time{}); err != nil {
 				return nil, err
 			}
 		}
@@ -185,7 +155,7 @@ func compareStrings(a, b string) int {
 // nothing. It returns the schedule as stored afterwards.
 func (db *DB) update(ctx context.Context, now time.Time, retention time.Duration, change func([]*Key) ([]*Key, error)) (*schedule, error) {
 	set, err := db.store.UpdateSigningKeys(ctx, func(set storage.SigningKeySet) ([]chave.SigningKey, error) {
-		r, err := db.openRows(set)
+		r, err := db.openRows(ctx, set)
 		if err != nil {
 			return nil, err
 		}
@@ -193,16 +163,16 @@ func (db *DB) update(ctx context.Context, now time.Time, retention time.Duration
 		if err != nil || keys == nil {
 			return nil, err
 		}
-		return db.write(r, keys, now, retention)
+		return db.write(ctx, r, keys, now, retention)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return db.schedule(set)
+	return db.schedule(ctx, set)
 }
 
-func (db *DB) schedule(set storage.SigningKeySet) (*schedule, error) {
-	r, err := db.openRows(set)
+func (db *DB) schedule(ctx context.Context, set storage.SigningKeySet) (*schedule, error) {
+	r, err := db.openRows(ctx, set)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +189,7 @@ func (db *DB) Load(ctx context.Context) (*KeySet, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("signing: reading the signing keys: %w", err)
 	}
-	sc, err := db.schedule(set)
+	sc, err := db.schedule(ctx, set)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -318,7 +288,7 @@ func (db *DB) EmergencyRotate(ctx context.Context, alg jwa.SignatureAlgorithm, n
 	var revoked []chave.SigningKey
 	_, err = db.store.UpdateSigningKeys(ctx, func(set storage.SigningKeySet) ([]chave.SigningKey, error) {
 		revoked = nil
-		row, err := db.seal(key, time.Time{})
+		row, err := db.seal(ctx, key, time.Time{})
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +418,7 @@ func (s *KeySet) reloadDB(ctx context.Context, db *DB, version *int64) error {
 	if err != nil {
 		return err
 	}
-	sc, err := db.schedule(set)
+	sc, err := db.schedule(ctx, set)
 	if err != nil {
 		return err
 	}
