@@ -5,7 +5,9 @@
 package sqlstoretest
 
 import (
+	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,4 +105,24 @@ func BenchmarkGrantReads(b *testing.B, s storage.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAdvanceRefreshFamily measures the one write of a refresh
+// grant, as the refresh load drives it: many goroutines (8 per
+// GOMAXPROCS), each following its own family from generation 0 on.
+func BenchmarkAdvanceRefreshFamily(b *testing.B, s storage.Store) {
+	ctx := b.Context()
+	now := time.Now()
+	init := chave.RefreshFamily{ClientID: "client", CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	var next atomic.Int64
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		id := fmt.Sprintf("family-%d", next.Add(1))
+		for gen := int64(0); pb.Next(); gen++ {
+			if _, ok, err := s.AdvanceRefreshFamily(ctx, id, init, gen); err != nil || !ok {
+				b.Fatalf("AdvanceRefreshFamily(%s, %d) = %v, %v", id, gen, ok, err)
+			}
+		}
+	})
 }
