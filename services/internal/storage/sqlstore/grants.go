@@ -135,34 +135,58 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 }
 
 // AdvanceRefreshFamily moves the family from generation gen to gen+1 in
-// one statement, outside any explicit transaction: the single write of a
-// refresh grant, so that SQLite's one writer is held for as short as it
-// can be. A family never used (gen 0) is created from init at generation
-// 1. Whatever else it finds (another generation, a revoked family, another
-// client's, none at gen > 0) it leaves as it is and reports false, for
-// the caller to decide with UpdateRefreshFamily.
+// one statement, outside any explicit transaction of its own: the single
+// write of a refresh grant, so that SQLite's one writer is held for as
+// short as it can be. Under Flavor.GroupCommit the statement runs in the
+// writer's transaction, with the advances of other callers waiting at the
+// same time (groupcommit.go), and returns once that is committed. A family
+// never used (gen 0) is created from init at generation 1. Whatever else
+// it finds (another generation, a revoked family, another client's, none
+// at gen > 0) it leaves as it is and reports false, for the caller to
+// decide with UpdateRefreshFamily.
 func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
-	var f chave.RefreshFamily
-	err := s.retry(ctx, func() error {
-		var row *sql.Row
-		if gen == 0 {
-			init.ID, init.Generation = id, 1
-			init.RevokeTime, init.RevokeReason = time.Time{}, ""
-			row = s.startFamily.QueryRowContext(ctx, append(familyArgs(init), gen)...)
-		} else {
-			row = s.advanceFamily.QueryRowContext(ctx, id, init.ClientID, gen)
+	if gen == 0 {
+		init.ID, init.Generation = id, 1
+		init.RevokeTime, init.RevokeReason = time.Time{}, ""
+	}
+	var (
+		f   chave.RefreshFamily
+		ok  bool
+		err error
+	)
+	if s.group != nil {
+		f, ok, err = s.group.advance(ctx, id, init, gen)
+	} else {
+		err = s.retry(ctx, func() error {
+			var err error
+			f, err = advanceFamilyWith(ctx, s.startFamily, s.advanceFamily, id, init, gen)
+			return err
+		})
+		ok = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
 		}
-		var err error
-		f, err = scanFamily(row)
-		return err
-	})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return chave.RefreshFamily{}, false, nil
-	case err != nil:
+	}
+	if err != nil {
 		return chave.RefreshFamily{}, false, s.fail(err, "advance refresh family %s", id)
 	}
+	if !ok {
+		return chave.RefreshFamily{}, false, nil
+	}
 	return f, true, nil
+}
+
+// advanceFamilyWith runs the advance on the prepared statements start
+// (startFamilySQL, for gen 0, with init ready to insert) and next
+// (advanceFamilySQL); sql.ErrNoRows when the family was not advanced.
+func advanceFamilyWith(ctx context.Context, start, next *sql.Stmt, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, error) {
+	var row *sql.Row
+	if gen == 0 {
+		row = start.QueryRowContext(ctx, append(familyArgs(init), gen)...)
+	} else {
+		row = next.QueryRowContext(ctx, id, init.ClientID, gen)
+	}
+	return scanFamily(row)
 }
 
 // RevokeAccessToken records a revoked access token; a second revocation of
