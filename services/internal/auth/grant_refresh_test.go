@@ -545,6 +545,7 @@ func BenchmarkRefreshGrant(b *testing.B) {
 	}
 	req := &authv1.TokenRequest{GrantType: "refresh_token", ClientId: "rt-client", ClientSecret: secret, RefreshToken: first.GetRefreshToken()}
 	b.ReportAllocs()
+	defer auth.ReportCPU(b)()
 	for b.Loop() {
 		resp, err := h.server.Token(ctx, req)
 		if err != nil {

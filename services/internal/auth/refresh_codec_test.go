@@ -207,6 +207,7 @@ func BenchmarkParseRefreshToken(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	defer ReportCPU(b)()
 	for b.Loop() {
 		if _, err := c.parse(context.Background(), raw); err != nil {
 			b.Fatal(err)
