@@ -26,7 +26,9 @@ import (
 // nothing but the connection (and one yield of the processor): an advance
 // alone is committed alone, at once.
 //
-// A statement that fails rolls the transaction back; its caller gets the
+// An advance alone in its batch runs as its own statement, with no
+// explicit transaction (as without the group commit). In a batch, a
+// statement that fails rolls the transaction back; its caller gets the
 // error, and the others of the batch run again in a new transaction, so a
 // failure is its caller's only. A failed BEGIN or COMMIT fails every
 // caller of the batch (none of their advances was written).
@@ -209,13 +211,33 @@ func (g *groupCommitter) commit(batch []*advanceRequest) {
 // failed BEGIN or COMMIT returns -1.
 func (g *groupCommitter) apply(batch []*advanceRequest, results []advanceResult) (int, error) {
 	ctx := g.ctx
+	if len(batch) == 1 { // alone: its statement is its transaction
+		a := batch[0]
+		f, err := advanceFamilyWith(ctx, g.s.startFamily, g.s.advanceFamily, a.id, a.init, a.gen)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			results[0] = advanceResult{}
+		case err != nil:
+			return 0, err
+		default:
+			results[0] = advanceResult{family: f, ok: true}
+		}
+		return 0, nil
+	}
 	tx, err := g.s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return -1, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	start, next := tx.StmtContext(ctx, g.s.startFamily), tx.StmtContext(ctx, g.s.advanceFamily)
+	// The transaction's statements, made when first needed.
+	var start, next *sql.Stmt
 	for i, a := range batch {
+		switch {
+		case a.gen == 0 && start == nil:
+			start = tx.StmtContext(ctx, g.s.startFamily)
+		case a.gen != 0 && next == nil:
+			next = tx.StmtContext(ctx, g.s.advanceFamily)
+		}
 		f, err := advanceFamilyWith(ctx, start, next, a.id, a.init, a.gen)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
