@@ -76,6 +76,8 @@ type Store interface {
 	// and it does not exist. Of concurrent advances of one generation
 	// exactly one succeeds. Otherwise (another generation, revoked, another
 	// client's, absent at gen > 0) it writes nothing and returns false.
+	// With a context already ended it fails with the context's error and
+	// writes nothing.
 	AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error)
 	// RevokeAccessToken records an access token's revocation. Revoking a
 	// revoked token keeps the first record.
