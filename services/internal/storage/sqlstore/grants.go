@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -73,16 +72,15 @@ var (
 // startFamilySQL and advanceFamilySQL move a family from generation $8
 // (startFamilySQL, for generation 0, creating it from familyArgs at
 // generation 1) or $3 (advanceFamilySQL, on id $1 and client $2) to the
-// next, in one statement: they return no row when the family is at another
-// generation, revoked or another client's.
+// next, in one statement: they change no row when the family is at another
+// generation, revoked or another client's. Neither returns the row: that
+// cost more than the write.
 var (
 	startFamilySQL = `INSERT INTO refresh_families (` + familyColumns + `)
 		VALUES (` + placeholders(familyColumns) + `) ON CONFLICT (id) DO UPDATE SET generation = refresh_families.generation + 1
-		WHERE refresh_families.generation = $8 AND refresh_families.client_id = $2 AND refresh_families.revoke_time IS NULL
-		RETURNING ` + familyColumns
+		WHERE refresh_families.generation = $8 AND refresh_families.client_id = $2 AND refresh_families.revoke_time IS NULL`
 	advanceFamilySQL = `UPDATE refresh_families SET generation = generation + 1
-		WHERE id = $1 AND client_id = $2 AND generation = $3 AND revoke_time IS NULL
-		RETURNING ` + familyColumns
+		WHERE id = $1 AND client_id = $2 AND generation = $3 AND revoke_time IS NULL`
 )
 
 const (
@@ -144,49 +142,48 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 // it finds (another generation, a revoked family, another client's, none
 // at gen > 0) it leaves as it is and reports false, for the caller to
 // decide with UpdateRefreshFamily.
-func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
+func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (bool, error) {
 	if gen == 0 {
 		init.ID, init.Generation = id, 1
 		init.RevokeTime, init.RevokeReason = time.Time{}, ""
 	}
 	var (
-		f   chave.RefreshFamily
 		ok  bool
 		err error
 	)
 	if s.group != nil {
-		f, ok, err = s.group.advance(ctx, id, init, gen)
+		ok, err = s.group.advance(ctx, id, init, gen)
 	} else {
 		err = s.retry(ctx, func() error {
 			var err error
-			f, err = advanceFamilyWith(ctx, s.startFamily, s.advanceFamily, id, init, gen)
+			ok, err = advanceFamilyWith(ctx, s.startFamily, s.advanceFamily, id, init, gen)
 			return err
 		})
-		ok = err == nil
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
 	}
 	if err != nil {
-		return chave.RefreshFamily{}, false, s.fail(err, "advance refresh family %s", id)
+		return false, s.fail(err, "advance refresh family %s", id)
 	}
-	if !ok {
-		return chave.RefreshFamily{}, false, nil
-	}
-	return f, true, nil
+	return ok, nil
 }
 
 // advanceFamilyWith runs the advance on the prepared statements start
 // (startFamilySQL, for gen 0, with init ready to insert) and next
-// (advanceFamilySQL); sql.ErrNoRows when the family was not advanced.
-func advanceFamilyWith(ctx context.Context, start, next *sql.Stmt, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, error) {
-	var row *sql.Row
+// (advanceFamilySQL), and reports whether it changed the row.
+func advanceFamilyWith(ctx context.Context, start, next *sql.Stmt, id string, init chave.RefreshFamily, gen int64) (bool, error) {
+	var (
+		res sql.Result
+		err error
+	)
 	if gen == 0 {
-		row = start.QueryRowContext(ctx, append(familyArgs(init), gen)...)
+		res, err = start.ExecContext(ctx, append(familyArgs(init), gen)...)
 	} else {
-		row = next.QueryRowContext(ctx, id, init.ClientID, gen)
+		res, err = next.ExecContext(ctx, id, init.ClientID, gen)
 	}
-	return scanFamily(row)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RevokeAccessToken records a revoked access token; a second revocation of

@@ -63,9 +63,8 @@ type advanceRequest struct {
 }
 
 type advanceResult struct {
-	family chave.RefreshFamily
-	ok     bool
-	err    error
+	ok  bool
+	err error
 }
 
 // groupCommitter owns the writer goroutine. Close stops it after it has
@@ -111,33 +110,33 @@ func (g *groupCommitter) close() {
 }
 
 // advance queues the advance and waits for its answer.
-func (g *groupCommitter) advance(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
+func (g *groupCommitter) advance(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (bool, error) {
 	if err := ctx.Err(); err != nil {
-		return chave.RefreshFamily{}, false, err
+		return false, err
 	}
 	a := &advanceRequest{id: id, init: init, gen: gen, done: make(chan advanceResult, 1)}
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return chave.RefreshFamily{}, false, errStoreClosed
+		return false, errStoreClosed
 	}
 	select {
 	case g.queue <- a:
 		g.mu.RUnlock()
 	case <-ctx.Done():
 		g.mu.RUnlock()
-		return chave.RefreshFamily{}, false, ctx.Err()
+		return false, ctx.Err()
 	}
 	var r advanceResult
 	select {
 	case r = <-a.done:
 	case <-ctx.Done():
 		if a.state.CompareAndSwap(advanceQueued, advanceAbandoned) {
-			return chave.RefreshFamily{}, false, ctx.Err()
+			return false, ctx.Err()
 		}
 		r = <-a.done // taken: its batch is running
 	}
-	return r.family, r.ok, r.err
+	return r.ok, r.err
 }
 
 // run is the writer: it takes what is queued, a batch at a time, until
@@ -213,15 +212,11 @@ func (g *groupCommitter) apply(batch []*advanceRequest, results []advanceResult)
 	ctx := g.ctx
 	if len(batch) == 1 { // alone: its statement is its transaction
 		a := batch[0]
-		f, err := advanceFamilyWith(ctx, g.s.startFamily, g.s.advanceFamily, a.id, a.init, a.gen)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			results[0] = advanceResult{}
-		case err != nil:
+		ok, err := advanceFamilyWith(ctx, g.s.startFamily, g.s.advanceFamily, a.id, a.init, a.gen)
+		if err != nil {
 			return 0, err
-		default:
-			results[0] = advanceResult{family: f, ok: true}
 		}
+		results[0] = advanceResult{ok: ok}
 		return 0, nil
 	}
 	tx, err := g.s.write.BeginTx(ctx, nil)
@@ -238,15 +233,11 @@ func (g *groupCommitter) apply(batch []*advanceRequest, results []advanceResult)
 		case a.gen != 0 && next == nil:
 			next = tx.StmtContext(ctx, g.s.advanceFamily)
 		}
-		f, err := advanceFamilyWith(ctx, start, next, a.id, a.init, a.gen)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			results[i] = advanceResult{}
-		case err != nil:
+		ok, err := advanceFamilyWith(ctx, start, next, a.id, a.init, a.gen)
+		if err != nil {
 			return i, err
-		default:
-			results[i] = advanceResult{family: f, ok: true}
 		}
+		results[i] = advanceResult{ok: ok}
 	}
 	if err := tx.Commit(); err != nil {
 		return -1, fmt.Errorf("commit: %w", err)

@@ -122,7 +122,7 @@ func BenchmarkAdvanceRefreshFamily(b *testing.B, s storage.Store) {
 	chain := func(b *testing.B, more func() bool) {
 		id := fmt.Sprintf("family-%d", next.Add(1))
 		for gen := int64(0); more(); gen++ {
-			if _, ok, err := s.AdvanceRefreshFamily(ctx, id, init, gen); err != nil || !ok {
+			if ok, err := s.AdvanceRefreshFamily(ctx, id, init, gen); err != nil || !ok {
 				b.Fatalf("AdvanceRefreshFamily(%s, %d) = %v, %v", id, gen, ok, err)
 			}
 		}
