@@ -77,6 +77,11 @@ type Flavor struct {
 	// LockMigrations, when set, runs first in the migration transaction to
 	// keep concurrent migrations apart.
 	LockMigrations string
+	// BulkTx, when set, runs first in each transaction of CreateTokens (the
+	// bench's bulk seeding, bulk.go): settings that speed a long run of
+	// inserts (a page cache that holds the indexes on SQLite, where it
+	// stays on the write connection).
+	BulkTx string
 }
 
 // Store is a storage.Store on a SQL database.
