@@ -77,6 +77,11 @@ func (b *bench) runMillion(ctx context.Context, n int) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if b.cfg.pprofDir != "" {
+		if err := os.MkdirAll(b.cfg.pprofDir, 0o755); err != nil {
+			return err
+		}
+	}
 	emptyDB := "sqlite://" + filepath.Join(dir, "empty", "chave.db")
 	bigDB := "sqlite://" + filepath.Join(dir, "big", "chave.db")
 	empty, err := b.startMillionServe(ctx, "serve-empty", emptyDB)
