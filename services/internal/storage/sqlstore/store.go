@@ -82,6 +82,11 @@ type Flavor struct {
 	// inserts (a page cache that holds the indexes on SQLite, where it
 	// stays on the write connection).
 	BulkTx string
+	// BulkRows is how many rows one INSERT of CreateTokens writes: 0 or 1,
+	// a statement prepared once and run per row (SQLite, which looks each
+	// $N placeholder up in a list as it compiles: quadratic in the rows);
+	// more spares round trips to a server (PostgreSQL).
+	BulkRows int
 }
 
 // Store is a storage.Store on a SQL database.

@@ -27,7 +27,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	}
 	mk := func(id string, i int) sqlstore.NewToken {
 		tok := chave.Token{ID: id, Tenant: "bulk", DisplayName: fmt.Sprintf("bulk %d", i), Contexts: []string{"inventory"},
-			SecretHash: []byte("hash-" + id), SecretHashVersion: 1, CreateTime: now.Add(time.Duration(i-100) * time.Second), Creator: "seed"}
+			SecretHash: []byte("hash-" + id), SecretHashVersion: 1, CreateTime: now.Add(time.Duration(i-2000) * time.Second), Creator: "seed"}
 		if i%3 == 1 {
 			tok.ExpireTime = now.Add(time.Duration(i+1) * time.Hour)
 		}
@@ -61,15 +61,21 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 
-	// A batch of many, in more than one statement's worth.
+	// A batch of many, in more than one multi-row statement's worth and a
+	// remainder.
+	const n = 1234
+	revokedN := 0
 	var batch []sqlstore.NewToken
-	for i := range 120 {
-		batch = append(batch, mk(fmt.Sprintf("bulk-%03d", i), i))
+	for i := range n {
+		if i%5 == 4 {
+			revokedN++
+		}
+		batch = append(batch, mk(fmt.Sprintf("bulk-%04d", i), i))
 	}
 	if err := s.CreateTokens(ctx, batch); err != nil {
 		t.Fatalf("CreateTokens: %v", err)
 	}
-	for _, i := range []int{0, 4, 7, 119} {
+	for _, i := range []int{0, 4, 7, 99, 100, 1233} {
 		want := batch[i].Token
 		got, err := s.GetToken(ctx, want.ID)
 		if err != nil {
@@ -91,8 +97,8 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	// Listed newest first, and by state (the state column is set as
 	// CreateToken sets it).
 	all := listAll(t, s, storage.TokenFilter{Tenant: "bulk", Now: now, Limit: 50})
-	if len(all) != 122 {
-		t.Fatalf("listed %d tokens of the tenant, want 122", len(all))
+	if len(all) != n+2 {
+		t.Fatalf("listed %d tokens of the tenant, want %d", len(all), n+2)
 	}
 	for i := 1; i < len(all); i++ {
 		if all[i].CreateTime.After(all[i-1].CreateTime) {
@@ -100,11 +106,11 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 		}
 	}
 	revoked := listAll(t, s, storage.TokenFilter{Tenant: "bulk", State: chave.StateRevoked, Now: now, Limit: 50})
-	if want := 24 + 0; len(revoked) != want { // i%5 == 4 of 120; 50 is not
-		t.Errorf("listed %d revoked, want %d", len(revoked), want)
+	if len(revoked) != revokedN { // one and bulk-one (i = 50) are not
+		t.Errorf("listed %d revoked, want %d", len(revoked), revokedN)
 	}
 	active := listAll(t, s, storage.TokenFilter{Tenant: "bulk", State: chave.StateActive, Now: now, Limit: 50})
-	if want := 122 - 24; len(active) != want {
+	if want := n + 2 - revokedN; len(active) != want {
 		t.Errorf("listed %d active, want %d", len(active), want)
 	}
 	counts, err := s.CountExpiringTokens(ctx, now, now.Add(10*time.Hour))
@@ -117,7 +123,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	}
 
 	// Revoked like any other; the revocation set's rebuild sees it.
-	if _, err := s.UpdateToken(ctx, "bulk-000", func(tok *chave.Token) (chave.Event, error) {
+	if _, err := s.UpdateToken(ctx, "bulk-0000", func(tok *chave.Token) (chave.Event, error) {
 		tok.RevokeTime, tok.Revoker = now, "op"
 		return chave.Event{Time: now, Actor: "op", Action: chave.ActionRevoke}, nil
 	}); err != nil {
@@ -133,12 +139,15 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 			found++
 		}
 	}
-	if found != 25 {
-		t.Errorf("ListRevocations holds %d bulk credentials, want 25", found)
+	if found != revokedN+1 {
+		t.Errorf("ListRevocations holds %d bulk credentials, want %d", found, revokedN+1)
 	}
 
 	// A batch with an id that exists writes nothing.
-	dup := []sqlstore.NewToken{mk("bulk-new-1", 1), mk("bulk-005", 5), mk("bulk-new-2", 2)}
+	dup := []sqlstore.NewToken{mk("bulk-new-1", 1), mk("bulk-0005", 5), mk("bulk-new-2", 2)}
+	for i := range 150 { // past a multi-row statement
+		dup = append(dup, mk(fmt.Sprintf("bulk-new-%d", i+3), i))
+	}
 	if err := s.CreateTokens(ctx, dup); !chave.IsCode(err, chave.Conflict) {
 		t.Fatalf("CreateTokens with an existing id: %v, want Conflict", err)
 	}
