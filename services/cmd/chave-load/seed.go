@@ -140,8 +140,9 @@ func seedRegistry(ctx context.Context, c seedConfig) (seedResult, error) {
 
 	// The credentials of the next batch are derived and hashed while the
 	// store writes this one. Batches are garbage soon after they are
-	// written: collect less often.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	// written: collect only when the heap nears 512 MiB.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 	start, cpu0 := time.Now(), processCPU()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
