@@ -50,6 +50,9 @@ type Config struct {
 	// revocation entries last this long plus the verifiers' leeway. Zero:
 	// chave.MaxAccessTokenLifetime, the longest the auth service accepts.
 	AccessTokenLifetime time.Duration
+	// CredentialCacheSize bounds the credential cache (credcache.go): 0
+	// means DefaultCredentialCacheSize, a negative size turns it off.
+	CredentialCacheSize int
 }
 
 // Service implements the registry's rules.
@@ -64,6 +67,7 @@ type Service struct {
 	revocations revocation.Set
 	rebuild     chan struct{} // asks the keeper to rebuild the set
 	metrics     *metrics
+	creds       *credCache // nil: none
 
 	// accessTokenLifetime is how long revocation entries last, leeway aside.
 	accessTokenLifetime time.Duration
@@ -109,6 +113,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
+	if s.creds, err = newCredCache(cfg.CredentialCacheSize, cfg.Registerer); err != nil {
+		return nil, fmt.Errorf("registry: metrics: %w", err)
+	}
 	s.expiring = &expiringCollector{}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(s.expiring); err != nil {
