@@ -124,4 +124,3 @@ func runVersions(t *testing.T, open opener) {
 		}
 	})
 }
-
