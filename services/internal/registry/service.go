@@ -1,6 +1,14 @@
 // Package registry is the token registry: tenants, the context catalog and
 // API credentials, with every rule of the product (docs/spec.md §2) enforced on top
 // of a storage.Store. server.go exposes it over gRPC.
+//
+// Grants (AuthenticateClient, the refresh grant's client check) are served
+// from a credential cache when the revocation set confirms the cached
+// credential and tenant current: every change that can alter a grant bumps
+// the row's version in the database and writes it to the set (a Changed
+// entry) before it returns, so that the next grant on every replica sees
+// it; only successes come from the cache, and a set that cannot answer
+// sends the grant to the database (credcache.go).
 package registry
 
 import (
