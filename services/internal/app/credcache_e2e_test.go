@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +50,13 @@ func TestNewCredentialCacheE2E(t *testing.T) {
 			if d.name == "postgres+redis" {
 				replicas = append(replicas, startReplica(t, e))
 			}
+			t.Cleanup(func() {
+				if t.Failed() {
+					for i, r := range replicas {
+						t.Logf("replica %d logs:\n%s", i, tail(r.logs.String(), 40))
+					}
+				}
+			})
 			testCredentialCacheE2E(t, replicas)
 		})
 	}
@@ -218,4 +226,10 @@ func testCredentialCacheE2E(t *testing.T, replicas []*e2e) {
 		}
 		grantStatus(t, "revoked, right after the flush", id2, secret2, 401)
 	})
+}
+
+// tail is the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

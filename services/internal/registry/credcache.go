@@ -67,10 +67,13 @@ const changedLifetime = CredentialCacheMaxAge + changedMargin
 
 // credCache is the cache. A nil *credCache caches nothing.
 type credCache struct {
-	maxAge  time.Duration
-	size    int
-	since   func(time.Time) time.Duration // time.Since; a fake in tests
-	now     func() time.Time              // time.Now (monotonic); a fake in tests
+	maxAge time.Duration
+	size   int
+	since  func(time.Time) time.Duration // time.Since; a fake in tests
+	now    func() time.Time              // time.Now (monotonic); a fake in tests
+	// wall is the registry's clock, the one Changed entries' lifetimes
+	// are reckoned by (see aged).
+	wall    func() time.Time
 	metrics cacheMetrics
 
 	mu      sync.RWMutex
@@ -83,18 +86,20 @@ type cacheEntry struct {
 	tenant     chave.Tenant
 	generation revocation.Generation
 	filled     time.Time // monotonic
+	filledWall time.Time // by the registry's clock
 }
 
 // newCredCache returns a cache of at most size entries; size < 0 disables
-// it (nil), 0 means DefaultCredentialCacheSize.
-func newCredCache(size int, reg prometheus.Registerer) (*credCache, error) {
+// it (nil), 0 means DefaultCredentialCacheSize. wall is the registry's
+// clock.
+func newCredCache(size int, reg prometheus.Registerer, wall func() time.Time) (*credCache, error) {
 	if size < 0 {
 		return nil, nil
 	}
 	if size == 0 {
 		size = DefaultCredentialCacheSize
 	}
-	c := &credCache{maxAge: CredentialCacheMaxAge, size: size, since: time.Since, now: time.Now,
+	c := &credCache{maxAge: CredentialCacheMaxAge, size: size, since: time.Since, now: time.Now, wall: wall,
 		entries: make(map[string]*cacheEntry)}
 	m, err := newCacheMetrics(reg, c)
 	if err != nil {
@@ -174,7 +179,7 @@ func (c *credCache) lookup(ctx context.Context, set revocation.Set, clientID str
 		c.count(cacheAbsent)
 		return nil, false
 	}
-	if c.since(e.filled) >= c.maxAge {
+	if c.aged(e) {
 		c.drop(clientID, e)
 		c.count(cacheOld)
 		return nil, false
@@ -222,7 +227,7 @@ func (c *credCache) fill(clientID string, t chave.Token, tenant chave.Tenant, ge
 	}
 	t.DisplayName, t.Description, t.Creator, t.Revoker, t.Parameters, t.PolicyViolations = "", "", "", "", nil, nil
 	tenant.DisplayName = ""
-	e := &cacheEntry{token: t, tenant: tenant, generation: gen, filled: c.now()}
+	e := &cacheEntry{token: t, tenant: tenant, generation: gen, filled: c.now(), filledWall: c.wall()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.entries[clientID]; !ok && len(c.entries) >= c.size {
@@ -231,7 +236,7 @@ func (c *credCache) fill(clientID string, t chave.Token, tenant chave.Tenant, ge
 		// one database read.
 		evicted := false
 		for id, old := range c.entries {
-			if c.since(old.filled) >= c.maxAge {
+			if c.aged(old) {
 				delete(c.entries, id)
 				evicted = true
 			}
@@ -244,6 +249,16 @@ func (c *credCache) fill(clientID string, t chave.Token, tenant chave.Tenant, ge
 		}
 	}
 	c.entries[clientID] = e
+}
+
+// aged reports whether e may no longer serve: it is the maximum age old,
+// by the monotonic clock or by the registry's. The second guards against
+// the wall clock stepping forward: Changed entries, whose lifetimes it
+// reckons (in process), would then go early, and so must the entries they
+// speak for. A clock stepping back makes an entry aged too.
+func (c *credCache) aged(e *cacheEntry) bool {
+	wall := c.wall().Sub(e.filledWall)
+	return c.since(e.filled) >= c.maxAge || wall >= c.maxAge || wall < 0
 }
 
 // drop removes clientID's entry if it is still e (nil: whatever it is).

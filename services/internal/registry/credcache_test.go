@@ -147,7 +147,7 @@ var changes = []change{
 		}},
 	{name: "rotate with a grace period, then its end",
 		do: func(t *testing.T, f *fixture, by *Service, tok chave.Token, secret string) string {
-			_, fresh, err := by.RotateToken(context.Background(), f.op, tok.ID, f.now.Add(time.Hour))
+			_, fresh, err := by.RotateToken(context.Background(), f.op, tok.ID, f.now.Add(10*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,10 +156,12 @@ var changes = []change{
 		check: func(t *testing.T, f *fixture, on *Service, tok chave.Token, old, secret string) {
 			wantGranted(t, on, "the old secret during the grace period", tok.ID, old)
 			wantGranted(t, on, "the new secret during the grace period", tok.ID, secret)
-			f.now = f.now.Add(time.Hour)
+			// Within the cache's maximum age: the cached copy decides the
+			// grace period at the grant's instant.
+			f.now = f.now.Add(10 * time.Second)
 			wantRefused(t, on, "the old secret once the grace period ended", tok.ID, old)
 			wantGranted(t, on, "the new secret once the grace period ended", tok.ID, secret)
-			f.now = f.now.Add(-time.Hour)
+			f.now = f.now.Add(-10 * time.Second)
 		}},
 	{name: "narrow contexts",
 		do: func(t *testing.T, f *fixture, by *Service, tok chave.Token, secret string) string {
@@ -175,18 +177,18 @@ var changes = []change{
 		}},
 	{name: "expire time",
 		do: func(t *testing.T, f *fixture, by *Service, tok chave.Token, secret string) string {
-			if _, err := by.UpdateToken(context.Background(), f.op, chave.Token{ID: tok.ID, ExpireTime: f.now.Add(10 * time.Minute)}, []string{"expire_time"}); err != nil {
+			if _, err := by.UpdateToken(context.Background(), f.op, chave.Token{ID: tok.ID, ExpireTime: f.now.Add(10 * time.Second)}, []string{"expire_time"}); err != nil {
 				t.Fatal(err)
 			}
 			return secret
 		},
 		check: func(t *testing.T, f *fixture, on *Service, tok chave.Token, _, secret string) {
-			if c := wantGranted(t, on, "after setting an expiry", tok.ID, secret); !c.ExpireTime.Equal(f.now.Add(10 * time.Minute)) {
-				t.Errorf("client expire time = %v, want %v", c.ExpireTime, f.now.Add(10*time.Minute))
+			if c := wantGranted(t, on, "after setting an expiry", tok.ID, secret); !c.ExpireTime.Equal(f.now.Add(10 * time.Second)) {
+				t.Errorf("client expire time = %v, want %v", c.ExpireTime, f.now.Add(10*time.Second))
 			}
-			f.now = f.now.Add(10 * time.Minute)
+			f.now = f.now.Add(10 * time.Second)
 			wantRefused(t, on, "once expired", tok.ID, secret)
-			f.now = f.now.Add(-10 * time.Minute)
+			f.now = f.now.Add(-10 * time.Second)
 		}},
 	{name: "tenant entitlement removed",
 		do: func(t *testing.T, f *fixture, by *Service, tok chave.Token, secret string) string {
@@ -321,7 +323,8 @@ func TestNewCredCacheBounds(t *testing.T) {
 	ctx := context.Background()
 	set := revocation.NewMemory(nil)
 	defer set.Close()
-	c, err := newCredCache(3, prometheus.NewRegistry())
+	wall := time.Now()
+	c, err := newCredCache(3, prometheus.NewRegistry(), func() time.Time { return wall })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,6 +352,16 @@ func TestNewCredCacheBounds(t *testing.T) {
 		t.Error("the aged entry was kept")
 	}
 	age = 0
+	// The registry's clock steps forward (Changed entries in process go
+	// early) or back: the entry is aged either way.
+	for _, step := range []time.Duration{CredentialCacheMaxAge, -time.Second} {
+		c.fill("c1", chave.Token{ID: "c1", Tenant: "acme", Version: 5}, tenant, gen())
+		wall = wall.Add(step)
+		if _, ok := c.lookup(ctx, set, "c1"); ok {
+			t.Errorf("an entry served after the wall clock moved %v", step)
+		}
+		wall = wall.Add(-step)
+	}
 
 	// The credential's or the tenant's version moves past the entry's.
 	for _, e := range []revocation.Entry{

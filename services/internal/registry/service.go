@@ -121,7 +121,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
-	if s.creds, err = newCredCache(cfg.CredentialCacheSize, cfg.Registerer); err != nil {
+	if s.creds, err = newCredCache(cfg.CredentialCacheSize, cfg.Registerer, s.now); err != nil {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.expiring = &expiringCollector{}
