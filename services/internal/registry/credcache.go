@@ -76,8 +76,10 @@ type credCache struct {
 	wall    func() time.Time
 	metrics cacheMetrics
 
-	mu      sync.RWMutex
-	entries map[string]*cacheEntry
+	mu        sync.RWMutex
+	entries   map[string]*cacheEntry
+	peak      int       // the most entries the map has held since it was made
+	lastSweep time.Time // monotonic
 }
 
 // cacheEntry is one credential as read, immutable once stored.
@@ -230,6 +232,9 @@ func (c *credCache) fill(clientID string, t chave.Token, tenant chave.Tenant, ge
 	e := &cacheEntry{token: t, tenant: tenant, generation: gen, filled: c.now(), filledWall: c.wall()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.since(c.lastSweep) >= c.maxAge {
+		c.sweep()
+	}
 	if _, ok := c.entries[clientID]; !ok && len(c.entries) >= c.size {
 		// Full: drop the entries past their age, or else any one (a map's
 		// order is random). Either keeps the bound; a dropped entry costs
@@ -249,6 +254,26 @@ func (c *credCache) fill(clientID string, t chave.Token, tenant chave.Tenant, ge
 		}
 	}
 	c.entries[clientID] = e
+	c.peak = max(c.peak, len(c.entries))
+}
+
+// sweep drops the aged entries, at most once per maximum age (from fill,
+// so that no goroutine is needed), and gives back the map's memory when
+// it emptied: Go maps never shrink on their own. c.mu is held.
+func (c *credCache) sweep() {
+	c.lastSweep = c.now()
+	for id, e := range c.entries {
+		if c.aged(e) {
+			delete(c.entries, id)
+		}
+	}
+	if n := len(c.entries); c.peak > 1024 && n <= c.peak/4 {
+		small := make(map[string]*cacheEntry, n)
+		for id, e := range c.entries {
+			small[id] = e
+		}
+		c.entries, c.peak = small, n
+	}
 }
 
 // aged reports whether e may no longer serve: it is the maximum age old,

@@ -403,10 +403,18 @@ func TestNewCredCacheBounds(t *testing.T) {
 	if _, ok := c.lookup(ctx, set, "e"); !ok {
 		t.Error("the entry just filled was evicted")
 	}
+	// Aged entries go at the next fill once a maximum age has passed
+	// since the last sweep, whether or not they are looked up again.
+	age = CredentialCacheMaxAge
+	c.fill("f", chave.Token{ID: "f", Operator: true}, chave.Tenant{}, gen())
+	if n := c.len(); n != 1 {
+		t.Errorf("after a sweep the cache holds %d entries, want 1 (the one just filled)", n)
+	}
+	age = 0
 
 	// A set that cannot answer: a miss, and nothing to fill from.
 	set.Close()
-	if _, ok := c.lookup(ctx, set, "e"); ok {
+	if _, ok := c.lookup(ctx, set, "f"); ok {
 		t.Error("an entry served while the set does not answer")
 	}
 	if _, ok := c.generation(ctx, set, "e"); ok {
