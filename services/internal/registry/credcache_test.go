@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -451,5 +452,46 @@ func entitleCommercial(t *testing.T, f *fixture) {
 	if _, err := f.svc.UpdateTenant(context.Background(), f.op, chave.Tenant{ID: "acme",
 		Contexts: []string{"commercial", "foccohub", "inventory", "telegram"}}, []string{"contexts"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNewCredCacheRefreshBySecretVersion: a refresh grant proved by the
+// refresh token's secret version (no secret) is served from the cache too,
+// and a rotation on another replica refuses the old version at once.
+func TestNewCredCacheRefreshBySecretVersion(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a, b := f.svc, f.replica(t, nil)
+	tok, secret := f.credential(t, "acme", "inventory")
+	first, err := a.AuthenticateClient(ctx, tok.ID, secret.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := ClientProof{RefreshTokenSecretVersion: first.SecretVersion}
+	exp := f.now.Add(48 * time.Hour)
+	family := famID("cache-family")
+	for gen := int64(0); gen < 2; gen++ {
+		counting := &readCountingStore{Store: a.store}
+		a.store = counting
+		if _, err := a.UseRefreshToken(ctx, tok.ID, proof, family, gen, exp); err != nil {
+			t.Fatalf("refresh %d: %v", gen, err)
+		}
+		a.store = counting.Store
+		if n := counting.reads(); n != [3]int64{} {
+			t.Errorf("refresh %d read %v: the client check did not come from the cache", gen, n)
+		}
+	}
+	_, fresh, err := b.RotateToken(ctx, f.op, tok.ID, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UseRefreshToken(ctx, tok.ID, proof, family, 2, exp); !errors.Is(err, errInvalidGrant) {
+		t.Fatalf("refresh of the rotated version: %v, want invalid_grant", err)
+	}
+	// Cached again, now under the new secret: the old version is still
+	// refused by the cached copy itself.
+	warm(t, ctx, tok.ID, fresh.Reveal(), a)
+	if _, err := a.UseRefreshToken(ctx, tok.ID, proof, family, 2, exp); !errors.Is(err, errInvalidGrant) {
+		t.Fatalf("refresh of the rotated version on a current cached copy: %v, want invalid_grant", err)
 	}
 }
