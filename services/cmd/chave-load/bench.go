@@ -34,7 +34,8 @@ type benchConfig struct {
 	chave            string // the chave binary
 	quick            bool   // c=16 only, short runs, no services apart
 	duration, warmup time.Duration
-	apart            bool // also the services apart on PostgreSQL + Redis
+	apart            bool   // also the services apart on PostgreSQL + Redis
+	only             string // "apart": only the services apart and the serve grant rows they compare with
 	readyRuns        int
 	markdown         string // also write the table here
 	pprofDir         string // CPU profiles of serve, one per load, here
@@ -54,6 +55,7 @@ func runBench(args []string, out io.Writer) error {
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each load is measured")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long each load runs before it is measured")
 	fs.BoolVar(&c.apart, "apart", false, "also measure the services apart (registry, auth, gateway) on PostgreSQL and Redis it starts")
+	fs.StringVar(&c.only, "only", "", "apart: only the services apart and the serve grant rows they are compared with (implies --apart)")
 	fs.IntVar(&c.rounds, "rounds", 1, "drive every path this many times and show, for each row, the round with the median ratio (on a busy machine)")
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
@@ -64,8 +66,15 @@ func runBench(args []string, out io.Writer) error {
 	if c.rounds < 1 {
 		return fmt.Errorf("--rounds %d: want at least 1", c.rounds)
 	}
+	switch c.only {
+	case "":
+	case "apart":
+		c.apart = true
+	default:
+		return fmt.Errorf("--only %q: want apart", c.only)
+	}
 	if c.quick {
-		c.apart = false
+		c.apart = c.only == "apart"
 		c.readyRuns = min(c.readyRuns, 2)
 	}
 	ctx := context.Background()
@@ -87,6 +96,8 @@ type bench struct {
 
 	floor, serve *proc
 	http         *http.Client
+	// names maps a process the bench started to its name.
+	names map[int]string
 	// pprof maps a server process to its /debug/pprof/profile and a name
 	// for its profiles, when profiling.
 	pprof map[int]pprofTarget
@@ -195,6 +206,13 @@ func (b *bench) run(ctx context.Context) error {
 	var rounds [][]row
 	for range b.cfg.rounds {
 		b.rows = nil
+		if b.cfg.only == "apart" {
+			if err := b.serveGrants(ctx, base, creds, servePids); err != nil {
+				return err
+			}
+			rounds = append(rounds, b.rows)
+			continue
+		}
 		if err := b.round(ctx, floorURL, base, floorCred, floorToken, token, creds, authClient, floorPids, servePids); err != nil {
 			return err
 		}
@@ -205,6 +223,9 @@ func (b *bench) run(ctx context.Context) error {
 		if err := b.runApart(ctx); err != nil {
 			return fmt.Errorf("services apart: %w", err)
 		}
+	}
+	if b.cfg.only != "" {
+		return nil
 	}
 	// Start to ready on the database the loads filled.
 	b.serve.terminate()
@@ -227,7 +248,7 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 		}
 	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
-	cpu, rssPeak, werr := w.stop()
+	cpu, each, rssPeak, werr := w.stop()
 	profiles.Wait()
 	if err != nil {
 		return row{}, fmt.Errorf("%s, c=%d: %w", path, n, err)
@@ -238,10 +259,21 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	// The CPU time covers the warm-up too: count its requests in
 	// proportion (the rate is steady after the first second).
 	total := time.Since(start)
-	if res.elapsed > 0 && total > res.elapsed {
-		cpu = time.Duration(float64(cpu) * float64(res.elapsed) / float64(total))
+	scale := func(d time.Duration) time.Duration {
+		if res.elapsed > 0 && total > res.elapsed {
+			return time.Duration(float64(d) * float64(res.elapsed) / float64(total))
+		}
+		return d
 	}
-	r := row{path: path, conc: n, res: res, cpu: cpu, rss: rssPeak, ref: ref, refRate: refRate}
+	r := row{path: path, conc: n, res: res, cpu: scale(cpu), rss: rssPeak, ref: ref, refRate: refRate}
+	if len(pids) > 1 && res.ok > 0 {
+		// Several processes: the CPU µs per request of each, in the note.
+		parts := make([]string, len(pids))
+		for i, pid := range pids {
+			parts[i] = fmt.Sprintf("%s %.0f", b.names[pid], float64(scale(each[i]).Microseconds())/(res.rate()*res.elapsed.Seconds()))
+		}
+		r.note = "CPU µs/req: " + strings.Join(parts, ", ")
+	}
 	b.rows = append(b.rows, r)
 	fmt.Fprintf(os.Stderr, "chave-load bench: %-40s c=%-3d %8.0f/s failed=%d\n", path, n, res.rate(), res.failed)
 	return r, nil
@@ -600,6 +632,10 @@ func (b *bench) startAs(name, bin string, env []string, cred *syscall.Credential
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	if b.names == nil {
+		b.names = make(map[int]string)
+	}
+	b.names[p.pid()] = name
 	go func() {
 		cmd.Wait()
 		f.Close()
@@ -730,6 +766,18 @@ func (b *bench) round(ctx context.Context, floorURL, base string, floorCred cred
 		}
 	}
 	return b.verifyBenchmarks()
+}
+
+// serveGrants drives serve's client-credentials grants alone, at the
+// concurrencies of the services apart: the rows `--only apart` compares
+// them with.
+func (b *bench) serveGrants(ctx context.Context, base string, creds credentials, servePids []int) error {
+	for _, n := range b.concurrencies(false) {
+		if _, err := b.load(ctx, "client credentials, REST", n, servePids, "", 0, grantWorker(b.http, base, creds.grant)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // medianRows merges rounds of the same rows (same order every round): each

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,5 +42,13 @@ func TestNewMedianRows(t *testing.T) {
 	}
 	if one := medianRows(rounds[:1]); one[0].res.ok != 100 {
 		t.Errorf("one round: %+v", one)
+	}
+}
+
+// --only takes apart alone, and says so before starting anything.
+func TestNewBenchOnlyFlag(t *testing.T) {
+	err := runBench([]string{"--only", "serve"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--only") {
+		t.Fatalf("--only serve: %v, want an error naming --only", err)
 	}
 }

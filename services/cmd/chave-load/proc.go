@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -66,7 +67,7 @@ func rss(pid int) (int64, error) {
 // 50 ms while the load runs.
 type procWatch struct {
 	pids    []int
-	cpu0    time.Duration
+	cpu0    []time.Duration
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	maxRSS  int64
@@ -95,16 +96,17 @@ func watchProcs(pids []int) *procWatch {
 	return w
 }
 
-func (w *procWatch) cpu() (time.Duration, error) {
-	var sum time.Duration
-	for _, pid := range w.pids {
+// cpu is each process's CPU time so far.
+func (w *procWatch) cpu() ([]time.Duration, error) {
+	out := make([]time.Duration, len(w.pids))
+	for i, pid := range w.pids {
 		c, err := cpuTime(pid)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		sum += c
+		out[i] = c
 	}
-	return sum, nil
+	return out, nil
 }
 
 func (w *procWatch) sample() {
@@ -121,13 +123,19 @@ func (w *procWatch) sample() {
 }
 
 // stop ends the watch and returns the CPU time the processes spent since
-// it started and their peak RSS.
-func (w *procWatch) stop() (cpu time.Duration, peakRSS int64, err error) {
+// it started (their sum, and each one's, in the order of the pids) and
+// their peak RSS.
+func (w *procWatch) stop() (cpu time.Duration, each []time.Duration, peakRSS int64, err error) {
 	w.cancel()
 	w.wg.Wait()
 	cpu1, err := w.cpu()
-	if err != nil {
-		return 0, 0, err
+	if err != nil || w.cpu0 == nil {
+		return 0, nil, 0, errors.Join(err, w.lastErr)
 	}
-	return cpu1 - w.cpu0, w.maxRSS, w.lastErr
+	each = make([]time.Duration, len(cpu1))
+	for i := range cpu1 {
+		each[i] = cpu1[i] - w.cpu0[i]
+		cpu += each[i]
+	}
+	return cpu, each, w.maxRSS, w.lastErr
 }
