@@ -98,6 +98,9 @@ type bench struct {
 	http         *http.Client
 	// names maps a process the bench started to its name.
 	names map[int]string
+	// aside are processes (and their children) whose CPU a load's row
+	// notes but does not count as the server's: PostgreSQL and Redis.
+	aside []*proc
 	// pprof maps a server process to its /debug/pprof/profile and a name
 	// for its profiles, when profiling.
 	pprof map[int]pprofTarget
@@ -236,6 +239,12 @@ func (b *bench) run(ctx context.Context) error {
 // and appends its row.
 func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (row, error) {
 	w := watchProcs(pids)
+	asideRoots := make([]int, len(b.aside))
+	asideStart := make([]map[int]time.Duration, len(b.aside))
+	for i, p := range b.aside {
+		asideRoots[i] = p.pid()
+		asideStart[i] = treeCPU(asideRoots[i : i+1])
+	}
 	start := time.Now()
 	var profiles sync.WaitGroup
 	for _, pid := range pids {
@@ -249,6 +258,10 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
 	cpu, each, rssPeak, werr := w.stop()
+	asideCPU := make([]time.Duration, len(b.aside))
+	for i := range b.aside {
+		asideCPU[i] = treeDelta(asideStart[i], treeCPU(asideRoots[i:i+1]))
+	}
 	profiles.Wait()
 	if err != nil {
 		return row{}, fmt.Errorf("%s, c=%d: %w", path, n, err)
@@ -267,12 +280,23 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	}
 	r := row{path: path, conc: n, res: res, cpu: scale(cpu), rss: rssPeak, ref: ref, refRate: refRate}
 	if len(pids) > 1 && res.ok > 0 {
-		// Several processes: the CPU µs per request of each, in the note.
+		// Several processes: the CPU µs per request of each, in the note,
+		// and of the databases beside them.
+		perReq := func(d time.Duration) float64 {
+			return float64(scale(d).Microseconds()) / (res.rate() * res.elapsed.Seconds())
+		}
 		parts := make([]string, len(pids))
 		for i, pid := range pids {
-			parts[i] = fmt.Sprintf("%s %.0f", b.names[pid], float64(scale(each[i]).Microseconds())/(res.rate()*res.elapsed.Seconds()))
+			parts[i] = fmt.Sprintf("%s %.0f", b.names[pid], perReq(each[i]))
 		}
 		r.note = "CPU µs/req: " + strings.Join(parts, ", ")
+		if len(b.aside) > 0 {
+			parts = parts[:0]
+			for i, p := range b.aside {
+				parts = append(parts, fmt.Sprintf("%s %.0f", p.name, perReq(asideCPU[i])))
+			}
+			r.note += "; not counted: " + strings.Join(parts, ", ")
+		}
 	}
 	b.rows = append(b.rows, r)
 	fmt.Fprintf(os.Stderr, "chave-load bench: %-40s c=%-3d %8.0f/s failed=%d\n", path, n, res.rate(), res.failed)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,28 +19,77 @@ const clockTicks = 100
 
 // cpuTime is a process's user plus system CPU time so far.
 func cpuTime(pid int) (time.Duration, error) {
+	cpu, _, err := procStat(pid)
+	return cpu, err
+}
+
+// procStat is a process's user plus system CPU time so far, and its
+// parent's pid.
+func procStat(pid int) (cpu time.Duration, ppid int, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// the fields after it start past the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	// f[0] is field 3 (state), f[1] field 4 (ppid); utime and stime are
+	// fields 14 and 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
+	ppid, err0 := strconv.Atoi(f[1])
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	if err0 != nil || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: ppid %q utime %q stime %q", pid, f[1], f[11], f[12])
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return time.Duration(utime+stime) * time.Second / clockTicks, ppid, nil
+}
+
+// treeCPU is the CPU time so far of each process of the trees rooted at
+// roots (PostgreSQL's backends are its postmaster's children).
+func treeCPU(roots []int) map[int]time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	cpu := make(map[int]time.Duration)
+	children := make(map[int][]int)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, ppid, err := procStat(pid)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		cpu[pid] = c
+		children[ppid] = append(children[ppid], pid)
+	}
+	out := make(map[int]time.Duration)
+	for todo := slices.Clone(roots); len(todo) > 0; {
+		pid := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if c, ok := cpu[pid]; ok {
+			out[pid] = c
+			todo = append(todo, children[pid]...)
+		}
+	}
+	return out
+}
+
+// treeDelta is the CPU time the processes of end spent since start (all
+// of it for those born since).
+func treeDelta(start, end map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, c := range end {
+		d += c - start[pid]
+	}
+	return d
 }
 
 // rss is a process's resident set size in bytes (VmRSS).
