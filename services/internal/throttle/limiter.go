@@ -213,10 +213,9 @@ func (l *Limiter) clock() time.Time { return l.now().Truncate(time.Millisecond) 
 // (counting nothing): the answer is the one a Check first would have
 // given, and the pair's next attempts are all checked. Past its limit the
 // pair can then only have had attempts in flight checked against stale
-// counts, once per Recheck at most, and only by a Recent decision made
-// after a success with its failures at zero (a success Recent allowed
-// clears nothing, and no Recent decision is made while the pair has
-// failures).
+// counts, once per Recheck at most, and only after a success whose Check
+// found its failures at zero (a success Recent allowed clears nothing
+// and extends nothing).
 func (l *Limiter) Recent(a Attempt) (Decision, bool) {
 	k := keysOf(a)
 	if !l.recent.live(k.pair, l.clock()) {
