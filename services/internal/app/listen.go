@@ -200,8 +200,11 @@ const (
 // streamWorkers is how many goroutines of a gRPC server serve its calls
 // (more calls at once get a goroutine each, as without workers): a worker
 // keeps the stack a call grew, where a goroutine per call grows it anew
-// every time (runtime.morestack was a tenth of the registry's CPU).
-func streamWorkers() uint32 { return uint32(8 * runtime.GOMAXPROCS(0)) }
+// every time (runtime.morestack was a tenth of the registry's CPU). At
+// least 64, so that a service limited to one CPU (GOMAXPROCS 1) still
+// serves a gateway's usual calls in flight on workers; an idle one costs
+// only its stack.
+func streamWorkers() uint32 { return uint32(max(64, 8*runtime.GOMAXPROCS(0))) }
 
 // start runs build on a new Server of command (its configuration
 // defaulted and validated) and starts serving once build has wired
