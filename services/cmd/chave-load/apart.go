@@ -36,6 +36,12 @@ func (b *bench) runApart(ctx context.Context) error {
 		"CHAVE_HASH_KEY="+randomKey(), "CHAVE_ENCRYPTION_KEY="+randomKey(), "CHAVE_REFRESH_TOKEN_KEY="+randomKey(),
 		"CHAVE_SIGNING_KEYS_FILE="+filepath.Join(b.dir, "signing-keys.json"), "CHAVE_INTERNAL_TOKEN="+randomKey(),
 	)
+	if n := b.cfg.apartProcs; n > 0 {
+		// --apart-gomaxprocs 1 is as deployed: deploy/base limits each
+		// service to one CPU, which the Go runtime reads from the cgroup
+		// as GOMAXPROCS 1.
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(n))
+	}
 	migrate := exec.CommandContext(ctx, b.cfg.chave, "migrate")
 	migrate.Env = env
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -84,9 +90,13 @@ func (b *bench) runApart(ctx context.Context) error {
 				refRate = r.res.rate()
 			}
 		}
-		if _, err := b.load(ctx, "services apart (PostgreSQL + Redis): client credentials, REST", n, pids, ref, refRate,
-			grantWorker(b.http, base, creds.grant)); err != nil {
+		r, err := b.load(ctx, "services apart (PostgreSQL + Redis): client credentials, REST", n, pids, ref, refRate,
+			grantWorker(b.http, base, creds.grant))
+		if err != nil {
 			return err
+		}
+		if p := b.cfg.apartProcs; p > 0 {
+			b.rows[len(b.rows)-1].note = fmt.Sprintf("GOMAXPROCS %d each; %s", p, r.note)
 		}
 	}
 	for _, p := range []*proc{gateway, auth, registry} {

@@ -36,6 +36,7 @@ type benchConfig struct {
 	duration, warmup time.Duration
 	apart            bool   // also the services apart on PostgreSQL + Redis
 	only             string // "apart": only the services apart and the serve grant rows they compare with
+	apartProcs       int    // GOMAXPROCS of each service apart; 0: the Go runtime's choice
 	readyRuns        int
 	markdown         string // also write the table here
 	pprofDir         string // CPU profiles of serve, one per load, here
@@ -56,12 +57,16 @@ func runBench(args []string, out io.Writer) error {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long each load runs before it is measured")
 	fs.BoolVar(&c.apart, "apart", false, "also measure the services apart (registry, auth, gateway) on PostgreSQL and Redis it starts")
 	fs.StringVar(&c.only, "only", "", "apart: only the services apart and the serve grant rows they are compared with (implies --apart)")
+	fs.IntVar(&c.apartProcs, "apart-gomaxprocs", 0, "GOMAXPROCS of each service apart (1: as deploy/base's CPU limit of 1 makes it, Go reading the cgroup's limit); 0: the Go runtime's choice (the machine's cores)")
 	fs.IntVar(&c.rounds, "rounds", 1, "drive every path this many times and show, for each row, the round with the median ratio (on a busy machine)")
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
 	fs.StringVar(&c.pprofDir, "pprof", "", "run serve with --pprof and keep a CPU profile of each of its loads in this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.apartProcs < 0 {
+		return fmt.Errorf("--apart-gomaxprocs %d: want 0 or more", c.apartProcs)
 	}
 	if c.rounds < 1 {
 		return fmt.Errorf("--rounds %d: want at least 1", c.rounds)
