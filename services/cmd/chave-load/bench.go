@@ -41,6 +41,9 @@ type benchConfig struct {
 	markdown         string // also write the table here
 	pprofDir         string // CPU profiles of serve, one per load, here
 	rounds           int    // the loads and Go benchmarks this many times; the table shows medians
+	million          bool   // also the large-registry rows (million.go)
+	millionTokens    int    // the large registry's size
+	millionOnly      bool   // only the large-registry rows
 }
 
 // runBench is `chave-load bench`: it starts chave serve (SQLite, in-process
@@ -62,11 +65,20 @@ func runBench(args []string, out io.Writer) error {
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
 	fs.StringVar(&c.pprofDir, "pprof", "", "run serve with --pprof and keep a CPU profile of each of its loads in this directory")
+	fs.BoolVar(&c.million, "million", false, "also measure a registry of --million-tokens credentials in one tenant (seeded with chave-load seed) beside an empty one")
+	fs.IntVar(&c.millionTokens, "million-tokens", 1_000_000, "the size of the --million registry")
+	fs.BoolVar(&c.millionOnly, "million-only", false, "measure only the --million rows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.apartProcs < 0 {
 		return fmt.Errorf("--apart-gomaxprocs %d: want 0 or more", c.apartProcs)
+	}
+	if c.millionOnly {
+		c.million = true
+	}
+	if c.million && c.millionTokens < 1 {
+		return fmt.Errorf("--million-tokens %d: want at least 1", c.millionTokens)
 	}
 	if c.rounds < 1 {
 		return fmt.Errorf("--rounds %d: want at least 1", c.rounds)
@@ -125,6 +137,7 @@ type row struct {
 	refRate float64
 	// Set instead of res for a Go benchmark or a timing.
 	nsPerOp    float64
+	cpuMicros  float64 // an nsPerOp row's CPU column when set (else ns/op in µs)
 	p50, p99   time.Duration
 	note       string
 	noRequests bool
@@ -156,6 +169,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.dir = dir
 	b.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}
+	if b.cfg.millionOnly {
+		return b.runMillion(ctx, b.cfg.millionTokens)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -237,7 +253,13 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	// Start to ready on the database the loads filled.
 	b.serve.terminate()
-	return b.startToReady(ctx, serveArgs, base)
+	if err := b.startToReady(ctx, serveArgs, base); err != nil {
+		return err
+	}
+	if b.cfg.million {
+		return b.runMillion(ctx, b.cfg.millionTokens)
+	}
+	return nil
 }
 
 // load runs one path at concurrency n against the server processes pids
@@ -323,6 +345,9 @@ func (b *bench) print() error {
 		case r.nsPerOp > 0:
 			rate = fmt.Sprintf("%.0f", 1e9/r.nsPerOp)
 			cpu = fmt.Sprintf("%.2f", r.nsPerOp/1e3)
+			if r.cpuMicros > 0 {
+				cpu = fmt.Sprintf("%.1f", r.cpuMicros)
+			}
 			if r.refRate > 0 {
 				ratio = fmt.Sprintf("%.2f", 1e9/r.nsPerOp/r.refRate)
 			}
