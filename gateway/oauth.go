@@ -196,8 +196,8 @@ func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, er
 
 // setNoStore keeps credentials and tokens out of caches (RFC 6749 §5.1).
 func setNoStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Cache-Control"] = noStoreValue
+	h["Pragma"] = noCacheValue
 }
 
 // requirePost sets Allow and returns a 405 error for anything but POST.
@@ -229,7 +229,12 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 	if err != nil {
 		httpStatus, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, httpStatus, body)
+}
+
+// writeJSONBody answers body, which is JSON.
+func writeJSONBody(w http.ResponseWriter, httpStatus int, body []byte) {
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body) // the client is gone; nothing to do
 }
