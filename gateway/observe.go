@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,27 @@ func setRoute(ctx context.Context, pattern string) {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// series caches the two series of each (method, route, code) seen, so
+	// that a request hashes no label values; the three are bounded (the
+	// methods HTTP defines, the route patterns, the codes handlers write)
+	// and so is the cache, past maxCachedSeries.
+	series sync.Map // seriesKey → httpSeries
+	mu     sync.Mutex
+	cached int
+}
+
+// maxCachedSeries bounds httpMetrics.series.
+const maxCachedSeries = 1024
+
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -85,9 +107,28 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 }
 
 func (m *httpMetrics) observe(method, route string, code int, elapsed time.Duration) {
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(method, route, c).Inc()
-	m.duration.WithLabelValues(method, route, c).Observe(elapsed.Seconds())
+	s := m.seriesOf(seriesKey{method, route, code})
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
+}
+
+func (m *httpMetrics) seriesOf(k seriesKey) httpSeries {
+	if s, ok := m.series.Load(k); ok {
+		return s.(httpSeries)
+	}
+	c := strconv.Itoa(k.code)
+	s := httpSeries{
+		requests: m.requests.WithLabelValues(k.method, k.route, c),
+		duration: m.duration.WithLabelValues(k.method, k.route, c),
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cached < maxCachedSeries {
+		if _, loaded := m.series.LoadOrStore(k, s); !loaded {
+			m.cached++
+		}
+	}
+	return s
 }
 
 // observe assigns the request id, records metrics and writes the access
