@@ -343,7 +343,7 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 		return Claims{}, invalidErr(ReasonMalformed, "payload", err)
 	}
 	var pl payload
-	if err := json.Unmarshal(payloadJSON, &pl); err != nil {
+	if err := decodePayload(payloadJSON, &pl); err != nil {
 		return Claims{}, invalidErr(ReasonMalformed, "claims", err)
 	}
 	claims, err := v.checkClaims(&pl)
