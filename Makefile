@@ -98,7 +98,7 @@ BENCH_OUT ?= /dev/stdout
 
 bench-go:
 	cd services && $(GO) test -run '^$$' -bench . -benchmem -benchtime 1s -count $(BENCH_COUNT) \
-		./internal/secrets ./internal/signing ./verify ./internal/auth ./revocation | tee $(abspath $(BENCH_OUT))
+		./internal/secrets ./internal/signing ./verify ./internal/auth ./revocation ./internal/registry | tee $(abspath $(BENCH_OUT))
 
 # benchstat OLD NEW: e.g. `make bench-go BENCH_COUNT=10 BENCH_OUT=old.txt`
 # on the base, the same with new.txt on the change, then

@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -39,8 +40,10 @@ const shrinkAbove = 1024
 // expired entries every minute.
 type Memory struct {
 	now    func() time.Time
-	seeds  [4][2]maphash.Seed // per kind, of the two halves of a key
+	seeds  [5][2]maphash.Seed // per kind, of the two halves of a key
 	shards [memoryShards]memoryShard
+	// generation is the set's: random, renewed by every Rebuild.
+	generation atomic.Pointer[Generation]
 
 	closed    atomic.Bool
 	stop      chan struct{} // closed by Close: the sweeper returns
@@ -61,7 +64,7 @@ type memoryKey [16]byte
 
 // memoryEntry is an entry's instant and expiry.
 type memoryEntry struct {
-	at    int64 // At in Unix nanoseconds (Validate bounds it to 1970–2200)
+	at    int64 // At in Unix nanoseconds (Validate bounds it to 1970–2200); Changed: Version
 	until int64 // Until in Unix seconds, rounded up: never forgotten early
 }
 
@@ -80,6 +83,7 @@ func NewMemory(clock func() time.Time) *Memory {
 	for i := range m.shards {
 		m.shards[i].entries = make(map[memoryKey]memoryEntry)
 	}
+	m.renewGeneration()
 	go m.sweepEvery(sweepInterval)
 	return m
 }
@@ -117,7 +121,11 @@ func (m *Memory) Revoke(ctx context.Context, entries ...Entry) error {
 			continue
 		}
 		k, sh := m.keyOf(e.Kind, e.ID)
-		if err := sh.put(k, memoryEntry{at: e.At.UnixNano(), until: until}, now); err != nil {
+		at := e.At.UnixNano()
+		if e.Kind == Changed {
+			at = e.Version
+		}
+		if err := sh.put(k, memoryEntry{at: at, until: until}, now); err != nil {
 			return err
 		}
 	}
@@ -186,10 +194,44 @@ func (m *Memory) lookup(kind Kind, id string, now int64) (memoryEntry, bool, err
 	return sh.get(k, now)
 }
 
+// Versions answers the set's generation and the versions of the Changed
+// entries under ids.
+func (m *Memory) Versions(ctx context.Context, ids []string, versions []int64) (Generation, error) {
+	if len(versions) != len(ids) {
+		return "", fmt.Errorf("revocation: versions: %d ids, room for %d versions", len(ids), len(versions))
+	}
+	if m.closed.Load() {
+		return "", errMemoryClosed
+	}
+	now := m.now().Unix()
+	for i, id := range ids {
+		v, ok, err := m.lookup(Changed, id, now)
+		if err != nil {
+			return "", err
+		}
+		versions[i] = 0
+		if ok {
+			versions[i] = v.at
+		}
+	}
+	return *m.generation.Load(), nil
+}
+
 // Rebuild adds all to the set. A Memory set is never lost, so this is only
-// its initial load.
+// its initial load; it renews the generation all the same, as the
+// contract says every Rebuild does.
 func (m *Memory) Rebuild(ctx context.Context, all []Entry) error {
-	return m.Revoke(ctx, all...)
+	if err := m.Revoke(ctx, all...); err != nil {
+		return err
+	}
+	m.renewGeneration()
+	return nil
+}
+
+// renewGeneration gives the set a new random generation.
+func (m *Memory) renewGeneration() {
+	g := Generation(rand.Text())
+	m.generation.Store(&g)
 }
 
 // Healthy returns nil until the set is closed.

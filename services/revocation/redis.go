@@ -29,6 +29,7 @@ import (
 //	{chave:rev}:t:<jti>        a revoked access token; value: 1
 //	{chave:rev}:f:<family id>  a revoked refresh family; value: 1
 //	{chave:rev}:k:<kid>        a revoked signing key; value: 1
+//	{chave:rev}:v:<id>         a Changed entry; value: its version, 19 digits
 //	{chave:rev}:rebuild:<rand> present while a Rebuild runs; expires on its own
 //
 // Every entry key expires at its entry's Until (SET … PX, relative to the
@@ -74,6 +75,7 @@ type Redis struct {
 	accessToken string
 	family      string
 	signingKey  string
+	changed     string
 }
 
 var _ Set = (*Redis)(nil)
@@ -144,6 +146,7 @@ func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 		accessToken: tag + "t:",
 		family:      tag + "f:",
 		signingKey:  tag + "k:",
+		changed:     tag + "v:",
 	}, nil
 }
 
@@ -155,6 +158,8 @@ func (r *Redis) key(kind Kind, id string) string {
 		return r.accessToken + id
 	case SigningKey:
 		return r.signingKey + id
+	case Changed:
+		return r.changed + id
 	default:
 		return r.family + id
 	}
@@ -219,8 +224,11 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 		}
 		ms := (ttl + time.Millisecond - 1) / time.Millisecond // round up: never forget early
 		value := "1"
-		if e.Kind == Credential {
+		switch e.Kind {
+		case Credential:
 			value = formatAt(e.At)
+		case Changed:
+			value = fmt.Sprintf("%019d", e.Version) // string order is number order
 		}
 		keys = append(keys, r.key(e.Kind, e.ID))
 		args = append(args, value, strconv.FormatInt(int64(ms), 10))
@@ -287,6 +295,45 @@ func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// Versions reads the marker (the generation) and the Changed entries of ids
+// with one MGET.
+func (r *Redis) Versions(ctx context.Context, ids []string, versions []int64) (Generation, error) {
+	if len(versions) != len(ids) {
+		return "", fmt.Errorf("revocation: versions: %d ids, room for %d versions", len(ids), len(versions))
+	}
+	var buf [3]string
+	keys := append(buf[:0], r.marker)
+	for _, id := range ids {
+		keys = append(keys, r.changed+id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	vals, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return "", fmt.Errorf("revocation: versions: %w", unavailable(err))
+	}
+	if len(vals) != len(keys) {
+		return "", fmt.Errorf("revocation: versions: %w: MGET answered %d values for %d keys", ErrUnavailable, len(vals), len(keys))
+	}
+	gen, ok := vals[0].(string)
+	if !ok || gen == "" {
+		return "", fmt.Errorf("revocation: versions: %w", ErrLost)
+	}
+	for i, v := range vals[1:] {
+		versions[i] = 0
+		if v == nil {
+			continue
+		}
+		s, ok := v.(string)
+		n, err := strconv.ParseInt(s, 10, 64)
+		if !ok || err != nil {
+			return "", fmt.Errorf("revocation: versions: entry %q holds %v, not a version", ids[i], v)
+		}
+		versions[i] = n
+	}
+	return Generation(gen), nil
 }
 
 // Rebuild adds all to the set, in batches, then writes a new generation
@@ -375,7 +422,7 @@ func (r *Redis) Size(ctx context.Context) (int64, error) {
 
 // count counts the set's entry keys on one node.
 func (r *Redis) count(ctx context.Context, c *redis.Client) (int64, error) {
-	match := globEscape(r.tag) + "[ctf]:*"
+	match := globEscape(r.tag) + "[ctfv]:*"
 	var n int64
 	var cursor uint64
 	for {

@@ -156,6 +156,9 @@ func wantLost(t *testing.T, s *revocation.Redis) {
 	if err := s.Healthy(ctx); !errors.Is(err, revocation.ErrLost) {
 		t.Errorf("Healthy on a lost set: %v, want ErrLost", err)
 	}
+	if gen, err := s.Versions(ctx, []string{"t:c1"}, make([]int64, 1)); !errors.Is(err, revocation.ErrLost) {
+		t.Errorf("Versions on a lost set = %q, %v; want ErrLost", gen, err)
+	}
 }
 
 func wantAnswers(t *testing.T, s *revocation.Redis) {
@@ -627,5 +630,46 @@ func BenchmarkRedisBytesPerEntry(b *testing.B) {
 			b.Fatalf("MEMORY USAGE %s: %v", key, err)
 		}
 		b.ReportMetric(float64(n), "usage-bytes/"+kind+"-key")
+	}
+}
+
+// TestNewRedisVersionsAcrossAFlush: a flush loses the Changed entries with
+// everything else; until the rebuild Versions answers ErrLost, and after
+// it another generation, which is how a copy stamped before the flush
+// learns that the absence of its entry proves nothing.
+func TestNewRedisVersionsAcrossAFlush(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	s := rebuilt(t, srv.URL(), revocation.Options{})
+	ctx := t.Context()
+	ids := []string{revocation.ChangedToken("c1"), revocation.ChangedTenant("acme")}
+	got := make([]int64, 2)
+	if err := s.Revoke(ctx, revocation.Entry{Kind: revocation.Changed, ID: ids[0], At: at, Version: 3, Until: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	before, err := s.Versions(ctx, ids, got)
+	if err != nil || got[0] != 3 || got[1] != 0 {
+		t.Fatalf("Versions = %q, %v, %v; want [3 0]", before, got, err)
+	}
+	if err := admin(t, srv).FlushAll(ctx).Err(); err != nil {
+		t.Fatalf("FLUSHALL: %v", err)
+	}
+	wantLost(t, s)
+	if err := s.Rebuild(ctx, database()); err != nil {
+		t.Fatalf("Rebuild: %v", err)
+	}
+	after, err := s.Versions(ctx, ids, got)
+	if err != nil {
+		t.Fatalf("Versions after Rebuild: %v", err)
+	}
+	if after == before {
+		t.Errorf("generation %q unchanged across a flush and a rebuild", after)
+	}
+	if got[0] != 0 {
+		t.Errorf("version after the flush = %d, want 0 (lost with the rest)", got[0])
+	}
+	srv.Kill()
+	if _, err := s.Versions(ctx, ids, got); !errors.Is(err, revocation.ErrUnavailable) {
+		t.Errorf("Versions with Redis down: %v, want ErrUnavailable", err)
 	}
 }

@@ -18,6 +18,11 @@
 //   - SigningKey: keyed by kid; every access token the key signed is
 //     revoked (an emergency rotation after a leak); forgotten when the
 //     last token it signed expires.
+//   - Changed: revokes nothing. Keyed by what changed (ChangedToken,
+//     ChangedTenant), valued by its version after the change (Version):
+//     what a cache of the database's rows (the registry's credential
+//     cache) checks, with Versions, to learn that its copy is stale. The
+//     writer keeps it as long as such a copy may live.
 //
 // The writer chooses each Until (the registry, with the verifiers' leeway
 // added). Entries forget themselves at Until; nothing ever removes one
@@ -57,6 +62,7 @@ const (
 	AccessToken                 // one access token, by jti
 	Family                      // a refresh-token family, and every access token minted from it
 	SigningKey                  // a signing key, and every access token it signed
+	Changed                     // a change to a stored row, by its version: revokes nothing
 )
 
 func (k Kind) String() string {
@@ -69,6 +75,8 @@ func (k Kind) String() string {
 		return "family"
 	case SigningKey:
 		return "signing_key"
+	case Changed:
+		return "changed"
 	default:
 		return fmt.Sprintf("Kind(%d)", int(k))
 	}
@@ -78,11 +86,16 @@ func (k Kind) String() string {
 type Entry struct {
 	Kind Kind
 	// ID is the client id (Credential), the jti (AccessToken), the family
-	// id (Family) or the kid (SigningKey).
+	// id (Family), the kid (SigningKey) or what changed (Changed).
 	ID string
 	// At is the revocation instant. Only Credential entries compare it with
-	// a token's iat; the others store it for the record.
+	// a token's iat; the others store it for the record (Changed: the
+	// instant of the change).
 	At time.Time
+	// Version is a Changed entry's version after the change, > 0; writing
+	// an entry that exists keeps the greater version. Other kinds leave it
+	// zero.
+	Version int64
 	// Until is when the entry may be forgotten: no token it revokes is
 	// still accepted after it. An entry whose Until has passed is ignored.
 	Until time.Time
@@ -91,8 +104,10 @@ type Entry struct {
 // Validate reports whether the entry can be stored.
 func (e Entry) Validate() error {
 	switch {
-	case e.Kind < Credential || e.Kind > SigningKey:
+	case e.Kind < Credential || e.Kind > Changed:
 		return fmt.Errorf("revocation: invalid entry kind %d", int(e.Kind))
+	case e.Kind == Changed && e.Version <= 0:
+		return fmt.Errorf("revocation: changed entry %q: version %d, want > 0", e.ID, e.Version)
 	case e.ID == "":
 		return fmt.Errorf("revocation: %s entry without an id", e.Kind)
 	case e.At.Before(minTime) || e.At.After(maxTime):
@@ -135,11 +150,30 @@ type Set interface {
 	Rebuild(ctx context.Context, all []Entry) error
 	// Healthy returns nil when the set is reachable and not lost.
 	Healthy(ctx context.Context) error
+	// Versions answers, in one round trip, the set's current generation
+	// and the version of the Changed entry under each of ids (0 where
+	// there is none), in versions, which has len(ids). The generation
+	// changes whenever the set may have lost entries and was rebuilt (every
+	// Rebuild), so that a copy stamped with an older generation cannot
+	// trust the absence of an entry. Errors as IsRevoked's: ErrLost while
+	// the set is lost, ErrUnavailable when it cannot tell.
+	Versions(ctx context.Context, ids []string, versions []int64) (Generation, error)
 	// Size returns the number of live entries, for metrics.
 	Size(ctx context.Context) (int64, error)
 	// Close releases the set's resources.
 	Close() error
 }
+
+// Generation names one life of a set's contents: a set that may have lost
+// entries answers another one once rebuilt.
+type Generation string
+
+// ChangedToken and ChangedTenant are the IDs of the Changed entries of a
+// credential (by client id) and of a tenant.
+func ChangedToken(clientID string) string { return "t:" + clientID }
+
+// ChangedTenant: see ChangedToken.
+func ChangedTenant(tenantID string) string { return "n:" + tenantID }
 
 var (
 	// ErrUnavailable: the set's store could not be reached, or did not

@@ -15,6 +15,8 @@ type Tenant struct {
 	Policy      TenantPolicy
 	CreateTime  time.Time
 	UpdateTime  time.Time
+	// Version counts the stored changes of the tenant (see Token.Version).
+	Version int64
 }
 
 var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

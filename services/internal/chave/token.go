@@ -100,6 +100,12 @@ type Token struct {
 	Creator     string
 	Revoker     string
 
+	// Version counts the stored changes of the token: every UpdateToken
+	// stores the version it read plus one (TouchToken does not). The
+	// registry's credential cache compares it with the versions the
+	// revocation set holds, to tell a cached copy is stale.
+	Version int64
+
 	// PolicyViolations lists the fields that break the tenant's policy now
 	// (TenantPolicy.Violations). Computed on read, never stored.
 	PolicyViolations []string

@@ -75,3 +75,10 @@ func (s *instrumentedSet) Healthy(ctx context.Context) error {
 	s.observe("healthy", start, err)
 	return err
 }
+
+func (s *instrumentedSet) Versions(ctx context.Context, ids []string, versions []int64) (revocation.Generation, error) {
+	start := time.Now()
+	gen, err := s.Set.Versions(ctx, ids, versions)
+	s.observe("versions", start, err)
+	return gen, err
+}

@@ -51,9 +51,17 @@ func (s *Service) AuthenticateClient(ctx context.Context, clientID, secret strin
 }
 
 // authenticateClient is AuthenticateClient without the counting; known is
-// the client id when it names a stored credential.
+// the client id when it names a stored credential. A success may come from
+// the credential cache (credcache.go); every refusal is decided on a fresh
+// read.
 func (s *Service) authenticateClient(ctx context.Context, clientID, secret string) (client Client, known string, err error) {
 	parsed, perr := secrets.ParseClientSecret(secret)
+	if perr == nil {
+		if client, ok := s.cachedSecretGrant(ctx, clientID, parsed); ok {
+			return client, clientID, nil
+		}
+	}
+	gen, cacheable := s.creds.generation(ctx, s.revocations, clientID)
 	t, tenant, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
@@ -76,10 +84,53 @@ func (s *Service) authenticateClient(ctx context.Context, clientID, secret strin
 		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, now)
-	if current {
-		s.rehash(ctx, t, parsed)
+	if current && s.rehash(ctx, t, parsed) {
+		cacheable = false // the stored hash is moving: the next grant reads it
+	}
+	if cacheable {
+		s.creds.fill(t.ID, t, tenant, gen)
 	}
 	return client, t.ID, nil
+}
+
+// cachedSecretGrant is authenticateClient's success on the cached
+// credential, when the cache holds a current one and the grant succeeds on
+// it; ok false sends the grant to the database.
+func (s *Service) cachedSecretGrant(ctx context.Context, clientID string, secret secrets.ClientSecret) (Client, bool) {
+	e, ok := s.creds.lookup(ctx, s.revocations, clientID)
+	if !ok {
+		return Client{}, false
+	}
+	now := s.clock()
+	if e.token.State(now) != chave.StateActive {
+		s.creds.count(cacheRefused)
+		return Client{}, false
+	}
+	version, current, ok, err := s.matchSecret(ctx, secret, e.token, now)
+	if err != nil || !ok {
+		s.creds.count(cacheRefused)
+		return Client{}, false
+	}
+	client, ok := s.cachedClient(ctx, e, version)
+	if !ok {
+		return Client{}, false
+	}
+	s.recordUse(ctx, clientID, now)
+	if current && s.rehash(ctx, e.token, secret) {
+		s.creds.drop(clientID, e)
+	}
+	return client, true
+}
+
+// cachedClient is clientWith on a cache entry, with the grant's address
+// check; ok false (counted as refused) sends the grant to the database.
+func (s *Service) cachedClient(ctx context.Context, e *cacheEntry, version string) (Client, bool) {
+	client, err := clientWith(e.token, e.tenant, version)
+	if err != nil || !s.grantAddressAllowed(ctx, client) {
+		s.creds.count(cacheRefused)
+		return Client{}, false
+	}
+	return client, true
 }
 
 // knownID is the client id when activeToken's err says it names a stored
@@ -95,13 +146,19 @@ func knownID(clientID string, err error) string {
 // outside the client's tenant's allowedClientCidrs, with the same answer as
 // a wrong secret, so that the policy is not revealed.
 func (s *Service) checkGrantAddress(ctx context.Context, client Client) error {
-	g, ok := grantOf(ctx)
-	if !ok || client.Operator || client.policy.AllowsAddress(g.clientAddress) {
+	if s.grantAddressAllowed(ctx, client) {
 		return nil
 	}
+	g, _ := grantOf(ctx)
 	s.log.InfoContext(ctx, "grant refused: client address outside the tenant's allowed ranges",
 		"client_id", client.ID, "tenant", client.Tenant, "address", g.clientAddress)
 	return errBadClient
+}
+
+// grantAddressAllowed is checkGrantAddress's test, without its log.
+func (s *Service) grantAddressAllowed(ctx context.Context, client Client) bool {
+	g, ok := grantOf(ctx)
+	return !ok || client.Operator || client.policy.AllowsAddress(g.clientAddress)
 }
 
 // activeToken loads the active credential of a client id, or fails with

@@ -70,20 +70,27 @@ func (s *Service) authenticateProof(ctx context.Context, clientID string, p Clie
 	if p.Secret != "" || p.RefreshTokenSecretVersion == "" {
 		return s.authenticateClient(ctx, clientID, p.Secret)
 	}
-	t, err := s.activeToken(ctx, clientID)
+	if client, ok := s.cachedVersionGrant(ctx, clientID, p.RefreshTokenSecretVersion); ok {
+		return client, clientID, nil
+	}
+	gen, cacheable := s.creds.generation(ctx, s.revocations, clientID)
+	t, tenant, err := s.activeClient(ctx, clientID)
 	if err != nil {
 		return Client{}, knownID(clientID, err), err
 	}
 	if !liveSecretVersion(t, p.RefreshTokenSecretVersion, s.clock()) {
 		return Client{}, t.ID, errInvalidGrant // the secret rotated since the family started
 	}
-	if client, err = s.clientOf(ctx, t, p.RefreshTokenSecretVersion); err != nil {
+	if client, err = clientWith(t, tenant, p.RefreshTokenSecretVersion); err != nil {
 		return Client{}, t.ID, fmt.Errorf("authenticate client: %w", err)
 	}
 	if err := s.checkGrantAddress(ctx, client); err != nil {
 		return Client{}, t.ID, err
 	}
 	s.recordUse(ctx, t.ID, s.clock())
+	if cacheable {
+		s.creds.fill(t.ID, t, tenant, gen)
+	}
 	return client, t.ID, nil
 }
 

@@ -70,7 +70,7 @@ func (s *Service) ReportLeakedSecrets(ctx context.Context, reported []string, r 
 		if changed {
 			s.log.WarnContext(ctx, "token revoked: secret reported leaked", "token", t.ID, "source", r.Source, "url", r.URL)
 		}
-		if err := s.propagate(ctx, s.credentialEntries(t)...); err != nil {
+		if err := s.propagate(ctx, append(s.credentialEntries(t), s.changedToken(t))...); err != nil {
 			return nil, err
 		}
 		out[i] = true

@@ -51,6 +51,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) revoked(entries []revocation.Entry) {
 	for _, e := range entries {
+		if e.Kind == revocation.Changed {
+			continue // revokes nothing
+		}
 		m.revocations.WithLabelValues(e.Kind.String()).Inc()
 	}
 }

@@ -113,7 +113,7 @@ func (s *Service) endPreviousSecret(ctx context.Context, r chave.RevokedAccessTo
 		return err
 	}
 	version := strings.TrimPrefix(r.ID, rotationRecordPrefix+r.ClientID+"/")
-	_, err := s.store.UpdateToken(ctx, r.ClientID, func(t *chave.Token) (chave.Event, error) {
+	t, err := s.store.UpdateToken(ctx, r.ClientID, func(t *chave.Token) (chave.Event, error) {
 		if len(t.PreviousSecretHash) == 0 || previousSecretVersionOf(*t) != version {
 			return chave.Event{}, errUnchanged // ended by a later rotation, or recorded before
 		}
@@ -125,6 +125,11 @@ func (s *Service) endPreviousSecret(ctx context.Context, r chave.RevokedAccessTo
 	switch {
 	case err == nil:
 		s.log.InfoContext(ctx, "previous secret ended", "token", r.ClientID)
+		// Cached copies decide the grace period at now already; the entry
+		// keeps the versions' story whole.
+		if err := s.propagateChanges(ctx, s.changedToken(t)); err != nil {
+			s.log.WarnContext(ctx, "end of a previous secret not announced to the credential caches", "token", r.ClientID, "err", err)
+		}
 	case errors.Is(err, errUnchanged), chave.IsCode(err, chave.NotFound):
 	default:
 		return fmt.Errorf("end previous secret of %s: %w", r.ClientID, err)
@@ -186,6 +191,7 @@ func SigningKeyEntry(k chave.SigningKey, horizon time.Duration) revocation.Entry
 // and answers Unavailable: a revocation is never reported done before
 // every verifier would refuse the token.
 func (s *Service) propagate(ctx context.Context, entries ...revocation.Entry) error {
+	s.dropCached(entries)
 	err := s.revocations.Revoke(ctx, entries...)
 	if err == nil {
 		s.metrics.revoked(entries)

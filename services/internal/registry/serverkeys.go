@@ -26,18 +26,21 @@ func hashVersion(t chave.Token) int { return max(t.SecretHashVersion, 1) }
 // when t's was made under another: once per credential, the first time its
 // secret is used after a rotation, never again once done. The secret
 // version (what tokens and revocation entries name) stays, frozen at the
-// first re-hash. A failure is logged; the next use tries again.
-func (s *Service) rehash(ctx context.Context, t chave.Token, secret secrets.ClientSecret) {
+// first re-hash. A failure is logged; the next use tries again. It reports
+// whether t's hash is not (or soon no longer) what the database holds, so
+// that the credential cache does not keep t: it is under another version
+// than the active one.
+func (s *Service) rehash(ctx context.Context, t chave.Token, secret secrets.ClientSecret) (stale bool) {
 	active, err := s.hasher.ActiveVersion(ctx)
 	if err != nil || active == hashVersion(t) {
-		return
+		return false
 	}
 	s.mu.Lock()
 	busy := s.rehashing[t.ID]
 	s.rehashing[t.ID] = true
 	s.mu.Unlock()
 	if busy {
-		return
+		return true
 	}
 	defer func() {
 		s.mu.Lock()
@@ -46,10 +49,10 @@ func (s *Service) rehash(ctx context.Context, t chave.Token, secret secrets.Clie
 	}()
 	h, err := s.hasher.Hash(ctx, secret)
 	if err != nil || h.Version == hashVersion(t) {
-		return
+		return true
 	}
 	frozen := secretVersionOf(t)
-	_, err = s.store.UpdateToken(ctx, t.ID, func(cur *chave.Token) (chave.Event, error) {
+	updated, err := s.store.UpdateToken(ctx, t.ID, func(cur *chave.Token) (chave.Event, error) {
 		if !bytes.Equal(cur.SecretHash, t.SecretHash) || hashVersion(*cur) != hashVersion(t) {
 			// Rotated, or re-hashed by another replica, since it was read.
 			return chave.Event{}, errUnchanged
@@ -64,7 +67,14 @@ func (s *Service) rehash(ctx context.Context, t chave.Token, secret secrets.Clie
 	default:
 		s.metrics.rehashed.Inc()
 		s.log.InfoContext(ctx, "client secret re-hashed under the active server key", "token", t.ID, "from", hashVersion(t), "to", h.Version)
+		// Other replicas' cached copies still hold the old hash: they would
+		// try this again on every grant. The entry sends them to the
+		// database once.
+		if err := s.propagateChanges(ctx, s.changedToken(updated)); err != nil {
+			s.log.WarnContext(ctx, "re-hash not announced to other replicas' credential caches", "token", t.ID, "err", err)
+		}
 	}
+	return true
 }
 
 // tokenBySecret finds the credential of a secret by its hash under each

@@ -1,6 +1,14 @@
 // Package registry is the token registry: tenants, the context catalog and
 // API credentials, with every rule of the product (docs/spec.md §2) enforced on top
 // of a storage.Store. server.go exposes it over gRPC.
+//
+// Grants (AuthenticateClient, the refresh grant's client check) are served
+// from a credential cache when the revocation set confirms the cached
+// credential and tenant current: every change that can alter a grant bumps
+// the row's version in the database and writes it to the set (a Changed
+// entry) before it returns, so that the next grant on every replica sees
+// it; only successes come from the cache, and a set that cannot answer
+// sends the grant to the database (credcache.go).
 package registry
 
 import (
@@ -50,6 +58,9 @@ type Config struct {
 	// revocation entries last this long plus the verifiers' leeway. Zero:
 	// chave.MaxAccessTokenLifetime, the longest the auth service accepts.
 	AccessTokenLifetime time.Duration
+	// CredentialCacheSize bounds the credential cache (credcache.go): 0
+	// means DefaultCredentialCacheSize, a negative size turns it off.
+	CredentialCacheSize int
 }
 
 // Service implements the registry's rules.
@@ -64,6 +75,7 @@ type Service struct {
 	revocations revocation.Set
 	rebuild     chan struct{} // asks the keeper to rebuild the set
 	metrics     *metrics
+	creds       *credCache // nil: none
 
 	// accessTokenLifetime is how long revocation entries last, leeway aside.
 	accessTokenLifetime time.Duration
@@ -109,6 +121,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("registry: metrics: %w", err)
 	}
 	s.metrics = m
+	if s.creds, err = newCredCache(cfg.CredentialCacheSize, cfg.Registerer, s.now); err != nil {
+		return nil, fmt.Errorf("registry: metrics: %w", err)
+	}
 	s.expiring = &expiringCollector{}
 	if cfg.Registerer != nil {
 		if err := cfg.Registerer.Register(s.expiring); err != nil {

@@ -79,6 +79,9 @@ func (s *Service) UpdateTenant(ctx context.Context, c Caller, patch chave.Tenant
 		return chave.Tenant{}, err
 	}
 	s.log.InfoContext(ctx, "tenant updated", "tenant", t.ID, "actor", c.ClientID, "fields", fields)
+	if err := s.propagateChanges(ctx, s.changedTenant(t)); err != nil {
+		return chave.Tenant{}, err
+	}
 	return t, nil
 }
 

@@ -277,6 +277,9 @@ func (s *Service) UpdateToken(ctx context.Context, c Caller, patch chave.Token, 
 		return chave.Token{}, err
 	}
 	s.log.InfoContext(ctx, "token updated", "token", t.ID, "actor", c.ClientID, "fields", fields)
+	if err := s.propagateChanges(ctx, s.changedToken(t)); err != nil {
+		return chave.Token{}, err
+	}
 	return s.withViolations(s.masked(ctx, t), tenant, s.clock()), nil
 }
 
@@ -346,7 +349,7 @@ func (s *Service) RevokeToken(ctx context.Context, c Caller, id string) (chave.T
 		s.log.InfoContext(ctx, "token revoked", "token", id, "actor", c.ClientID)
 	}
 	// Also when it was already revoked: a retry repairs a failed write.
-	if err := s.propagate(ctx, s.credentialEntries(t)...); err != nil {
+	if err := s.propagate(ctx, append(s.credentialEntries(t), s.changedToken(t))...); err != nil {
 		return chave.Token{}, err
 	}
 	return s.masked(ctx, t), nil
@@ -439,7 +442,7 @@ func (s *Service) RotateToken(ctx context.Context, c Caller, id string, previous
 		}
 		due = append(due, rotationEntry(rec))
 	}
-	if err := s.propagate(ctx, due...); err != nil {
+	if err := s.propagate(ctx, append(due, s.changedToken(t))...); err != nil {
 		return chave.Token{}, secrets.ClientSecret{}, err
 	}
 	return s.masked(ctx, t), secret, nil

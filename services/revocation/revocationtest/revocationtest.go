@@ -51,6 +51,9 @@ func Run(t *testing.T, newSet func(t *testing.T) revocation.Set) {
 		{"Rebuild", testRebuild},
 		{"Size", testSize},
 		{"Concurrency", testConcurrency},
+		{"Changed", testChanged},
+		{"ChangedExpiry", testChangedExpiry},
+		{"GenerationAfterRebuild", testGenerationAfterRebuild},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,5 +479,109 @@ func testConcurrency(t *testing.T, s revocation.Set) {
 				t.Errorf("%s not revoked", id)
 			}
 		}
+	}
+}
+
+// versions calls Versions and fails the test on an error.
+func versions(t *testing.T, s revocation.Set, ids ...string) (revocation.Generation, []int64) {
+	t.Helper()
+	out := make([]int64, len(ids))
+	gen, err := s.Versions(t.Context(), ids, out)
+	if err != nil {
+		t.Fatalf("Versions(%q): %v", ids, err)
+	}
+	if gen == "" {
+		t.Fatalf("Versions(%q): empty generation", ids)
+	}
+	return gen, out
+}
+
+func changed(id string, version int64, until time.Time) revocation.Entry {
+	return revocation.Entry{Kind: revocation.Changed, ID: id, At: t0, Version: version, Until: until}
+}
+
+// testChanged: Changed entries answer their version, keep the greatest
+// written, revoke nothing, and are separate from every other kind.
+func testChanged(t *testing.T, s revocation.Set) {
+	tok, tenant := revocation.ChangedToken("c1"), revocation.ChangedTenant("acme")
+	gen, got := versions(t, s, tok, tenant)
+	if got[0] != 0 || got[1] != 0 {
+		t.Errorf("Versions on an empty set = %v, want [0 0]", got)
+	}
+	revoke(t, s, changed(tok, 7, hour()), changed(tenant, 1<<40, hour()))
+	gen2, got := versions(t, s, tok, tenant)
+	if got[0] != 7 || got[1] != 1<<40 {
+		t.Errorf("Versions = %v, want [7 %d]", got, int64(1<<40))
+	}
+	if gen2 != gen {
+		t.Errorf("generation moved from %q to %q on a write; only a rebuild moves it", gen, gen2)
+	}
+	// An older version written later (a slow writer) keeps the greater;
+	// 10 after 9 compares as a number, not as text.
+	revoke(t, s, changed(tok, 3, hour()))
+	revoke(t, s, changed(tok, 10, hour()))
+	revoke(t, s, changed(tok, 9, hour()))
+	if _, got = versions(t, s, tok); got[0] != 10 {
+		t.Errorf("version after writing 3, 10, 9 over 7 = %d, want 10", got[0])
+	}
+	// Nothing else reads them, and they read nothing else.
+	revoke(t, s, revocation.Entry{Kind: revocation.Credential, ID: "c2", At: t0, Until: hour()})
+	expect(t, s,
+		check{revocation.Query{ClientID: tok, IssuedAt: t0}, false},
+		check{revocation.Query{ClientID: "c1", IssuedAt: t0, TokenID: tok, FamilyID: tok, KeyID: tok}, false},
+	)
+	if _, got = versions(t, s, "c2", revocation.ChangedToken("c2"), ""); got[0] != 0 || got[1] != 0 || got[2] != 0 {
+		t.Errorf("Versions of ids without a Changed entry = %v, want zeros", got)
+	}
+	if _, err := s.Versions(t.Context(), []string{tok}, nil); err == nil {
+		t.Error("Versions with no room for the answer: no error")
+	}
+	if err := s.Revoke(t.Context(), revocation.Entry{Kind: revocation.Changed, ID: tok, At: t0, Until: hour()}); err == nil {
+		t.Error("Revoke of a Changed entry without a version: no error")
+	}
+	if _, got = versions(t, s, tok); got[0] != 10 {
+		t.Errorf("version after a refused write = %d, want 10", got[0])
+	}
+}
+
+// testChangedExpiry: a Changed entry forgets itself at its Until, and a
+// later write with a longer one keeps it.
+func testChangedExpiry(t *testing.T, s revocation.Set) {
+	short := time.Now().Add(300 * time.Millisecond)
+	revoke(t, s, changed("short", 2, short), changed("kept", 2, short))
+	revoke(t, s, changed("kept", 1, hour()))
+	if _, got := versions(t, s, "short", "kept"); got[0] != 2 || got[1] != 2 {
+		t.Fatalf("Versions = %v, want [2 2]", got)
+	}
+	eventually(t, "the short Changed entry forgotten", func() bool {
+		_, got := versions(t, s, "short")
+		return got[0] == 0
+	})
+	if _, got := versions(t, s, "kept"); got[0] != 2 {
+		t.Errorf("version of the entry rewritten with a longer Until = %d, want 2 (the greater, kept)", got[0])
+	}
+}
+
+// testGenerationAfterRebuild: every Rebuild answers a new generation, so a
+// copy stamped before it cannot trust an entry's absence; the Changed
+// entries of the rebuild's view are there afterwards.
+func testGenerationAfterRebuild(t *testing.T, s revocation.Set) {
+	revoke(t, s, changed("before", 4, hour()))
+	gen, _ := versions(t, s, "before")
+	if err := s.Rebuild(t.Context(), []revocation.Entry{changed("view", 2, hour())}); err != nil {
+		t.Fatalf("Rebuild: %v", err)
+	}
+	gen2, got := versions(t, s, "before", "view")
+	if gen2 == gen {
+		t.Errorf("generation %q unchanged by a Rebuild", gen)
+	}
+	if got[0] != 4 || got[1] != 2 {
+		t.Errorf("Versions after Rebuild = %v, want [4 2]", got)
+	}
+	if err := s.Rebuild(t.Context(), nil); err != nil {
+		t.Fatalf("second Rebuild: %v", err)
+	}
+	if gen3, _ := versions(t, s, "before"); gen3 == gen2 || gen3 == gen {
+		t.Errorf("generation %q after a second Rebuild repeats an earlier one (%q, %q)", gen3, gen, gen2)
 	}
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Revocations", func(t *testing.T) { runRevocations(t, open) })
 	t.Run("Usage", func(t *testing.T) { runUsage(t, open) })
 	t.Run("SigningKeys", func(t *testing.T) { runSigningKeys(t, open) })
+	t.Run("Versions", func(t *testing.T) { runVersions(t, open) })
 }
 
 type opener func(t *testing.T) storage.Store

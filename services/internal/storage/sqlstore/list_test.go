@@ -31,7 +31,7 @@ func (r *tokenRows) Scan(dest ...any) error {
 			*d = map[int]string{0: id, 5: "[]", 6: "{}"}[i]
 		case *sql.NullInt64:
 			*d = sql.NullInt64{Int64: int64(1000 - r.next), Valid: i == 10}
-		case *bool, *[]byte, *int:
+		case *bool, *[]byte, *int, *int64:
 		default:
 			return fmt.Errorf("column %d: unexpected %T", i, d)
 		}

@@ -12,9 +12,9 @@ func TestDerivedStatements(t *testing.T) {
 	squash := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	for _, c := range []struct{ name, got, want string }{
 		{"insert tenant", insertTenantSQL,
-			`INSERT INTO tenants (id, display_name, contexts, create_time, update_time, policy) VALUES ($1, $2, $3, $4, $5, $6)`},
+			`INSERT INTO tenants (id, display_name, contexts, create_time, update_time, policy, version) VALUES ($1, $2, $3, $4, $5, $6, $7)`},
 		{"update tenant", updateTenantSQL,
-			`UPDATE tenants SET display_name = $2, contexts = $3, create_time = $4, update_time = $5, policy = $6 WHERE id = $1 RETURNING ` + tenantColumns},
+			`UPDATE tenants SET display_name = $2, contexts = $3, create_time = $4, update_time = $5, policy = $6, version = $7 WHERE id = $1 RETURNING ` + tenantColumns},
 		{"state of a token write", StateOfWrite, `CASE WHEN CAST($13 AS BIGINT) IS NULL THEN 0 ELSE 2 END`},
 		{"update token", updateTokenSQL, `UPDATE tokens SET tenant = $2, display_name = $3, description = $4,` +
 			` general_access = $5, contexts = $6, parameters = $7, secret_hash = $8, operator = $9,` +
@@ -22,7 +22,7 @@ func TestDerivedStatements(t *testing.T) {
 			` last_use_time = $14, creator = $15, revoker = $16,` +
 			` previous_secret_hash = $17, previous_secret_expire_time = $18,` +
 			` previous_secret_hash_version = $19, previous_secret_version = $20,` +
-			` secret_hash_version = $21, secret_version = $22, state = ` + StateOfWrite +
+			` secret_hash_version = $21, secret_version = $22, version = $23, state = ` + StateOfWrite +
 			` WHERE id = $1 RETURNING ` + TokenColumns},
 		{"revoke access token", revokeAccessTokenSQL, `INSERT INTO revoked_access_tokens (id, client_id, expire_time, revoke_time)` +
 			` VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`},

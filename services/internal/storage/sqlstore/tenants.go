@@ -12,7 +12,7 @@ import (
 
 // tenantColumns are the columns of the tenants table, in the order of
 // scanTenant and tenantArgs. A new column goes at the end, here and in both.
-const tenantColumns = `id, display_name, contexts, create_time, update_time, policy`
+const tenantColumns = `id, display_name, contexts, create_time, update_time, policy, version`
 
 // scanTenant reads a row of tenantColumns.
 func scanTenant(row Scanner) (chave.Tenant, error) {
@@ -21,7 +21,7 @@ func scanTenant(row Scanner) (chave.Tenant, error) {
 		contexts, policy string
 		created, updated sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.DisplayName, &contexts, &created, &updated, &policy); err != nil {
+	if err := row.Scan(&t.ID, &t.DisplayName, &contexts, &created, &updated, &policy, &t.Version); err != nil {
 		return chave.Tenant{}, err
 	}
 	var err error
@@ -46,7 +46,7 @@ func tenantArgs(t chave.Tenant) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime), policy}, nil
+	return []any{t.ID, t.DisplayName, contexts, encodeTime(t.CreateTime), encodeTime(t.UpdateTime), policy, t.Version}, nil
 }
 
 // storedPolicy is the JSON of the tenants.policy column (migration 0007);
@@ -129,7 +129,7 @@ func (s *Store) ListTenants(ctx context.Context) ([]chave.Tenant, error) {
 }
 
 // UpdateTenant reads the tenant, locking it, applies update and writes the
-// result in one transaction. An error from update aborts and is returned
+// result, its Version one more than the one read, in one transaction. An error from update aborts and is returned
 // unchanged. The tenant's id and create time never change. update may run
 // more than once if the database aborts the transaction to resolve a
 // conflict.
@@ -140,11 +140,11 @@ func (s *Store) UpdateTenant(ctx context.Context, id string, update func(*chave.
 		if err != nil {
 			return notFound(err, "tenant", id)
 		}
-		created := t.CreateTime
+		created, version := t.CreateTime, t.Version
 		if err := update(&t); err != nil {
 			return &closureError{err}
 		}
-		t.ID, t.CreateTime = id, created
+		t.ID, t.CreateTime, t.Version = id, created, version+1 // see UpdateToken
 		args, err := tenantArgs(t)
 		if err != nil {
 			return err

@@ -18,7 +18,7 @@ const TokenColumns = `id, tenant, display_name, description, general_access,
 	create_time, expire_time, revoke_time, last_use_time, creator, revoker,
 	previous_secret_hash, previous_secret_expire_time,
 	previous_secret_hash_version, previous_secret_version,
-		secret_hash_version, secret_version`
+	secret_hash_version, secret_version, version`
 
 // scanToken reads a row of TokenColumns.
 func scanToken(row Scanner) (chave.Token, error) {
@@ -33,7 +33,7 @@ func scanToken(row Scanner) (chave.Token, error) {
 		&created, &expire, &revoke, &lastUse, &t.Creator, &t.Revoker,
 		&t.PreviousSecretHash, &previousExpire,
 		&t.PreviousSecretHashVersion, &t.PreviousSecretVersion,
-		&t.SecretHashVersion, &t.SecretVersion)
+		&t.SecretHashVersion, &t.SecretVersion, &t.Version)
 	if err != nil {
 		return chave.Token{}, err
 	}
@@ -73,7 +73,7 @@ func TokenArgs(t chave.Token) ([]any, error) {
 		encodeTime(t.LastUseTime), t.Creator, t.Revoker,
 		encodeBytes(t.PreviousSecretHash), encodeTime(t.PreviousSecretExpireTime),
 		t.PreviousSecretHashVersion, t.PreviousSecretVersion,
-		t.SecretHashVersion, t.SecretVersion}, nil
+		t.SecretHashVersion, t.SecretVersion, t.Version}, nil
 }
 
 // Statements on tokens, derived from TokenColumns. selectTokenSQL and
@@ -180,7 +180,8 @@ func (s *Store) markExpired(ctx context.Context, now time.Time) error {
 }
 
 // UpdateToken reads the token, locking it, applies update and writes the
-// result with the event update returns, in one transaction. An error from
+// result, its Version one more than the one read, with the event update
+// returns, in one transaction. An error from
 // update aborts and is returned unchanged. The token's id and create time
 // never change. update must not call the store (on SQLite the write
 // connection is held), and may run more than once if the database aborts
@@ -192,12 +193,14 @@ func (s *Store) UpdateToken(ctx context.Context, id string, update func(*chave.T
 		if err != nil {
 			return notFound(err, "token", id)
 		}
-		created := t.CreateTime
+		created, version := t.CreateTime, t.Version
 		ev, err := update(&t)
 		if err != nil {
 			return &closureError{err}
 		}
-		t.ID, t.CreateTime = id, created
+		// The version counts the changes, under the row's lock: the write
+		// below stores the one read plus one, whatever update did.
+		t.ID, t.CreateTime, t.Version = id, created, version+1
 		args, err := TokenArgs(t)
 		if err != nil {
 			return err
