@@ -85,11 +85,11 @@ BENCH_FLAGS ?=
 
 bench: build
 	@$(GO) build -o bin/chave-load github.com/chave/chave/services/cmd/chave-load
-	bin/chave-load bench --chave bin/chave --apart --duration $(BENCH_TIME) --warmup $(BENCH_WARMUP) $(BENCH_FLAGS)
+	bin/chave-load bench --chave bin/chave --apart --million --duration $(BENCH_TIME) --warmup $(BENCH_WARMUP) $(BENCH_FLAGS)
 
 bench-quick: build
 	@$(GO) build -o bin/chave-load github.com/chave/chave/services/cmd/chave-load
-	bin/chave-load bench --chave bin/chave --quick --duration 2s --warmup 500ms $(BENCH_FLAGS)
+	bin/chave-load bench --chave bin/chave --quick --million --million-tokens 20000 --duration 2s --warmup 500ms $(BENCH_FLAGS)
 
 # Go benchmarks of the hot paths, in-process. BENCH_OUT=file keeps their
 # output for bench-compare.

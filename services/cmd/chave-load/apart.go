@@ -20,11 +20,12 @@ import (
 func (b *bench) runApart(ctx context.Context) error {
 	redisAddr := freeAddr()
 	_, redisPort, _ := splitPort(redisAddr)
-	if _, err := b.start("redis", "redis-server", nil, "--port", redisPort, "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"); err != nil {
+	redis, err := b.start("redis", "redis-server", nil, "--port", redisPort, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
+	if err != nil {
 		return err
 	}
-	pg, err := b.startPostgres(ctx)
+	pg, postgres, err := b.startPostgres(ctx)
 	if err != nil {
 		return err
 	}
@@ -35,6 +36,12 @@ func (b *bench) runApart(ctx context.Context) error {
 		"CHAVE_HASH_KEY="+randomKey(), "CHAVE_ENCRYPTION_KEY="+randomKey(), "CHAVE_REFRESH_TOKEN_KEY="+randomKey(),
 		"CHAVE_SIGNING_KEYS_FILE="+filepath.Join(b.dir, "signing-keys.json"), "CHAVE_INTERNAL_TOKEN="+randomKey(),
 	)
+	if n := b.cfg.apartProcs; n > 0 {
+		// --apart-gomaxprocs 1 is as deployed: deploy/base limits each
+		// service to one CPU, which the Go runtime reads from the cgroup
+		// as GOMAXPROCS 1.
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(n))
+	}
 	migrate := exec.CommandContext(ctx, b.cfg.chave, "migrate")
 	migrate.Env = env
 	if out, err := migrate.CombinedOutput(); err != nil {
@@ -73,6 +80,8 @@ func (b *bench) runApart(ctx context.Context) error {
 		return err
 	}
 	pids := []int{registry.pid(), auth.pid(), gateway.pid()}
+	b.aside = []*proc{postgres, redis}
+	defer func() { b.aside = nil }()
 	for _, n := range b.concurrencies(false) {
 		ref := "client credentials, REST"
 		var refRate float64
@@ -81,9 +90,13 @@ func (b *bench) runApart(ctx context.Context) error {
 				refRate = r.res.rate()
 			}
 		}
-		if _, err := b.load(ctx, "services apart (PostgreSQL + Redis): client credentials, REST", n, pids, ref, refRate,
-			grantWorker(b.http, base, creds.grant)); err != nil {
+		r, err := b.load(ctx, "services apart (PostgreSQL + Redis): client credentials, REST", n, pids, ref, refRate,
+			grantWorker(b.http, base, creds.grant))
+		if err != nil {
 			return err
+		}
+		if p := b.cfg.apartProcs; p > 0 {
+			b.rows[len(b.rows)-1].note = fmt.Sprintf("GOMAXPROCS %d each; %s", p, r.note)
 		}
 	}
 	for _, p := range []*proc{gateway, auth, registry} {
@@ -105,30 +118,30 @@ func splitPort(addr string) (host, port string, err error) {
 
 // startPostgres initialises a throw-away cluster and runs it on loopback
 // (as the OS user postgres when this process is root: PostgreSQL refuses
-// to run as root). It answers the cluster's URL.
-func (b *bench) startPostgres(ctx context.Context) (string, error) {
+// to run as root). It answers the cluster's URL and its postmaster.
+func (b *bench) startPostgres(ctx context.Context) (string, *proc, error) {
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
-		return "", fmt.Errorf("no /usr/lib/postgresql/*/bin/initdb: install PostgreSQL's server package")
+		return "", nil, fmt.Errorf("no /usr/lib/postgresql/*/bin/initdb: install PostgreSQL's server package")
 	}
 	slices.SortFunc(bins, func(a, b string) int { return pgVersion(b) - pgVersion(a) })
 	binDir := filepath.Dir(bins[0])
 	dir, err := os.MkdirTemp("", "chave-bench-pg-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	b.stop = append(b.stop, func() { os.RemoveAll(dir) })
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			return "", fmt.Errorf("running as root needs the OS user postgres: %w", err)
+			return "", nil, fmt.Errorf("running as root needs the OS user postgres: %w", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	data := filepath.Join(dir, "data")
@@ -136,23 +149,23 @@ func (b *bench) startPostgres(ctx context.Context) (string, error) {
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("initdb: %w: %s", err, out)
+		return "", nil, fmt.Errorf("initdb: %w: %s", err, out)
 	}
 	_, port, _ := splitPort(freeAddr())
 	p, err := b.startAs("postgres", filepath.Join(binDir, "postgres"), nil, cred,
 		"-D", data, "-p", port, "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	url := "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		check := exec.CommandContext(ctx, filepath.Join(binDir, "pg_isready"), "-h", "127.0.0.1", "-p", port, "-q")
 		if check.Run() == nil {
-			return url, nil
+			return url, p, nil
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("postgres not ready in 30 s (log %s)", p.log)
+			return "", nil, fmt.Errorf("postgres not ready in 30 s (log %s)", p.log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -34,11 +34,16 @@ type benchConfig struct {
 	chave            string // the chave binary
 	quick            bool   // c=16 only, short runs, no services apart
 	duration, warmup time.Duration
-	apart            bool // also the services apart on PostgreSQL + Redis
+	apart            bool   // also the services apart on PostgreSQL + Redis
+	only             string // "apart": only the services apart and the serve grant rows they compare with
+	apartProcs       int    // GOMAXPROCS of each service apart; 0: the Go runtime's choice
 	readyRuns        int
 	markdown         string // also write the table here
 	pprofDir         string // CPU profiles of serve, one per load, here
 	rounds           int    // the loads and Go benchmarks this many times; the table shows medians
+	million          bool   // also the large-registry rows (million.go)
+	millionTokens    int    // the large registry's size
+	millionOnly      bool   // only the large-registry rows
 }
 
 // runBench is `chave-load bench`: it starts chave serve (SQLite, in-process
@@ -54,18 +59,39 @@ func runBench(args []string, out io.Writer) error {
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "how long each load is measured")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "how long each load runs before it is measured")
 	fs.BoolVar(&c.apart, "apart", false, "also measure the services apart (registry, auth, gateway) on PostgreSQL and Redis it starts")
+	fs.StringVar(&c.only, "only", "", "apart: only the services apart and the serve grant rows they are compared with (implies --apart)")
+	fs.IntVar(&c.apartProcs, "apart-gomaxprocs", 0, "GOMAXPROCS of each service apart (1: as deploy/base's CPU limit of 1 makes it, Go reading the cgroup's limit); 0: the Go runtime's choice (the machine's cores)")
 	fs.IntVar(&c.rounds, "rounds", 1, "drive every path this many times and show, for each row, the round with the median ratio (on a busy machine)")
 	fs.IntVar(&c.readyRuns, "ready-runs", 5, "how many times serve is restarted to time start to ready")
 	fs.StringVar(&c.markdown, "markdown", "", "also write the table to this file")
 	fs.StringVar(&c.pprofDir, "pprof", "", "run serve with --pprof and keep a CPU profile of each of its loads in this directory")
+	fs.BoolVar(&c.million, "million", false, "also measure a registry of --million-tokens credentials in one tenant (seeded with chave-load seed) beside an empty one")
+	fs.IntVar(&c.millionTokens, "million-tokens", 1_000_000, "the size of the --million registry")
+	fs.BoolVar(&c.millionOnly, "million-only", false, "measure only the --million rows")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.apartProcs < 0 {
+		return fmt.Errorf("--apart-gomaxprocs %d: want 0 or more", c.apartProcs)
+	}
+	if c.millionOnly {
+		c.million = true
+	}
+	if c.million && c.millionTokens < 1 {
+		return fmt.Errorf("--million-tokens %d: want at least 1", c.millionTokens)
 	}
 	if c.rounds < 1 {
 		return fmt.Errorf("--rounds %d: want at least 1", c.rounds)
 	}
+	switch c.only {
+	case "":
+	case "apart":
+		c.apart = true
+	default:
+		return fmt.Errorf("--only %q: want apart", c.only)
+	}
 	if c.quick {
-		c.apart = false
+		c.apart = c.only == "apart"
 		c.readyRuns = min(c.readyRuns, 2)
 	}
 	ctx := context.Background()
@@ -87,6 +113,11 @@ type bench struct {
 
 	floor, serve *proc
 	http         *http.Client
+	// names maps a process the bench started to its name.
+	names map[int]string
+	// aside are processes (and their children) whose CPU a load's row
+	// notes but does not count as the server's: PostgreSQL and Redis.
+	aside []*proc
 	// pprof maps a server process to its /debug/pprof/profile and a name
 	// for its profiles, when profiling.
 	pprof map[int]pprofTarget
@@ -106,6 +137,7 @@ type row struct {
 	refRate float64
 	// Set instead of res for a Go benchmark or a timing.
 	nsPerOp    float64
+	cpuMicros  float64 // an nsPerOp row's CPU column when set (else ns/op in µs)
 	p50, p99   time.Duration
 	note       string
 	noRequests bool
@@ -137,6 +169,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.dir = dir
 	b.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}}
+	if b.cfg.millionOnly {
+		return b.runMillion(ctx, b.cfg.millionTokens)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -195,6 +230,13 @@ func (b *bench) run(ctx context.Context) error {
 	var rounds [][]row
 	for range b.cfg.rounds {
 		b.rows = nil
+		if b.cfg.only == "apart" {
+			if err := b.serveGrants(ctx, base, creds, servePids); err != nil {
+				return err
+			}
+			rounds = append(rounds, b.rows)
+			continue
+		}
 		if err := b.round(ctx, floorURL, base, floorCred, floorToken, token, creds, authClient, floorPids, servePids); err != nil {
 			return err
 		}
@@ -206,15 +248,30 @@ func (b *bench) run(ctx context.Context) error {
 			return fmt.Errorf("services apart: %w", err)
 		}
 	}
+	if b.cfg.only != "" {
+		return nil
+	}
 	// Start to ready on the database the loads filled.
 	b.serve.terminate()
-	return b.startToReady(ctx, serveArgs, base)
+	if err := b.startToReady(ctx, serveArgs, base); err != nil {
+		return err
+	}
+	if b.cfg.million {
+		return b.runMillion(ctx, b.cfg.millionTokens)
+	}
+	return nil
 }
 
 // load runs one path at concurrency n against the server processes pids
 // and appends its row.
 func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref string, refRate float64, nw newWorker) (row, error) {
 	w := watchProcs(pids)
+	asideRoots := make([]int, len(b.aside))
+	asideStart := make([]map[int]time.Duration, len(b.aside))
+	for i, p := range b.aside {
+		asideRoots[i] = p.pid()
+		asideStart[i] = treeCPU(asideRoots[i : i+1])
+	}
 	start := time.Now()
 	var profiles sync.WaitGroup
 	for _, pid := range pids {
@@ -227,7 +284,11 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 		}
 	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
-	cpu, rssPeak, werr := w.stop()
+	cpu, each, rssPeak, werr := w.stop()
+	asideCPU := make([]time.Duration, len(b.aside))
+	for i := range b.aside {
+		asideCPU[i] = treeDelta(asideStart[i], treeCPU(asideRoots[i:i+1]))
+	}
 	profiles.Wait()
 	if err != nil {
 		return row{}, fmt.Errorf("%s, c=%d: %w", path, n, err)
@@ -238,10 +299,32 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	// The CPU time covers the warm-up too: count its requests in
 	// proportion (the rate is steady after the first second).
 	total := time.Since(start)
-	if res.elapsed > 0 && total > res.elapsed {
-		cpu = time.Duration(float64(cpu) * float64(res.elapsed) / float64(total))
+	scale := func(d time.Duration) time.Duration {
+		if res.elapsed > 0 && total > res.elapsed {
+			return time.Duration(float64(d) * float64(res.elapsed) / float64(total))
+		}
+		return d
 	}
-	r := row{path: path, conc: n, res: res, cpu: cpu, rss: rssPeak, ref: ref, refRate: refRate}
+	r := row{path: path, conc: n, res: res, cpu: scale(cpu), rss: rssPeak, ref: ref, refRate: refRate}
+	if len(pids) > 1 && res.ok > 0 {
+		// Several processes: the CPU µs per request of each, in the note,
+		// and of the databases beside them.
+		perReq := func(d time.Duration) float64 {
+			return float64(scale(d).Microseconds()) / (res.rate() * res.elapsed.Seconds())
+		}
+		parts := make([]string, len(pids))
+		for i, pid := range pids {
+			parts[i] = fmt.Sprintf("%s %.0f", b.names[pid], perReq(each[i]))
+		}
+		r.note = "CPU µs/req: " + strings.Join(parts, ", ")
+		if len(b.aside) > 0 {
+			parts = parts[:0]
+			for i, p := range b.aside {
+				parts = append(parts, fmt.Sprintf("%s %.0f", p.name, perReq(asideCPU[i])))
+			}
+			r.note += "; not counted: " + strings.Join(parts, ", ")
+		}
+	}
 	b.rows = append(b.rows, r)
 	fmt.Fprintf(os.Stderr, "chave-load bench: %-40s c=%-3d %8.0f/s failed=%d\n", path, n, res.rate(), res.failed)
 	return r, nil
@@ -262,6 +345,9 @@ func (b *bench) print() error {
 		case r.nsPerOp > 0:
 			rate = fmt.Sprintf("%.0f", 1e9/r.nsPerOp)
 			cpu = fmt.Sprintf("%.2f", r.nsPerOp/1e3)
+			if r.cpuMicros > 0 {
+				cpu = fmt.Sprintf("%.1f", r.cpuMicros)
+			}
 			if r.refRate > 0 {
 				ratio = fmt.Sprintf("%.2f", 1e9/r.nsPerOp/r.refRate)
 			}
@@ -600,6 +686,10 @@ func (b *bench) startAs(name, bin string, env []string, cred *syscall.Credential
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	if b.names == nil {
+		b.names = make(map[int]string)
+	}
+	b.names[p.pid()] = name
 	go func() {
 		cmd.Wait()
 		f.Close()
@@ -730,6 +820,18 @@ func (b *bench) round(ctx context.Context, floorURL, base string, floorCred cred
 		}
 	}
 	return b.verifyBenchmarks()
+}
+
+// serveGrants drives serve's client-credentials grants alone, at the
+// concurrencies of the services apart: the rows `--only apart` compares
+// them with.
+func (b *bench) serveGrants(ctx context.Context, base string, creds credentials, servePids []int) error {
+	for _, n := range b.concurrencies(false) {
+		if _, err := b.load(ctx, "client credentials, REST", n, servePids, "", 0, grantWorker(b.http, base, creds.grant)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // medianRows merges rounds of the same rows (same order every round): each

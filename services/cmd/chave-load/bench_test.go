@@ -1,7 +1,10 @@
 package main
 
 import (
+	"io"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -40,5 +43,38 @@ func TestNewMedianRows(t *testing.T) {
 	}
 	if one := medianRows(rounds[:1]); one[0].res.ok != 100 {
 		t.Errorf("one round: %+v", one)
+	}
+}
+
+// --only takes apart alone, and says so before starting anything.
+func TestNewBenchOnlyFlag(t *testing.T) {
+	err := runBench([]string{"--only", "serve"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--only") {
+		t.Fatalf("--only serve: %v, want an error naming --only", err)
+	}
+}
+
+// treeCPU follows a process's children (PostgreSQL's backends), and
+// treeDelta counts one born since the start in full.
+func TestNewTreeCPU(t *testing.T) {
+	self := os.Getpid()
+	start := treeCPU([]int{self})
+	if _, ok := start[self]; !ok {
+		t.Fatalf("the root is not in its tree: %v", start)
+	}
+	child := exec.Command("sleep", "5")
+	if err := child.Start(); err != nil {
+		t.Skip("no sleep:", err)
+	}
+	defer func() { child.Process.Kill(); child.Wait() }()
+	end := treeCPU([]int{self})
+	if _, ok := end[child.Process.Pid]; !ok {
+		t.Fatalf("child %d not in the tree %v", child.Process.Pid, end)
+	}
+	if d := treeDelta(start, end); d < 0 {
+		t.Fatalf("delta %v", d)
+	}
+	if d := treeDelta(map[int]time.Duration{}, map[int]time.Duration{1: time.Second, 2: time.Second}); d != 2*time.Second {
+		t.Fatalf("processes born since count in full: %v", d)
 	}
 }

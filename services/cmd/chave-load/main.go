@@ -8,7 +8,8 @@
 //
 // chave-load bench (make bench, make bench-quick) starts chave serve and
 // the floor itself and measures every hot path side by side: see bench.go
-// and docs/performance.md.
+// and docs/performance.md. chave-load seed writes a million credentials
+// into a registry's database for its large-registry rows (seed.go).
 package main
 
 import (
@@ -43,6 +44,9 @@ type config struct {
 func run(args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "bench" {
 		return runBench(args[1:], out)
+	}
+	if len(args) > 0 && args[0] == "seed" {
+		return runSeed(args[1:], out)
 	}
 	var c config
 	fs := flag.NewFlagSet("chave-load", flag.ContinueOnError)

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,28 +19,77 @@ const clockTicks = 100
 
 // cpuTime is a process's user plus system CPU time so far.
 func cpuTime(pid int) (time.Duration, error) {
+	cpu, _, err := procStat(pid)
+	return cpu, err
+}
+
+// procStat is a process's user plus system CPU time so far, and its
+// parent's pid.
+func procStat(pid int) (cpu time.Duration, ppid int, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces:
 	// the fields after it start past the last ')'.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	// f[0] is field 3 (state), f[1] field 4 (ppid); utime and stime are
+	// fields 14 and 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
+	ppid, err0 := strconv.Atoi(f[1])
 	utime, err1 := strconv.ParseInt(f[11], 10, 64)
 	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	if err0 != nil || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: ppid %q utime %q stime %q", pid, f[1], f[11], f[12])
 	}
-	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+	return time.Duration(utime+stime) * time.Second / clockTicks, ppid, nil
+}
+
+// treeCPU is the CPU time so far of each process of the trees rooted at
+// roots (PostgreSQL's backends are its postmaster's children).
+func treeCPU(roots []int) map[int]time.Duration {
+	entries, _ := os.ReadDir("/proc")
+	cpu := make(map[int]time.Duration)
+	children := make(map[int][]int)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, ppid, err := procStat(pid)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		cpu[pid] = c
+		children[ppid] = append(children[ppid], pid)
+	}
+	out := make(map[int]time.Duration)
+	for todo := slices.Clone(roots); len(todo) > 0; {
+		pid := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if c, ok := cpu[pid]; ok {
+			out[pid] = c
+			todo = append(todo, children[pid]...)
+		}
+	}
+	return out
+}
+
+// treeDelta is the CPU time the processes of end spent since start (all
+// of it for those born since).
+func treeDelta(start, end map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, c := range end {
+		d += c - start[pid]
+	}
+	return d
 }
 
 // rss is a process's resident set size in bytes (VmRSS).
@@ -66,7 +117,7 @@ func rss(pid int) (int64, error) {
 // 50 ms while the load runs.
 type procWatch struct {
 	pids    []int
-	cpu0    time.Duration
+	cpu0    []time.Duration
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	maxRSS  int64
@@ -95,16 +146,17 @@ func watchProcs(pids []int) *procWatch {
 	return w
 }
 
-func (w *procWatch) cpu() (time.Duration, error) {
-	var sum time.Duration
-	for _, pid := range w.pids {
+// cpu is each process's CPU time so far.
+func (w *procWatch) cpu() ([]time.Duration, error) {
+	out := make([]time.Duration, len(w.pids))
+	for i, pid := range w.pids {
 		c, err := cpuTime(pid)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		sum += c
+		out[i] = c
 	}
-	return sum, nil
+	return out, nil
 }
 
 func (w *procWatch) sample() {
@@ -121,13 +173,19 @@ func (w *procWatch) sample() {
 }
 
 // stop ends the watch and returns the CPU time the processes spent since
-// it started and their peak RSS.
-func (w *procWatch) stop() (cpu time.Duration, peakRSS int64, err error) {
+// it started (their sum, and each one's, in the order of the pids) and
+// their peak RSS.
+func (w *procWatch) stop() (cpu time.Duration, each []time.Duration, peakRSS int64, err error) {
 	w.cancel()
 	w.wg.Wait()
 	cpu1, err := w.cpu()
-	if err != nil {
-		return 0, 0, err
+	if err != nil || w.cpu0 == nil {
+		return 0, nil, 0, errors.Join(err, w.lastErr)
 	}
-	return cpu1 - w.cpu0, w.maxRSS, w.lastErr
+	each = make([]time.Duration, len(cpu1))
+	for i := range cpu1 {
+		each[i] = cpu1[i] - w.cpu0[i]
+		cpu += each[i]
+	}
+	return cpu, each, w.maxRSS, w.lastErr
 }

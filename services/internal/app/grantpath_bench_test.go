@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -101,8 +100,8 @@ func basicValue(id, secret string) string {
 	return strings.TrimPrefix(v, "Basic ")
 }
 
-// reportCPU reports the process's CPU time (user and system) per
-// operation from when it is called to the end of the benchmark: on a
+// reportCPU reports the process's CPU time (user and system, processCPU)
+// per operation from when it is called to the end of the benchmark: on a
 // shared machine it moves less than the wall time ns/op is.
 func reportCPU(b *testing.B) {
 	start := processCPU(b)
@@ -111,12 +110,4 @@ func reportCPU(b *testing.B) {
 			b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
 		}
 	})
-}
-
-func processCPU(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,7 +189,22 @@ const (
 	// redialMaxDelay caps the wait between two attempts to reconnect, so
 	// that a restarted service is used again within seconds.
 	redialMaxDelay = 3 * time.Second
+	// windowSize is the HTTP/2 flow-control window of every stream and
+	// connection between chave's services, fixed: chave's messages are a
+	// few hundred bytes, and a fixed window turns off grpc-go's bandwidth
+	// estimator, whose PING frames cost each side a write and a read
+	// every few calls.
+	windowSize = 1 << 20
 )
+
+// streamWorkers is how many goroutines of a gRPC server serve its calls
+// (more calls at once get a goroutine each, as without workers): a worker
+// keeps the stack a call grew, where a goroutine per call grows it anew
+// every time (runtime.morestack was a tenth of the registry's CPU). At
+// least 64, so that a service limited to one CPU (GOMAXPROCS 1) still
+// serves a gateway's usual calls in flight on workers; an idle one costs
+// only its stack.
+func streamWorkers() uint32 { return uint32(max(64, 8*runtime.GOMAXPROCS(0))) }
 
 // start runs build on a new Server of command (its configuration
 // defaulted and validated) and starts serving once build has wired
@@ -241,6 +257,8 @@ func (s *Server) listenGRPC(addr string, metrics prometheus.Registerer, creds cr
 		grpc.Creds(creds),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: serverMinPingInterval, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: maxConnectionAge, MaxConnectionAgeGrace: maxConnectionAgeGrace}),
+		grpc.InitialWindowSize(windowSize), grpc.InitialConnWindowSize(windowSize),
+		grpc.NumStreamWorkers(streamWorkers()),
 	)
 	s.grpc = grpc.NewServer(opts...)
 	s.self = newSelfConn(s.grpc, s.unary)
@@ -270,6 +288,7 @@ func (s *Server) dial(flagName, addr string, tlsCfg TLSConfig) (*grpc.ClientConn
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: redialMaxDelay},
 			MinConnectTimeout: 5 * time.Second,
 		}),
+		grpc.WithInitialWindowSize(windowSize), grpc.WithInitialConnWindowSize(windowSize),
 	)
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {

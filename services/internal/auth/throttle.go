@@ -196,22 +196,24 @@ type guard struct {
 // came after the credential was accepted (another client's token), is a
 // success; anything else (an unreachable registry, a spent refresh token)
 // counts nothing.
+//
+// An attempt of a pair that just succeeded skips the check
+// (throttle.Limiter.Recent: the shared store is read once a second for a
+// client that keeps succeeding); if it fails, it is checked then, before
+// the answer, and refused if its pair went over a limit meanwhile (on
+// another replica), so that it answers as if checked first.
 func guarded[T any](ctx context.Context, g *guard, clientID string, call func() (T, error)) (T, error) {
 	var zero T
 	src := sourceOf(ctx)
-	d, err := g.limiter.Check(ctx, throttle.Attempt{ClientID: clientID, Address: src.address})
-	if err != nil {
-		return zero, &chave.Error{Code: chave.Unavailable, Message: "client authentication cannot be checked now", Err: err}
-	}
-	if !d.Allowed {
-		g.refused.WithLabelValues(src.endpoint, string(d.Limit)).Inc()
-		if g.log.Enabled(ctx, slog.LevelDebug) {
-			g.log.DebugContext(ctx, "client authentication throttled", slog.String("client_id", loggableClientID(clientID)),
-				slog.String("address", src.address), slog.String("limit", string(d.Limit)), slog.Duration("retry_after", d.RetryAfter))
+	a := throttle.Attempt{ClientID: clientID, Address: src.address}
+	d, recent := g.limiter.Recent(a)
+	if !recent {
+		var err error
+		if d, err = g.check(ctx, a); err != nil {
+			return zero, err
 		}
-		return zero, &chave.Error{
-			Code: chave.ResourceExhausted, Message: "too many failed client authentications; retry later",
-			Err: &throttledError{retryAfter: d.RetryAfter, limit: d.Limit},
+		if !d.Allowed {
+			return zero, g.refuse(ctx, src, clientID, d)
 		}
 	}
 	v, err := call()
@@ -220,6 +222,19 @@ func guarded[T any](ctx context.Context, g *guard, clientID string, call func() 
 	case "", chave.PermissionDenied:
 		record = g.limiter.Succeeded(ctx, d)
 	case chave.Unauthenticated:
+		if recent {
+			g.limiter.Forget(a)
+			if ctx.Err() != nil {
+				break
+			}
+			var cerr error
+			if d, cerr = g.check(ctx, a); cerr != nil {
+				return zero, cerr
+			}
+			if !d.Allowed {
+				return zero, g.refuse(ctx, src, clientID, d)
+			}
+		}
 		if ctx.Err() == nil {
 			record = g.limiter.Failed(ctx, d)
 		}
@@ -228,6 +243,28 @@ func guarded[T any](ctx context.Context, g *guard, clientID string, call func() 
 		g.log.WarnContext(ctx, "throttle: could not record a client authentication", "err", record)
 	}
 	return v, err
+}
+
+// check asks the limiter about the attempt.
+func (g *guard) check(ctx context.Context, a throttle.Attempt) (throttle.Decision, error) {
+	d, err := g.limiter.Check(ctx, a)
+	if err != nil {
+		return d, &chave.Error{Code: chave.Unavailable, Message: "client authentication cannot be checked now", Err: err}
+	}
+	return d, nil
+}
+
+// refuse counts and logs a refused attempt and returns its error.
+func (g *guard) refuse(ctx context.Context, src attemptSource, clientID string, d throttle.Decision) error {
+	g.refused.WithLabelValues(src.endpoint, string(d.Limit)).Inc()
+	if g.log.Enabled(ctx, slog.LevelDebug) {
+		g.log.DebugContext(ctx, "client authentication throttled", slog.String("client_id", loggableClientID(clientID)),
+			slog.String("address", src.address), slog.String("limit", string(d.Limit)), slog.Duration("retry_after", d.RetryAfter))
+	}
+	return &chave.Error{
+		Code: chave.ResourceExhausted, Message: "too many failed client authentications; retry later",
+		Err: &throttledError{retryAfter: d.RetryAfter, limit: d.Limit},
+	}
 }
 
 // loggableClientID is the client id for the logs when it has chave's form,

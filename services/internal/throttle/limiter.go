@@ -48,6 +48,12 @@ type Policy struct {
 	// RememberSuccess is how long a pair that authenticated stays known.
 	// Default 24h.
 	RememberSuccess time.Duration
+	// Recheck is how long after a Check that found its pair known and
+	// without failures, and a success, the pair's next attempts may skip
+	// the store (Limiter.Recent): the shared store is read at most once
+	// per Recheck for a client that keeps succeeding. Default 1s;
+	// negative: every attempt is checked.
+	Recheck time.Duration
 }
 
 // Defaults of Policy.
@@ -57,6 +63,7 @@ const (
 	DefaultMaxAddressFailures = 30
 	DefaultMaxClientFailures  = 100
 	DefaultRememberSuccess    = 24 * time.Hour
+	DefaultRecheck            = time.Second
 )
 
 // WithDefaults returns p with its zero fields set to the defaults.
@@ -76,6 +83,9 @@ func (p Policy) WithDefaults() Policy {
 	if p.RememberSuccess == 0 {
 		p.RememberSuccess = DefaultRememberSuccess
 	}
+	if p.Recheck == 0 {
+		p.Recheck = DefaultRecheck
+	}
 	return p
 }
 
@@ -84,6 +94,7 @@ type Limiter struct {
 	store  Store
 	policy Policy
 	now    func() time.Time
+	recent recentPairs
 }
 
 // NewLimiter returns a limiter of failed authentications. Zero fields of
@@ -99,7 +110,7 @@ func NewLimiter(store Store, policy Policy, clock func() time.Time) (*Limiter, e
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Limiter{store: store, policy: p, now: clock}, nil
+	return &Limiter{store: store, policy: p, now: clock, recent: recentPairs{max: DefaultMaxRecent}}, nil
 }
 
 // Policy returns the policy in force, defaults filled in.
@@ -137,6 +148,7 @@ type Decision struct {
 	keys         attemptKeys
 	known        bool  // the pair authenticated within RememberSuccess
 	pairFailures int64 // the pair's failures in its window
+	recent       bool  // from Recent: no store was read
 }
 
 type attemptKeys struct {
@@ -189,9 +201,38 @@ func (d Decision) refuse(limit Limit, retryAfter time.Duration) Decision {
 // shared store, so that every store reports the same windows.
 func (l *Limiter) clock() time.Time { return l.now().Truncate(time.Millisecond) }
 
+// Recent answers, without reading the store, an allowed decision for an
+// attempt whose pair a Check found known and without failures less than
+// Policy.Recheck ago, and which then succeeded; false otherwise (call
+// Check).
+//
+// Its answer may be stale by up to Recheck: failures another replica
+// counted since are not seen. So when an attempt Recent allowed fails,
+// the caller must call Forget at once, and then Check before it answers,
+// and answer the refusal Check gives, if any, instead of the failure
+// (counting nothing): the answer is the one a Check first would have
+// given, and the pair's next attempts are all checked. Past its limit the
+// pair can then only have had attempts in flight checked against stale
+// counts, once per Recheck at most, and only after a success whose Check
+// found its failures at zero (a success Recent allowed clears nothing
+// and extends nothing).
+func (l *Limiter) Recent(a Attempt) (Decision, bool) {
+	k := keysOf(a)
+	if !l.recent.live(k.pair, l.clock()) {
+		return Decision{}, false
+	}
+	return Decision{Allowed: true, keys: k, known: true, recent: true}, true
+}
+
+// Forget drops the attempt's pair from Recent's memory: its next attempts
+// are checked.
+func (l *Limiter) Forget(a Attempt) { l.recent.forget(keysOf(a).pair) }
+
 // Failed counts a failed authentication of an attempt that Check allowed.
+// The pair's next attempts are checked.
 func (l *Limiter) Failed(ctx context.Context, d Decision) error {
 	k := d.keys
+	l.recent.forget(k.pair)
 	if err := l.store.Incr(ctx, l.clock(), l.policy.Window, k.pair, k.address, k.client); err != nil {
 		return fmt.Errorf("throttle: count failure: %w", err)
 	}
@@ -200,9 +241,17 @@ func (l *Limiter) Failed(ctx context.Context, d Decision) error {
 
 // Succeeded records a successful authentication of an attempt that Check
 // allowed: the pair's failures are cleared and the pair becomes known. It
-// writes only what changes: nothing for a known pair without failures.
+// writes only what changes: nothing for a known pair without failures,
+// which Recent then allows for Policy.Recheck; nothing either for a
+// decision of Recent (which extends nothing).
 func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
 	now := l.clock()
+	if d.recent {
+		return nil
+	}
+	if d.known && d.pairFailures == 0 && l.policy.Recheck > 0 {
+		l.recent.remember(d.keys.pair, now, now.Add(l.policy.Recheck))
+	}
 	if d.pairFailures > 0 {
 		if err := l.store.Delete(ctx, now, d.keys.pair); err != nil {
 			return fmt.Errorf("throttle: clear failures: %w", err)

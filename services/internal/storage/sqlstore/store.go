@@ -77,6 +77,16 @@ type Flavor struct {
 	// LockMigrations, when set, runs first in the migration transaction to
 	// keep concurrent migrations apart.
 	LockMigrations string
+	// BulkTx, when set, runs first in each transaction of CreateTokens (the
+	// bench's bulk seeding, bulk.go): settings that speed a long run of
+	// inserts (a page cache that holds the indexes on SQLite, where it
+	// stays on the write connection).
+	BulkTx string
+	// BulkRows is how many rows one INSERT of CreateTokens writes: 0 or 1,
+	// a statement prepared once and run per row (SQLite, which looks each
+	// $N placeholder up in a list as it compiles: quadratic in the rows);
+	// more spares round trips to a server (PostgreSQL).
+	BulkRows int
 }
 
 // Store is a storage.Store on a SQL database.
