@@ -46,15 +46,18 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// clientAddrKey is the context key of the request's client address.
-type clientAddrKey struct{}
-
-// withClientAddress records each request's client address in its context,
-// for forwardClientAddress.
+// withClientAddress records each request's client address in the state
+// observe keeps in its context, for forwardClientAddress. Outside observe
+// (in tests) it adds a state of its own.
 func withClientAddress(next http.Handler, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if addr, ok := clientAddress(r, trusted); ok {
-			r = r.WithContext(context.WithValue(r.Context(), clientAddrKey{}, addr.String()))
+			st := stateOf(r.Context())
+			if st == nil {
+				st = &requestState{route: unmatchedRoute}
+				r = r.WithContext(context.WithValue(r.Context(), requestStateKey{}, st))
+			}
+			st.clientAddr = addr.String()
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -107,8 +110,10 @@ func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// forwardClientAddress adds the request's client address, as
-// withClientAddress recorded it, to every call made on conn.
+// forwardClientAddress adds the request's id and client address, as
+// observe and withClientAddress recorded them, to every call made on conn
+// (in one metadata addition: the services log the id, and the auth
+// service throttles failed client authentications by the address).
 func forwardClientAddress(conn grpc.ClientConnInterface) grpc.ClientConnInterface {
 	return addressForwarder{conn}
 }
@@ -126,9 +131,16 @@ func (f addressForwarder) NewStream(ctx context.Context, desc *grpc.StreamDesc, 
 }
 
 func withForwardedAddress(ctx context.Context) context.Context {
-	addr, ok := ctx.Value(clientAddrKey{}).(string)
-	if !ok {
+	st := stateOf(ctx)
+	switch {
+	case st == nil:
 		return ctx
+	case st.id != "" && st.clientAddr != "":
+		return metadata.AppendToOutgoingContext(ctx, "x-request-id", st.id, clientAddressMetadata, st.clientAddr)
+	case st.id != "":
+		return metadata.AppendToOutgoingContext(ctx, "x-request-id", st.id)
+	case st.clientAddr != "":
+		return metadata.AppendToOutgoingContext(ctx, clientAddressMetadata, st.clientAddr)
 	}
-	return metadata.AppendToOutgoingContext(ctx, clientAddressMetadata, addr)
+	return ctx
 }

@@ -196,8 +196,8 @@ func (o *oauthEndpoints) writeErrorAs(w http.ResponseWriter, r *http.Request, er
 
 // setNoStore keeps credentials and tokens out of caches (RFC 6749 §5.1).
 func setNoStore(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	h["Cache-Control"] = noStoreValue
+	h["Pragma"] = noCacheValue
 }
 
 // requirePost sets Allow and returns a 405 error for anything but POST.
@@ -229,7 +229,12 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 	if err != nil {
 		httpStatus, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, httpStatus, body)
+}
+
+// writeJSONBody answers body, which is JSON.
+func writeJSONBody(w http.ResponseWriter, httpStatus int, body []byte) {
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body) // the client is gone; nothing to do
 }
@@ -238,8 +243,7 @@ func writeJSON(w http.ResponseWriter, httpStatus int, v any) {
 // string). RFC 6749 §3.1: no parameter may repeat, and one sent without a
 // value counts as omitted, which url.Values.Get already gives.
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if !isFormType(r.Header.Get("Content-Type")) {
 		return nil, newOAuthError(errorsv1.OauthError_OAUTH_ERROR_INVALID_REQUEST, "the body must be application/x-www-form-urlencoded")
 	}
 	body, err := readBody(w, r)
@@ -262,6 +266,18 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 		}
 	}
 	return form, nil
+}
+
+// isFormType reports whether a Content-Type names a form body. The bare
+// type, as clients send it, needs no parsing; anything else (parameters,
+// another case) is left to mime.ParseMediaType.
+func isFormType(contentType string) bool {
+	const form = "application/x-www-form-urlencoded"
+	if contentType == form {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == form
 }
 
 // readBody reads a request body of at most maxFormBody bytes.

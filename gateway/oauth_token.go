@@ -47,7 +47,7 @@ func parseTokenRequest(w http.ResponseWriter, r *http.Request) (grantRequest, er
 	}, nil
 }
 
-// tokenResponse is RFC 6749 §5.1's body.
+// tokenResponse is RFC 6749 §5.1's body (written by tokenBody).
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
 	TokenType    string `json:"token_type"`
@@ -58,11 +58,11 @@ type tokenResponse struct {
 
 func writeTokenResponse(w http.ResponseWriter, resp *authv1.TokenResponse) {
 	setNoStore(w.Header())
-	writeJSON(w, http.StatusOK, tokenResponse{
+	writeJSONBody(w, http.StatusOK, tokenBody(tokenResponse{
 		AccessToken:  resp.GetAccessToken(),
 		TokenType:    resp.GetTokenType(),
 		ExpiresIn:    resp.GetExpiresIn(),
 		RefreshToken: resp.GetRefreshToken(),
 		Scope:        resp.GetScope(),
-	})
+	}))
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"google.golang.org/grpc/metadata"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,27 +17,37 @@ import (
 // not grow the metrics' label sets.
 const unmatchedRoute = "unmatched"
 
-type (
-	requestIDKey struct{}
-	routeKey     struct{}
-)
+// requestStateKey is the context key of a request's *requestState.
+type requestStateKey struct{}
 
-// routeLabel is filled in by whichever handler serves the request and read
-// by observe once that handler has returned.
-type routeLabel struct {
-	pattern string
+// requestState is what the gateway's middleware learns about a request,
+// in one context value (one allocation, one lookup): observe assigns the
+// id, withClientAddress fills in the client's address, and whichever
+// handler serves the request names its route, which observe reads once
+// that handler has returned. Only the request's own goroutine touches it.
+type requestState struct {
+	id         string
+	route      string
+	clientAddr string // "" when unknown
+}
+
+func stateOf(ctx context.Context) *requestState {
+	st, _ := ctx.Value(requestStateKey{}).(*requestState)
+	return st
 }
 
 // requestID returns the request id observe assigned, or "".
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if st := stateOf(ctx); st != nil {
+		return st.id
+	}
+	return ""
 }
 
 // setRoute names the route pattern serving the request.
 func setRoute(ctx context.Context, pattern string) {
-	if l, ok := ctx.Value(routeKey{}).(*routeLabel); ok {
-		l.pattern = pattern
+	if st := stateOf(ctx); st != nil {
+		st.route = pattern
 	}
 }
 
@@ -45,6 +55,27 @@ func setRoute(ctx context.Context, pattern string) {
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// series caches the two series of each (method, route, code) seen, so
+	// that a request hashes no label values; the three are bounded (the
+	// methods HTTP defines, the route patterns, the codes handlers write)
+	// and so is the cache, past maxCachedSeries.
+	series sync.Map // seriesKey → httpSeries
+	mu     sync.Mutex
+	cached int
+}
+
+// maxCachedSeries bounds httpMetrics.series.
+const maxCachedSeries = 1024
+
+type seriesKey struct {
+	method, route string
+	code          int
+}
+
+type httpSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
@@ -76,9 +107,28 @@ func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
 }
 
 func (m *httpMetrics) observe(method, route string, code int, elapsed time.Duration) {
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(method, route, c).Inc()
-	m.duration.WithLabelValues(method, route, c).Observe(elapsed.Seconds())
+	s := m.seriesOf(seriesKey{method, route, code})
+	s.requests.Inc()
+	s.duration.Observe(elapsed.Seconds())
+}
+
+func (m *httpMetrics) seriesOf(k seriesKey) httpSeries {
+	if s, ok := m.series.Load(k); ok {
+		return s.(httpSeries)
+	}
+	c := strconv.Itoa(k.code)
+	s := httpSeries{
+		requests: m.requests.WithLabelValues(k.method, k.route, c),
+		duration: m.duration.WithLabelValues(k.method, k.route, c),
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cached < maxCachedSeries {
+		if _, loaded := m.series.LoadOrStore(k, s); !loaded {
+			m.cached++
+		}
+	}
+	return s
 }
 
 // observe assigns the request id, records metrics and writes the access
@@ -88,28 +138,42 @@ func observe(next http.Handler, metrics *httpMetrics, log *slog.Logger) http.Han
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := saneRequestID(r.Header.Values("X-Request-Id"))
-		r.Header.Set("X-Request-Id", id) // what the services receive
-		w.Header().Set("X-Request-Id", id)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		// What the services receive (the REST mux forwards the header, the
+		// auth connection's forwarder the state's id) and what the client
+		// reads back: one slice, which no one writes into.
+		idValue := []string{id}
+		r.Header["X-Request-Id"] = idValue
+		h := w.Header()
+		h["X-Request-Id"] = idValue
+		h["X-Content-Type-Options"] = nosniffValue
 
-		label := &routeLabel{pattern: unmatchedRoute}
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-		// The services log it too (the REST mux forwards the header itself).
-		ctx = metadata.AppendToOutgoingContext(ctx, "x-request-id", id)
-		ctx = context.WithValue(ctx, routeKey{}, label)
+		st := &requestState{id: id, route: unmatchedRoute}
+		ctx := context.WithValue(r.Context(), requestStateKey{}, st)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 
 		elapsed := time.Since(start)
-		metrics.observe(methodLabel(r.Method), label.pattern, rec.status, elapsed)
-		log.LogAttrs(ctx, slog.LevelInfo, "http request",
-			slog.String("method", r.Method),
-			slog.String("route", label.pattern),
-			slog.Int("status", rec.status),
-			slog.Duration("duration", elapsed),
-			slog.String("request_id", id))
+		metrics.observe(methodLabel(r.Method), st.route, rec.status, elapsed)
+		if log.Enabled(ctx, slog.LevelInfo) {
+			log.LogAttrs(ctx, slog.LevelInfo, "http request",
+				slog.String("method", r.Method),
+				slog.String("route", st.route),
+				slog.Int("status", rec.status),
+				slog.Duration("duration", elapsed),
+				slog.String("request_id", id))
+		}
 	})
 }
+
+// Header values the gateway sets on every answer, shared: net/http only
+// reads them, and each is its own full slice (len = cap), so that an Add
+// copies instead of writing into it.
+var (
+	nosniffValue    = []string{"nosniff"}[:1:1]
+	noStoreValue    = []string{"no-store"}[:1:1]
+	noCacheValue    = []string{"no-cache"}[:1:1]
+	jsonContentType = []string{"application/json"}[:1:1]
+)
 
 // saneRequestID keeps a client's single X-Request-Id when it is a short
 // token of safe characters and makes up a random one otherwise.

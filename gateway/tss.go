@@ -36,16 +36,16 @@ func (o *oauthEndpoints) serveTSS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setNoStore(w.Header())
-	writeJSON(w, http.StatusOK, tssTokenResponse{
+	writeJSONBody(w, http.StatusOK, tssTokenBody(tssTokenResponse{
 		AccessToken:  resp.GetAccessToken(),
 		ExpiresIn:    resp.GetExpiresIn(),
 		RefreshToken: resp.GetRefreshToken(),
 		TokenType:    resp.GetTokenType(),
-	})
+	}))
 }
 
 // tssTokenResponse is WSTSSAUTH's success body: exactly these members, in
-// this order, spelt as TSS spells them.
+// this order, spelt as TSS spells them (written by tssTokenBody).
 type tssTokenResponse struct {
 	AccessToken  string `json:"accesstoken"`
 	ExpiresIn    int64  `json:"expiresIn"`
@@ -140,33 +140,158 @@ func withoutTrailingComma(body []byte) []byte {
 	return append(out, body[i:]...)
 }
 
-// duplicateMember finds a member the object names twice. encoding/json
-// would keep the last one (and matches names without regard to case), so
+// duplicateMember finds a member the object names twice, names compared
+// as strings.ToLower compares them. encoding/json would keep the last one
+// (and matches names without regard to case), so
 // {"grantType": 2, …, "grantType": 1} would be read as a client-credentials
 // grant that a proxy or a log in front saw as a refresh. body is a JSON
-// object that json.Unmarshal accepted.
+// object that json.Unmarshal accepted. It reads the object's names once,
+// without decoding the values.
 func duplicateMember(body []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.Token(); err != nil { // {
+	var small [8]string
+	seen := small[:0]
+	var many map[string]bool // past len(small) names
+	i := skipJSONSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
 		return "", false
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+	i = skipJSONSpace(body, i+1)
+	for i < len(body) && body[i] == '"' {
+		end, ok := jsonStringEnd(body, i)
+		if !ok {
+			return "", false
+		}
+		name, err := memberName(body[i:end])
 		if err != nil {
 			return "", false
 		}
-		name, _ := tok.(string)
-		if seen[strings.ToLower(name)] {
-			return name, true
+		if many != nil {
+			lower := strings.ToLower(name)
+			if many[lower] {
+				return name, true
+			}
+			many[lower] = true
+		} else {
+			for _, prev := range seen {
+				if sameMemberName(prev, name) {
+					return name, true
+				}
+			}
+			if seen = append(seen, name); len(seen) == len(small) {
+				many = make(map[string]bool, 2*len(small))
+				for _, n := range seen {
+					many[strings.ToLower(n)] = true
+				}
+			}
 		}
-		seen[strings.ToLower(name)] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		i = skipJSONSpace(body, end)
+		if i >= len(body) || body[i] != ':' {
 			return "", false
+		}
+		if i, ok = jsonValueEnd(body, skipJSONSpace(body, i+1)); !ok {
+			return "", false
+		}
+		i = skipJSONSpace(body, i)
+		if i < len(body) && body[i] == ',' {
+			i = skipJSONSpace(body, i+1)
 		}
 	}
 	return "", false
+}
+
+func skipJSONSpace(b []byte, i int) int {
+	for i < len(b) && isJSONSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonStringEnd is the index just past the string that starts at b[i].
+func jsonStringEnd(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, true
+		}
+	}
+	return 0, false
+}
+
+// jsonValueEnd is the index just past the value that starts at b[i], in
+// JSON that a decoder has already accepted.
+func jsonValueEnd(b []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(b) {
+		switch c := b[i]; {
+		case c == '"':
+			end, ok := jsonStringEnd(b, i)
+			if !ok {
+				return 0, false
+			}
+			i = end
+		case c == '{' || c == '[':
+			depth++
+			i++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return i, true
+			}
+			depth--
+			i++
+		case c == ',' && depth == 0:
+			return i, true
+		default:
+			i++
+		}
+		if depth == 0 && i < len(b) && (b[i] == ',' || b[i] == '}' || isJSONSpace(b[i])) {
+			return i, true
+		}
+	}
+	return i, depth == 0
+}
+
+// memberName is the name a quoted JSON string stands for, as
+// encoding/json reads it (invalid UTF-8 becomes U+FFFD); the names TSS
+// clients send are ASCII without escapes and cost no decoding.
+func memberName(raw []byte) (string, error) {
+	if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && isASCII(string(raw)) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var name string
+	err := json.Unmarshal(raw, &name)
+	return name, err
+}
+
+// sameMemberName is strings.ToLower(a) == strings.ToLower(b), without
+// allocating for ASCII names.
+func sameMemberName(a, b string) bool {
+	if len(a) != len(b) || !isASCII(a) || !isASCII(b) {
+		return strings.ToLower(a) == strings.ToLower(b)
+	}
+	for i := range len(a) {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

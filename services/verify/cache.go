@@ -3,10 +3,12 @@ package verify
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // DefaultCacheSize is how many verified tokens a Verifier remembers when
@@ -131,4 +133,43 @@ func (c Claims) clone() Claims {
 	c.Audience = slices.Clone(c.Audience)
 	c.Scopes = slices.Clone(c.Scopes)
 	return c
+}
+
+// checkedHeader is what Verify takes from a header segment that passed
+// checkHeader.
+type checkedHeader struct {
+	kid      string
+	alg      jwa.SignatureAlgorithm
+	verifier jws.Verifier
+}
+
+// maxCachedHeaders bounds headerCache: an issuer signs with a header per
+// key (chave's is fixed per key), so a handful are ever in use.
+const maxCachedHeaders = 64
+
+// headerCache remembers the header segments of tokens whose signature
+// verified, checked: the checks are a function of the segment alone, and
+// the next token signed under the same header skips the base64 and JSON
+// decoding. Only a verified signature adds a segment, so a client cannot
+// fill it with headers of its own making; past maxCachedHeaders nothing
+// is added.
+type headerCache struct {
+	m sync.Map // header segment → checkedHeader
+	n atomic.Int32
+}
+
+func (c *headerCache) get(h string) (checkedHeader, bool) {
+	if e, ok := c.m.Load(h); ok {
+		return e.(checkedHeader), true
+	}
+	return checkedHeader{}, false
+}
+
+func (c *headerCache) put(h string, hdr checkedHeader) {
+	if c.n.Load() >= maxCachedHeaders {
+		return
+	}
+	if _, loaded := c.m.LoadOrStore(h, hdr); !loaded {
+		c.n.Add(1)
+	}
 }

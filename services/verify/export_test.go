@@ -7,3 +7,6 @@ func CacheLen(v *Verifier) int {
 	}
 	return v.tokens.len()
 }
+
+// HeaderCacheLen is how many checked header segments v remembers.
+func HeaderCacheLen(v *Verifier) int { return int(v.headers.n.Load()) }

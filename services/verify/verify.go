@@ -161,6 +161,7 @@ type Verifier struct {
 
 	tokens  *tokenCache // nil: no cache
 	derived keyCache
+	headers headerCache
 }
 
 // New validates the configuration and returns a Verifier.
@@ -306,47 +307,34 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 		return Claims{}, invalid(ReasonMalformed, "empty JWS segment")
 	}
 
-	hdrJSON, err := decodeSegment(h)
-	if err != nil {
-		return Claims{}, invalidErr(ReasonMalformed, "header", err)
+	hdr, known := v.headers.get(h)
+	if !known {
+		var err error
+		if hdr, err = v.checkHeader(h); err != nil {
+			return Claims{}, err
+		}
 	}
-	var hdr header
-	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
-		return Claims{}, invalidErr(ReasonMalformed, "header", err)
-	}
-	if hdr.Crit != nil {
-		return Claims{}, invalid(ReasonHeader, "crit is not supported")
-	}
-	if hdr.B64 != nil {
-		return Claims{}, invalid(ReasonHeader, "b64 is not supported")
-	}
-	if !isAccessTokenType(hdr.Typ) {
-		return Claims{}, invalid(ReasonHeader, "typ is not at+jwt")
-	}
-	alg := jwa.SignatureAlgorithm(hdr.Alg)
-	verifier, ok := v.algs[alg]
-	if !ok {
-		return Claims{}, invalid(ReasonHeader, "alg "+strconv.Quote(hdr.Alg)+" is not allowed")
-	}
-	if hdr.Kid == "" {
-		return Claims{}, invalid(ReasonHeader, "kid is missing")
-	}
+	alg, verifier := hdr.alg, hdr.verifier
 
 	sig, err := decodeSegment(s)
 	if err != nil {
 		return Claims{}, invalidErr(ReasonMalformed, "signature", err)
 	}
-	key, err := v.lookupKey(ctx, hdr.Kid)
+	key, err := v.lookupKey(ctx, hdr.kid)
 	if err != nil {
 		return Claims{}, err
 	}
 	rawKey, err := v.derived.verificationKey(key, alg)
 	if err != nil {
-		return Claims{}, invalidErr(ReasonUnknownKey, "key "+strconv.Quote(hdr.Kid), err)
+		return Claims{}, invalidErr(ReasonUnknownKey, "key "+strconv.Quote(hdr.kid), err)
 	}
 	signingInput := raw[:len(h)+1+len(p)]
 	if err := verifier.Verify([]byte(signingInput), sig, rawKey); err != nil {
 		return Claims{}, invalid(ReasonSignature, "signature does not verify")
+	}
+	if !known {
+		// Signed by a key of the source: a header worth remembering.
+		v.headers.put(h, hdr)
 	}
 
 	// The signature is good: the claims come from the key's holder.
@@ -355,25 +343,55 @@ func (v *Verifier) verify(ctx context.Context, raw string) (Claims, error) {
 		return Claims{}, invalidErr(ReasonMalformed, "payload", err)
 	}
 	var pl payload
-	if err := json.Unmarshal(payloadJSON, &pl); err != nil {
+	if err := decodePayload(payloadJSON, &pl); err != nil {
 		return Claims{}, invalidErr(ReasonMalformed, "claims", err)
 	}
 	claims, err := v.checkClaims(&pl)
 	if err != nil {
 		return Claims{}, err
 	}
-	claims.KeyID = hdr.Kid
+	claims.KeyID = hdr.kid
 	if err := v.checkRevoked(ctx, claims); err != nil {
 		return Claims{}, err
 	}
 	if v.tokens != nil && comparableKey(key) {
-		e := &cachedToken{raw: raw, kid: hdr.Kid, key: key, claims: claims.clone()}
+		e := &cachedToken{raw: raw, kid: hdr.kid, key: key, claims: claims.clone()}
 		if pl.Nbf != nil {
 			e.nbf = pl.Nbf.time()
 		}
 		v.tokens.put(s, e, v.now())
 	}
 	return claims, nil
+}
+
+// checkHeader decodes and checks a token's header segment h.
+func (v *Verifier) checkHeader(h string) (checkedHeader, error) {
+	hdrJSON, err := decodeSegment(h)
+	if err != nil {
+		return checkedHeader{}, invalidErr(ReasonMalformed, "header", err)
+	}
+	var hdr header
+	if err := json.Unmarshal(hdrJSON, &hdr); err != nil {
+		return checkedHeader{}, invalidErr(ReasonMalformed, "header", err)
+	}
+	if hdr.Crit != nil {
+		return checkedHeader{}, invalid(ReasonHeader, "crit is not supported")
+	}
+	if hdr.B64 != nil {
+		return checkedHeader{}, invalid(ReasonHeader, "b64 is not supported")
+	}
+	if !isAccessTokenType(hdr.Typ) {
+		return checkedHeader{}, invalid(ReasonHeader, "typ is not at+jwt")
+	}
+	alg := jwa.SignatureAlgorithm(hdr.Alg)
+	verifier, ok := v.algs[alg]
+	if !ok {
+		return checkedHeader{}, invalid(ReasonHeader, "alg "+strconv.Quote(hdr.Alg)+" is not allowed")
+	}
+	if hdr.Kid == "" {
+		return checkedHeader{}, invalid(ReasonHeader, "kid is missing")
+	}
+	return checkedHeader{kid: hdr.Kid, alg: alg, verifier: verifier}, nil
 }
 
 // cached answers the claims of raw when it is the very token a previous

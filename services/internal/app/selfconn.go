@@ -57,6 +57,10 @@ func (inProcessAddr) String() string  { return "chave-self" }
 
 var _ net.Addr = inProcessAddr{}
 
+// selfPeer is the peer of every direct call, shared: gRPC code reads a
+// peer and never writes it.
+var selfPeer = &peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}}
+
 func newSelfConn(srv *grpc.Server, chain []grpc.UnaryServerInterceptor) *selfConn {
 	return &selfConn{srv: srv, chain: chainUnary(chain), methods: map[string]selfMethod{}}
 }
@@ -91,12 +95,13 @@ func (c *selfConn) Invoke(ctx context.Context, fullMethod string, args, reply an
 	if err := ctx.Err(); err != nil {
 		return status.FromContextError(err).Err()
 	}
-	// The handler sees what the caller sent as incoming metadata, sends
-	// nothing onwards unless it says so, and its peer is this process.
+	// The handler sees what the caller sent as incoming metadata (a copy:
+	// FromOutgoingContext makes one), sends nothing onwards unless it says
+	// so, and its peer is this process.
 	md, _ := metadata.FromOutgoingContext(ctx)
 	stream := &selfStream{method: fullMethod}
-	sctx := metadata.NewOutgoingContext(metadata.NewIncomingContext(ctx, md.Copy()), nil)
-	sctx = peer.NewContext(sctx, &peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}})
+	sctx := metadata.NewOutgoingContext(metadata.NewIncomingContext(ctx, md), nil)
+	sctx = peer.NewContext(sctx, selfPeer)
 	sctx = grpc.NewContextWithServerTransportStream(sctx, stream)
 	dec := func(v any) error {
 		dst, ok := v.(proto.Message)
@@ -178,7 +183,7 @@ func (s *selfStream) deliver(opts []grpc.CallOption) {
 		case grpc.TrailerCallOption:
 			*o.TrailerAddr = s.trail.Copy()
 		case grpc.PeerCallOption:
-			*o.PeerAddr = peer.Peer{Addr: inProcessAddr{}, LocalAddr: inProcessAddr{}}
+			*o.PeerAddr = *selfPeer
 		}
 	}
 }

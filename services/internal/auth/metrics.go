@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,16 @@ import (
 type grantMetrics struct {
 	total    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	// ok holds the series of the successful grants of each type, looked
+	// up at the first one (a series appears once it counts something), so
+	// that a grant hashes no label values.
+	ok map[string]func() grantSeries
+}
+
+type grantSeries struct {
+	total    prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newGrantMetrics(reg prometheus.Registerer) (*grantMetrics, error) {
@@ -33,6 +44,12 @@ func newGrantMetrics(reg prometheus.Registerer) (*grantMetrics, error) {
 			}
 		}
 	}
+	m.ok = map[string]func() grantSeries{}
+	for _, gt := range []string{GrantClientCredentials, GrantRefreshToken, "other"} {
+		m.ok[gt] = sync.OnceValue(func() grantSeries {
+			return grantSeries{total: m.total.WithLabelValues(gt, "ok"), duration: m.duration.WithLabelValues(gt, "ok")}
+		})
+	}
 	return m, nil
 }
 
@@ -46,10 +63,14 @@ func (m *grantMetrics) observe(grantType string, start time.Time, err error) {
 	default:
 		grantType = "other" // never a client-chosen label value
 	}
-	outcome := "ok"
-	if err != nil {
-		outcome = oauthErrorOf(err).Code()
+	elapsed := time.Since(start).Seconds()
+	if err == nil {
+		s := m.ok[grantType]()
+		s.total.Inc()
+		s.duration.Observe(elapsed)
+		return
 	}
+	outcome := oauthErrorOf(err).Code()
 	m.total.WithLabelValues(grantType, outcome).Inc()
-	m.duration.WithLabelValues(grantType, outcome).Observe(time.Since(start).Seconds())
+	m.duration.WithLabelValues(grantType, outcome).Observe(elapsed)
 }

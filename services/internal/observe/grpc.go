@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,47 @@ type GRPC struct {
 	handled  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	log      *slog.Logger
+
+	// methods caches each method's series (*methodSeries by full method
+	// name), so that a call hashes no label values: the methods are the
+	// registered ones, at most maxCachedMethods of them are kept.
+	methods sync.Map
+	mu      sync.Mutex
+	cached  int
+}
+
+// maxCachedMethods bounds GRPC.methods; a method past it is counted
+// without a cache.
+const maxCachedMethods = 256
+
+// methodSeries are one method's series: its latency and its OK count (the
+// other codes are looked up when they happen).
+type methodSeries struct {
+	service, method string
+	ok              prometheus.Counter
+	duration        prometheus.Observer
+}
+
+func (g *GRPC) seriesOf(fullMethod string) *methodSeries {
+	if s, ok := g.methods.Load(fullMethod); ok {
+		return s.(*methodSeries)
+	}
+	service, method := splitMethod(fullMethod)
+	s := &methodSeries{
+		service:  service,
+		method:   method,
+		ok:       g.handled.WithLabelValues(service, method, codes.OK.String()),
+		duration: g.duration.WithLabelValues(service, method),
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cached < maxCachedMethods {
+		if prev, loaded := g.methods.LoadOrStore(fullMethod, s); loaded {
+			return prev.(*methodSeries)
+		}
+		g.cached++
+	}
+	return s
 }
 
 // NewGRPC registers the gRPC server metrics on reg (nil: not exported).
@@ -103,23 +145,30 @@ func (g *GRPC) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo
 // everything else at Debug. Never the request or its metadata beyond the
 // request id.
 func (g *GRPC) done(ctx context.Context, fullMethod string, start time.Time, err error) {
-	service, method := splitMethod(fullMethod)
+	s := g.seriesOf(fullMethod)
 	code := status.Code(err)
 	elapsed := time.Since(start)
-	g.handled.WithLabelValues(service, method, code.String()).Inc()
-	g.duration.WithLabelValues(service, method).Observe(elapsed.Seconds())
+	if code == codes.OK {
+		s.ok.Inc()
+	} else {
+		g.handled.WithLabelValues(s.service, s.method, code.String()).Inc()
+	}
+	s.duration.Observe(elapsed.Seconds())
 	level := slog.LevelDebug
 	switch code {
 	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unavailable, codes.DeadlineExceeded:
 		level = slog.LevelWarn
 	}
-	g.log.Log(ctx, level, "grpc call", "method", fullMethod, "code", code.String(), "duration", elapsed, "request_id", RequestID(ctx))
+	if g.log.Enabled(ctx, level) { // the hot path builds no attributes for nothing
+		g.log.LogAttrs(ctx, level, "grpc call", slog.String("method", fullMethod), slog.String("code", code.String()),
+			slog.Duration("duration", elapsed), slog.String("request_id", RequestID(ctx)))
+	}
 }
 
 // RequestID returns the x-request-id the gateway forwarded, if any.
 func RequestID(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get("x-request-id"); len(v) == 1 && len(v[0]) <= 64 {
+	// The one key, without copying the whole metadata.
+	if v := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(v) == 1 && len(v[0]) <= 64 {
 		return v[0]
 	}
 	return ""

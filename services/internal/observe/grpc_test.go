@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -70,5 +71,35 @@ func TestMetricsAndRecovery(t *testing.T) {
 	}
 	if _, err := NewGRPC(reg, nil); err == nil {
 		t.Error("registering twice on one registry succeeded")
+	}
+}
+
+func TestMethodSeriesCacheIsBoundedAndCountsEveryCall(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	g, err := NewGRPC(reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range maxCachedMethods + 44 {
+		name := "/svc.S/M" + strings.Repeat("x", i)
+		g.done(ctx, name, time.Now(), nil)
+		g.done(ctx, name, time.Now(), nil)
+		g.done(ctx, name, time.Now(), status.Error(codes.NotFound, "no"))
+	}
+	if g.cached != maxCachedMethods {
+		t.Errorf("cached %d methods, want the bound %d", g.cached, maxCachedMethods)
+	}
+	for _, i := range []int{0, maxCachedMethods - 1, maxCachedMethods, maxCachedMethods + 43} {
+		method := "M" + strings.Repeat("x", i)
+		if got := testutil.ToFloat64(g.handled.WithLabelValues("svc.S", method, "OK")); got != 2 {
+			t.Errorf("%s: OK = %v, want 2", method, got)
+		}
+		if got := testutil.ToFloat64(g.handled.WithLabelValues("svc.S", method, "NotFound")); got != 1 {
+			t.Errorf("%s: NotFound = %v, want 1", method, got)
+		}
+	}
+	if n := testutil.CollectAndCount(g.duration); n != maxCachedMethods+44 {
+		t.Errorf("duration series = %d, want %d", n, maxCachedMethods+44)
 	}
 }

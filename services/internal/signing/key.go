@@ -414,8 +414,10 @@ func (k Key) sign(input []byte) ([]byte, error) {
 // r, INTEGER s }, to the fixed-size r || s that JWS uses (RFC 7518 §3.4).
 // size is the curve's byte size; only short-form DER lengths occur for the
 // curves chave signs with.
+var errMalformedECDSA = errors.New("malformed ECDSA signature")
+
 func ecdsaDERToJOSE(der []byte, size int) ([]byte, error) {
-	errBad := errors.New("malformed ECDSA signature")
+	errBad := errMalformedECDSA
 	if len(der) < 2 || der[0] != 0x30 || der[1] >= 0x80 || int(der[1]) != len(der)-2 {
 		return nil, errBad
 	}
