@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -104,6 +106,7 @@ type refreshPayload struct {
 // refresh-token key.
 type refreshCodec struct {
 	keys secrets.KeyProvider
+	macs *macStates // nil: a new HMAC state per MAC
 }
 
 // maxKeyVersion bounds the version a token may name.
@@ -113,7 +116,7 @@ func newRefreshCodec(key []byte) (refreshCodec, error) {
 	if len(key) < MinRefreshTokenKeySize {
 		return refreshCodec{}, fmt.Errorf("refresh-token key of %d bytes is shorter than %d", len(key), MinRefreshTokenKeySize)
 	}
-	return refreshCodec{keys: secrets.NewStaticProvider(secrets.Keys{RefreshToken: secrets.SingleVersion(key)})}, nil
+	return refreshCodec{keys: secrets.NewStaticProvider(secrets.Keys{RefreshToken: secrets.SingleVersion(key)}), macs: newMACStates()}, nil
 }
 
 // newVersionedRefreshCodec returns a codec over the refresh-token keys of
@@ -126,7 +129,7 @@ func newVersionedRefreshCodec(ctx context.Context, p secrets.KeyProvider) (refre
 	if _, key := k.RefreshToken.ActiveKey(); len(key) < MinRefreshTokenKeySize {
 		return refreshCodec{}, fmt.Errorf("active refresh-token key is absent or shorter than %d bytes", MinRefreshTokenKeySize)
 	}
-	return refreshCodec{keys: p}, nil
+	return refreshCodec{keys: p, macs: newMACStates()}, nil
 }
 
 // mac returns the MAC of the token's text up to the (last) dot.
@@ -136,20 +139,62 @@ func mac(key []byte, signed string) []byte {
 	return m.Sum(nil)
 }
 
+// macStates keeps HMAC states for reuse, per key: hmac.New pads the key
+// and hashes both pads (and allocates three hashes) on every call, where
+// Reset of a used state restores the keyed state it saved. A refresh
+// grant computes two MACs: the presented token's and the next one's.
+type macStates struct {
+	mu    sync.RWMutex
+	pools map[string]*sync.Pool // by key bytes
+}
+
+// maxMACKeys bounds the keys macStates keeps states for (a few versions
+// of the refresh-token key are live at a time); past it, it starts over.
+const maxMACKeys = 16
+
+func newMACStates() *macStates { return &macStates{pools: map[string]*sync.Pool{}} }
+
+// mac is mac(key, signed), on a reused state when c has them.
+func (c refreshCodec) mac(key []byte, signed string) []byte {
+	if c.macs == nil {
+		return mac(key, signed)
+	}
+	pool := c.macs.pool(key)
+	m := pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(signed))
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	pool.Put(m)
+	return sum
+}
+
+func (s *macStates) pool(key []byte) *sync.Pool {
+	s.mu.RLock()
+	p := s.pools[string(key)]
+	s.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p = s.pools[string(key)]; p == nil {
+		if len(s.pools) >= maxMACKeys {
+			clear(s.pools)
+		}
+		k := bytes.Clone(key)
+		p = &sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}
+		s.pools[string(k)] = p
+	}
+	return p
+}
+
 // encode returns the token's text. t must be valid (checkRefreshToken).
 func (c refreshCodec) encode(ctx context.Context, t refreshToken) (string, error) {
 	if err := checkRefreshToken(t); err != nil {
 		return "", fmt.Errorf("encoding refresh token: %w", err)
 	}
-	scope := strings.Join(t.scopes, " ")
-	iat, exp, fexp := t.issuedAt.Unix(), t.expiry.Unix(), t.familyExpiry.Unix()
-	payload, err := json.Marshal(refreshPayload{
-		Family: &t.family, Generation: &t.generation, ClientID: &t.clientID, Scope: &scope,
-		IssuedAt: &iat, Expiry: &exp, FamilyExpiry: &fexp, SecretVersion: &t.secretVersion,
-	})
-	if err != nil {
-		return "", fmt.Errorf("encoding refresh token: %w", err)
-	}
+	payload := appendPayload(make([]byte, 0, 256), t.family, t.generation, t.clientID, strings.Join(t.scopes, " "),
+		t.issuedAt.Unix(), t.expiry.Unix(), t.familyExpiry.Unix(), t.secretVersion)
 	k, err := c.keys.Keys(ctx)
 	if err != nil {
 		return "", fmt.Errorf("encoding refresh token: %w", err)
@@ -162,7 +207,7 @@ func (c refreshCodec) encode(ctx context.Context, t refreshToken) (string, error
 	if version != 1 {
 		signed += "." + strconv.Itoa(version)
 	}
-	return signed + "." + b64.EncodeToString(mac(key, signed)), nil
+	return signed + "." + b64.EncodeToString(c.mac(key, signed)), nil
 }
 
 // parse authenticates raw and returns its content. It checks the prefix
@@ -198,7 +243,7 @@ func (c refreshCodec) parse(ctx context.Context, raw string) (refreshToken, erro
 	if err != nil {
 		return refreshToken{}, err
 	}
-	if !hmac.Equal(gotMAC, mac(key, raw[:len(raw)-len(macB64)-1])) {
+	if !hmac.Equal(gotMAC, c.mac(key, raw[:len(raw)-len(macB64)-1])) {
 		return refreshToken{}, fmt.Errorf("%w: MAC does not verify", errRefreshToken)
 	}
 
@@ -208,20 +253,11 @@ func (c refreshCodec) parse(ctx context.Context, raw string) (refreshToken, erro
 	if err != nil {
 		return refreshToken{}, fmt.Errorf("%w: payload encoding", errRefreshToken)
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	var p refreshPayload
-	if err := dec.Decode(&p); err != nil {
-		return refreshToken{}, fmt.Errorf("%w: payload: %v", errRefreshToken, err)
-	}
-	if p.Family == nil || p.Generation == nil || p.ClientID == nil || p.Scope == nil ||
-		p.IssuedAt == nil || p.Expiry == nil || p.FamilyExpiry == nil || p.SecretVersion == nil {
-		return refreshToken{}, fmt.Errorf("%w: payload member missing", errRefreshToken)
-	}
-	// Exactly the bytes encode writes: no trailing data, no other spacing,
-	// order or number syntax.
-	if canonical, err := json.Marshal(p); err != nil || !bytes.Equal(canonical, payload) {
-		return refreshToken{}, fmt.Errorf("%w: payload is not canonical", errRefreshToken)
+	p, ok := parsePayload(payload)
+	if !ok {
+		if p, err = parsePayloadJSON(payload); err != nil {
+			return refreshToken{}, err
+		}
 	}
 	t := refreshToken{
 		family:        *p.Family,
@@ -260,6 +296,127 @@ func (c refreshCodec) key(ctx context.Context, v int) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: key version %d is unknown or retired", errRefreshToken, v)
+}
+
+// parsePayloadJSON decodes the payload with encoding/json, for what
+// parsePayload leaves (escaped strings, and anything it refuses): the same
+// strictness, more slowly.
+func parsePayloadJSON(payload []byte) (refreshPayload, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	var p refreshPayload
+	if err := dec.Decode(&p); err != nil {
+		return refreshPayload{}, fmt.Errorf("%w: payload: %v", errRefreshToken, err)
+	}
+	if p.Family == nil || p.Generation == nil || p.ClientID == nil || p.Scope == nil ||
+		p.IssuedAt == nil || p.Expiry == nil || p.FamilyExpiry == nil || p.SecretVersion == nil {
+		return refreshPayload{}, fmt.Errorf("%w: payload member missing", errRefreshToken)
+	}
+	// Exactly the bytes encode writes: no trailing data, no other spacing,
+	// order or number syntax.
+	if canonical, err := json.Marshal(p); err != nil || !bytes.Equal(canonical, payload) {
+		return refreshPayload{}, fmt.Errorf("%w: payload is not canonical", errRefreshToken)
+	}
+	return p, nil
+}
+
+// appendPayload appends the payload JSON of a token to b: byte for byte
+// what json.Marshal makes of its refreshPayload, without reflection.
+func appendPayload(b []byte, family string, gen int64, clientID, scope string, iat, exp, fexp int64, secretVersion string) []byte {
+	b = appendJSONString(append(b, `{"f":`...), family)
+	b = strconv.AppendInt(append(b, `,"g":`...), gen, 10)
+	b = appendJSONString(append(b, `,"c":`...), clientID)
+	b = appendJSONString(append(b, `,"s":`...), scope)
+	b = strconv.AppendInt(append(b, `,"i":`...), iat, 10)
+	b = strconv.AppendInt(append(b, `,"e":`...), exp, 10)
+	b = strconv.AppendInt(append(b, `,"x":`...), fexp, 10)
+	b = appendJSONString(append(b, `,"v":`...), secretVersion)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as json.Marshal quotes it: as is when it is
+// printable ASCII that needs no escape (ids, scopes, versions always are),
+// through json.Marshal otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// parsePayload reads the payload in the one layout encode writes, members
+// in order, strings without escapes, and reports false for anything else
+// (parsePayloadJSON decides those). What it reads it accepts only if
+// appendPayload writes exactly the same bytes back: the payload is
+// canonical, as parsePayloadJSON requires.
+func parsePayload(payload []byte) (refreshPayload, bool) {
+	rest := payload
+	str := func(key string) (string, bool) {
+		var ok bool
+		if rest, ok = bytes.CutPrefix(rest, []byte(key)); !ok || len(rest) == 0 || rest[0] != '"' {
+			return "", false
+		}
+		end := bytes.IndexByte(rest[1:], '"')
+		if end < 0 || bytes.IndexByte(rest[1:1+end], '\\') >= 0 {
+			return "", false
+		}
+		v := string(rest[1 : 1+end])
+		rest = rest[2+end:]
+		return v, true
+	}
+	num := func(key string) (int64, bool) {
+		var ok bool
+		if rest, ok = bytes.CutPrefix(rest, []byte(key)); !ok {
+			return 0, false
+		}
+		end := 0
+		for end < len(rest) && (rest[end] == '-' || rest[end] >= '0' && rest[end] <= '9') {
+			end++
+		}
+		v, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+		rest = rest[end:]
+		return v, err == nil
+	}
+	var (
+		p                              refreshPayload
+		family, client, scope, version string
+		gen, iat, exp, fexp            int64
+		ok                             bool
+	)
+	if family, ok = str(`{"f":`); !ok {
+		return p, false
+	}
+	if gen, ok = num(`,"g":`); !ok {
+		return p, false
+	}
+	if client, ok = str(`,"c":`); !ok {
+		return p, false
+	}
+	if scope, ok = str(`,"s":`); !ok {
+		return p, false
+	}
+	if iat, ok = num(`,"i":`); !ok {
+		return p, false
+	}
+	if exp, ok = num(`,"e":`); !ok {
+		return p, false
+	}
+	if fexp, ok = num(`,"x":`); !ok {
+		return p, false
+	}
+	if version, ok = str(`,"v":`); !ok || string(rest) != "}" {
+		return p, false
+	}
+	if !bytes.Equal(appendPayload(make([]byte, 0, len(payload)), family, gen, client, scope, iat, exp, fexp, version), payload) {
+		return p, false
+	}
+	return refreshPayload{Family: &family, Generation: &gen, ClientID: &client, Scope: &scope,
+		IssuedAt: &iat, Expiry: &exp, FamilyExpiry: &fexp, SecretVersion: &version}, true
 }
 
 // maxUnix is the start of year 10000: later times are garbage.

@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -207,9 +209,52 @@ func BenchmarkParseRefreshToken(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	defer ReportCPU(b)()
 	for b.Loop() {
 		if _, err := c.parse(context.Background(), raw); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzAppendPayloadIsJSONMarshal: the hand-written encoding of the payload
+// is byte for byte json.Marshal's, whatever the strings hold (a token
+// issued before it must still verify, and parse compares bytes).
+func FuzzAppendPayloadIsJSONMarshal(f *testing.F) {
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA", int64(3), "chave_client", "a b", int64(1), int64(2), int64(3), "v1")
+	f.Add("<&>", int64(-1), "ação \u2028", "\"\\\t\x00", int64(0), int64(-9), int64(1<<62), "\xff")
+	f.Fuzz(func(t *testing.T, family string, gen int64, client, scope string, iat, exp, fexp int64, version string) {
+		want, err := json.Marshal(refreshPayload{Family: &family, Generation: &gen, ClientID: &client, Scope: &scope,
+			IssuedAt: &iat, Expiry: &exp, FamilyExpiry: &fexp, SecretVersion: &version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendPayload(nil, family, gen, client, scope, iat, exp, fexp, version); !bytes.Equal(got, want) {
+			t.Fatalf("appendPayload = %s, json.Marshal = %s", got, want)
+		}
+	})
+}
+
+// FuzzParsePayloadAgreesWithJSON: what the fast decoding of the payload
+// accepts, the encoding/json one accepts too, with the same values.
+func FuzzParsePayloadAgreesWithJSON(f *testing.F) {
+	f.Add([]byte(`{"f":"AAAAAAAAAAAAAAAAAAAAAA","g":0,"c":"c","s":"a b","i":1893553445,"e":1893639845,"x":1896145445,"v":"v"}`))
+	f.Add([]byte(`{"f":"AAAAAAAAAAAAAAAAAAAAAA","g":+0,"c":"c","s":"a b","i":1893553445,"e":1893639845,"x":1896145445,"v":"v"}`))
+	f.Add([]byte(`{"f":"A","g":-0,"c":"c\u0041","s":"<","i":01,"e":1,"x":1,"v":"v"}`))
+	f.Add([]byte(`{"f":"é","g":1,"c":"c","s":"a","i":1,"e":2,"x":3,"v":"\xff"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		fast, ok := parsePayload(payload)
+		if !ok {
+			return
+		}
+		slow, err := parsePayloadJSON(payload)
+		if err != nil {
+			t.Fatalf("parsePayload accepted %q, encoding/json refuses it: %v", payload, err)
+		}
+		if *fast.Family != *slow.Family || *fast.Generation != *slow.Generation || *fast.ClientID != *slow.ClientID ||
+			*fast.Scope != *slow.Scope || *fast.IssuedAt != *slow.IssuedAt || *fast.Expiry != *slow.Expiry ||
+			*fast.FamilyExpiry != *slow.FamilyExpiry || *fast.SecretVersion != *slow.SecretVersion {
+			t.Fatalf("parsePayload(%q) and encoding/json disagree", payload)
+		}
+	})
 }

@@ -118,14 +118,8 @@ func (s *instrumentedStore) UpdateRefreshFamily(ctx context.Context, id string, 
 	})
 }
 
-func (s *instrumentedStore) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
-	var advanced bool
-	f, err := timed(s, "advance_refresh_family", func() (chave.RefreshFamily, error) {
-		f, ok, err := s.Store.AdvanceRefreshFamily(ctx, id, init, gen)
-		advanced = ok
-		return f, err
-	})
-	return f, advanced, err
+func (s *instrumentedStore) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (bool, error) {
+	return timed(s, "advance_refresh_family", func() (bool, error) { return s.Store.AdvanceRefreshFamily(ctx, id, init, gen) })
 }
 
 func (s *instrumentedStore) RevokeAccessToken(ctx context.Context, r chave.RevokedAccessToken) error {

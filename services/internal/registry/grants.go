@@ -136,7 +136,7 @@ func (s *Service) advanceFamily(ctx context.Context, client Client, familyID str
 	// The common case, the family's current generation, is one write;
 	// anything else is decided, and a replay's revocation committed, in a
 	// read-modify-write transaction.
-	if _, advanced, err := s.store.AdvanceRefreshFamily(ctx, familyID, init, gen); err != nil {
+	if advanced, err := s.store.AdvanceRefreshFamily(ctx, familyID, init, gen); err != nil {
 		return Client{}, err
 	} else if advanced {
 		return client, nil

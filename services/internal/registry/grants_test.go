@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -130,6 +131,56 @@ func TestUseRefreshTokenParallel(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Fatalf("%d parallel uses of one refresh token succeeded, want exactly 1", ok)
+	}
+}
+
+// TestUseRefreshTokenParallelChainsAndAReplay follows several families at
+// once, as the refresh load does (on SQLite their advances share
+// transactions), while one of them is replayed: that family alone ends,
+// revoked on reuse, and every other reaches its last generation.
+func TestUseRefreshTokenParallelChainsAndAReplay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok, secret := f.credential(t, "acme", "inventory")
+	const chains, steps = 8, 6
+	use := func(fam string, gen int64) error {
+		_, err := f.svc.UseRefreshToken(ctx, tok.ID, ClientProof{Secret: secret.Reveal()}, famID(fam), gen, f.now.Add(time.Hour))
+		return err
+	}
+	var wg sync.WaitGroup
+	for c := range chains {
+		fam := fmt.Sprintf("chain-%d", c)
+		wg.Go(func() {
+			for gen := range int64(steps) {
+				if c == 0 && gen == 3 {
+					// Generation 1 again, while the other chains advance.
+					if err := use(fam, 1); !chave.IsCode(err, chave.InvalidGrant) {
+						t.Errorf("replay of %s at generation 1: %v, want InvalidGrant", fam, err)
+					}
+				}
+				err := use(fam, gen)
+				switch {
+				case c == 0 && gen >= 3:
+					if !chave.IsCode(err, chave.InvalidGrant) {
+						t.Errorf("%s at generation %d after its replay: %v, want InvalidGrant", fam, gen, err)
+					}
+				case err != nil:
+					t.Errorf("%s at generation %d: %v", fam, gen, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for c := range chains {
+		fam, err := f.svc.store.GetRefreshFamily(ctx, famID(fmt.Sprintf("chain-%d", c)))
+		switch {
+		case err != nil:
+			t.Errorf("chain %d: %v", c, err)
+		case c == 0 && fam.RevokeReason != chave.FamilyRevokedOnReuse:
+			t.Errorf("the replayed chain: %+v, want it revoked on reuse", fam)
+		case c != 0 && (fam.Revoked() || fam.Generation != steps):
+			t.Errorf("chain %d: %+v, want generation %d, not revoked", c, fam, steps)
+		}
 	}
 }
 

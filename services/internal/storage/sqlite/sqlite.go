@@ -6,7 +6,8 @@
 // write pool whose transactions begin IMMEDIATE (so a read-modify-write
 // transaction holds the write lock from its first read and never fails with
 // SQLITE_BUSY on upgrade), and a read pool for queries, which in WAL mode
-// run alongside the writer.
+// run alongside the writer. The family advances of concurrent refresh
+// grants share one transaction (sqlstore's group commit).
 package sqlite
 
 import (
@@ -37,9 +38,12 @@ var migrations embed.FS
 
 // flavor is what SQLite does differently. IMMEDIATE transactions on the
 // single write connection serialise every write, so nothing needs a row
-// lock, and nothing is aborted to resolve a conflict.
+// lock, and nothing is aborted to resolve a conflict; the refresh grants'
+// advances, which would queue for that connection one commit each, are
+// committed together (sqlstore's group commit).
 var flavor = sqlstore.Flavor{
 	Name:            "sqlite",
+	GroupCommit:     true,
 	SnapshotTx:      sql.TxOptions{ReadOnly: true},
 	UniqueViolation: isUniqueViolation,
 	Migrations:      migrations,

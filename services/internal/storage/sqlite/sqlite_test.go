@@ -89,3 +89,12 @@ func BenchmarkGrantReads(b *testing.B) {
 	defer s.Close()
 	sqlstoretest.BenchmarkGrantReads(b, s)
 }
+
+func BenchmarkAdvanceRefreshFamily(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "chave.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	sqlstoretest.BenchmarkAdvanceRefreshFamily(b, s)
+}

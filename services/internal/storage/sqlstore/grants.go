@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -73,16 +72,15 @@ var (
 // startFamilySQL and advanceFamilySQL move a family from generation $8
 // (startFamilySQL, for generation 0, creating it from familyArgs at
 // generation 1) or $3 (advanceFamilySQL, on id $1 and client $2) to the
-// next, in one statement: they return no row when the family is at another
-// generation, revoked or another client's.
+// next, in one statement: they change no row when the family is at another
+// generation, revoked or another client's. Neither returns the row: that
+// cost more than the write.
 var (
 	startFamilySQL = `INSERT INTO refresh_families (` + familyColumns + `)
 		VALUES (` + placeholders(familyColumns) + `) ON CONFLICT (id) DO UPDATE SET generation = refresh_families.generation + 1
-		WHERE refresh_families.generation = $8 AND refresh_families.client_id = $2 AND refresh_families.revoke_time IS NULL
-		RETURNING ` + familyColumns
+		WHERE refresh_families.generation = $8 AND refresh_families.client_id = $2 AND refresh_families.revoke_time IS NULL`
 	advanceFamilySQL = `UPDATE refresh_families SET generation = generation + 1
-		WHERE id = $1 AND client_id = $2 AND generation = $3 AND revoke_time IS NULL
-		RETURNING ` + familyColumns
+		WHERE id = $1 AND client_id = $2 AND generation = $3 AND revoke_time IS NULL`
 )
 
 const (
@@ -135,34 +133,57 @@ func (s *Store) UpdateRefreshFamily(ctx context.Context, id string, init chave.R
 }
 
 // AdvanceRefreshFamily moves the family from generation gen to gen+1 in
-// one statement, outside any explicit transaction: the single write of a
-// refresh grant, so that SQLite's one writer is held for as short as it
-// can be. A family never used (gen 0) is created from init at generation
-// 1. Whatever else it finds (another generation, a revoked family, another
-// client's, none at gen > 0) it leaves as it is and reports false, for
-// the caller to decide with UpdateRefreshFamily.
-func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (chave.RefreshFamily, bool, error) {
-	var f chave.RefreshFamily
-	err := s.retry(ctx, func() error {
-		var row *sql.Row
-		if gen == 0 {
-			init.ID, init.Generation = id, 1
-			init.RevokeTime, init.RevokeReason = time.Time{}, ""
-			row = s.startFamily.QueryRowContext(ctx, append(familyArgs(init), gen)...)
-		} else {
-			row = s.advanceFamily.QueryRowContext(ctx, id, init.ClientID, gen)
-		}
-		var err error
-		f, err = scanFamily(row)
-		return err
-	})
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return chave.RefreshFamily{}, false, nil
-	case err != nil:
-		return chave.RefreshFamily{}, false, s.fail(err, "advance refresh family %s", id)
+// one statement, outside any explicit transaction of its own: the single
+// write of a refresh grant, so that SQLite's one writer is held for as
+// short as it can be. Under Flavor.GroupCommit the statement runs in the
+// writer's transaction, with the advances of other callers waiting at the
+// same time (groupcommit.go), and returns once that is committed. A family
+// never used (gen 0) is created from init at generation 1. Whatever else
+// it finds (another generation, a revoked family, another client's, none
+// at gen > 0) it leaves as it is and reports false, for the caller to
+// decide with UpdateRefreshFamily.
+func (s *Store) AdvanceRefreshFamily(ctx context.Context, id string, init chave.RefreshFamily, gen int64) (bool, error) {
+	if gen == 0 {
+		init.ID, init.Generation = id, 1
+		init.RevokeTime, init.RevokeReason = time.Time{}, ""
 	}
-	return f, true, nil
+	var (
+		ok  bool
+		err error
+	)
+	if s.group != nil {
+		ok, err = s.group.advance(ctx, id, init, gen)
+	} else {
+		err = s.retry(ctx, func() error {
+			var err error
+			ok, err = advanceFamilyWith(ctx, s.startFamily, s.advanceFamily, id, init, gen)
+			return err
+		})
+	}
+	if err != nil {
+		return false, s.fail(err, "advance refresh family %s", id)
+	}
+	return ok, nil
+}
+
+// advanceFamilyWith runs the advance on the prepared statements start
+// (startFamilySQL, for gen 0, with init ready to insert) and next
+// (advanceFamilySQL), and reports whether it changed the row.
+func advanceFamilyWith(ctx context.Context, start, next *sql.Stmt, id string, init chave.RefreshFamily, gen int64) (bool, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if gen == 0 {
+		res, err = start.ExecContext(ctx, append(familyArgs(init), gen)...)
+	} else {
+		res, err = next.ExecContext(ctx, id, init.ClientID, gen)
+	}
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // RevokeAccessToken records a revoked access token; a second revocation of

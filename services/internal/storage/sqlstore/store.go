@@ -10,7 +10,9 @@
 // options of a snapshot transaction, its driver's error classification
 // (unique violation, conflict abort, lost connection) and its transaction
 // policy: on SQLite a single write connection whose transactions begin
-// IMMEDIATE and a separate read pool; on PostgreSQL one pool, READ
+// IMMEDIATE, the refresh grants' family advances committed in groups by one
+// writer goroutine (groupcommit.go), and a separate read pool; on
+// PostgreSQL one pool, READ
 // COMMITTED with row locks, and transactions PostgreSQL aborts to resolve a
 // conflict run again (retry.go).
 //
@@ -77,6 +79,13 @@ type Flavor struct {
 	// LockMigrations, when set, runs first in the migration transaction to
 	// keep concurrent migrations apart.
 	LockMigrations string
+	// GroupCommit runs AdvanceRefreshFamily through one writer goroutine
+	// that commits every advance waiting in one transaction
+	// (groupcommit.go): for a database with one writer (SQLite), where
+	// concurrent advances would otherwise queue for its connection one
+	// commit each. Without it each advance is its own statement, for a
+	// database whose writers run in parallel (PostgreSQL).
+	GroupCommit bool
 	// BulkTx, when set, runs first in each transaction of CreateTokens (the
 	// bench's bulk seeding, bulk.go): settings that speed a long run of
 	// inserts (a page cache that holds the indexes on SQLite, where it
@@ -102,6 +111,8 @@ type Store struct {
 	getClient *sql.Stmt
 	// The one write of a refresh grant, prepared on the write pool.
 	startFamily, advanceFamily *sql.Stmt
+	// The writer of Flavor.GroupCommit; nil without it.
+	group *groupCommitter
 }
 
 // Open applies the pending migrations of f through write and returns the
@@ -130,6 +141,9 @@ func Open(ctx context.Context, f Flavor, write, read *sql.DB) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("prepare: %w", s.classify(err))
 	}
+	if f.GroupCommit {
+		s.group = startGroupCommit(ctx, s)
+	}
 	return s, nil
 }
 
@@ -154,8 +168,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the prepared statements and both pools.
+// Close stops the group-commit writer (once it has answered every advance
+// queued; later ones fail), then releases the prepared statements and both
+// pools.
 func (s *Store) Close() error {
+	if s.group != nil {
+		s.group.close()
+	}
 	var errs []error
 	for _, st := range []*sql.Stmt{s.getToken, s.getTenant, s.getClient, s.startFamily, s.advanceFamily} {
 		if st != nil {

@@ -5,7 +5,11 @@
 package sqlstoretest
 
 import (
+	"fmt"
 	"io/fs"
+	"runtime"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -103,4 +107,57 @@ func BenchmarkGrantReads(b *testing.B, s storage.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAdvanceRefreshFamily measures the one write of a refresh
+// grant, as the refresh load drives it: one caller following its family
+// from generation 0 on (c=1), and 16 at a time, each on its own (c=16), with
+// the process's CPU time per advance (cpu-ns/op), steadier than the wall
+// time on a shared machine.
+func BenchmarkAdvanceRefreshFamily(b *testing.B, s storage.Store) {
+	ctx := b.Context()
+	now := time.Now()
+	init := chave.RefreshFamily{ClientID: "client", CreateTime: now, ExpireTime: now.Add(time.Hour)}
+	var next atomic.Int64
+	chain := func(b *testing.B, more func() bool) {
+		id := fmt.Sprintf("family-%d", next.Add(1))
+		for gen := int64(0); more(); gen++ {
+			if ok, err := s.AdvanceRefreshFamily(ctx, id, init, gen); err != nil || !ok {
+				b.Fatalf("AdvanceRefreshFamily(%s, %d) = %v, %v", id, gen, ok, err)
+			}
+		}
+	}
+	b.Run("c=1", func(b *testing.B) {
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		chain(b, b.Loop)
+	})
+	b.Run("c=16", func(b *testing.B) {
+		b.SetParallelism(16 / runtime.GOMAXPROCS(0))
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		b.RunParallel(func(pb *testing.PB) { chain(b, pb.Next) })
+	})
+}
+
+// reportCPU makes b report the process's CPU time per operation as
+// cpu-ns/op, from now until the function it returns is called.
+func reportCPU(b *testing.B) (stop func()) {
+	start := processCPU()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64((processCPU()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
+// processCPU is the CPU time the process has used, user and system: on a
+// machine others share, a steadier figure than the wall time of a
+// parallel benchmark.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
