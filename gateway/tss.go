@@ -268,6 +268,7 @@ func memberName(raw []byte) (string, error) {
 // allocating for ASCII names.
 func sameMemberName(a, b string) bool {
 	if len(a) != len(b) || !isASCII(a) || !isASCII(b) {
+		//lint:ignore SA6005 lower-casing both is the check's definition; EqualFold folds some runes differently
 		return strings.ToLower(a) == strings.ToLower(b)
 	}
 	for i := range len(a) {

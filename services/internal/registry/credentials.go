@@ -133,7 +133,7 @@ func (s *Service) cachedClient(ctx context.Context, e *cacheEntry, version strin
 	return client, true
 }
 
-// knownID is the client id when activeToken's err says it names a stored
+// knownID is the client id when activeClient's err says it names a stored
 // credential that is not active.
 func knownID(clientID string, err error) string {
 	if errors.Is(err, errInactiveClient) {
@@ -161,18 +161,9 @@ func (s *Service) grantAddressAllowed(ctx context.Context, client Client) bool {
 	return !ok || client.Operator || client.policy.AllowsAddress(g.clientAddress)
 }
 
-// activeToken loads the active credential of a client id, or fails with
-// errBadClient.
-func (s *Service) activeToken(ctx context.Context, clientID string) (chave.Token, error) {
-	if !validClientID(clientID) {
-		return chave.Token{}, errBadClient
-	}
-	t, err := s.store.GetToken(ctx, clientID)
-	return s.checkActive(t, err)
-}
-
-// activeClient is activeToken with the credential's tenant, both in one
-// read (the token's parameters unread): the grant's path.
+// activeClient loads the active credential of a client id with its
+// tenant, both in one read (the token's parameters unread), or fails with
+// errBadClient: the grant's path.
 func (s *Service) activeClient(ctx context.Context, clientID string) (chave.Token, chave.Tenant, error) {
 	if !validClientID(clientID) {
 		return chave.Token{}, chave.Tenant{}, errBadClient
