@@ -272,6 +272,8 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 		asideRoots[i] = p.pid()
 		asideStart[i] = treeCPU(asideRoots[i : i+1])
 	}
+	busy0, berr0 := machineBusy()
+	self0, serr0 := cpuTime(os.Getpid())
 	start := time.Now()
 	var profiles sync.WaitGroup
 	for _, pid := range pids {
@@ -285,9 +287,14 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 	}
 	res, err := runLoad(ctx, n, b.cfg.warmup, b.cfg.duration, nw)
 	cpu, each, rssPeak, werr := w.stop()
+	busy1, berr1 := machineBusy()
+	self1, serr1 := cpuTime(os.Getpid())
+	wall := time.Since(start)
 	asideCPU := make([]time.Duration, len(b.aside))
+	var asideSum time.Duration
 	for i := range b.aside {
 		asideCPU[i] = treeDelta(asideStart[i], treeCPU(asideRoots[i:i+1]))
+		asideSum += asideCPU[i]
 	}
 	profiles.Wait()
 	if err != nil {
@@ -325,10 +332,24 @@ func (b *bench) load(ctx context.Context, path string, n int, pids []int, ref st
 			r.note += "; not counted: " + strings.Join(parts, ", ")
 		}
 	}
+	if berr0 == nil && berr1 == nil && serr0 == nil && serr1 == nil {
+		// Other work on the machine took cores from this load: say how
+		// many, so that a rate ratio is not read as the server's.
+		if o := othersCores(busy1-busy0, cpu, self1-self0, asideSum, wall); o >= othersNoted {
+			if r.note != "" {
+				r.note += "; "
+			}
+			r.note += fmt.Sprintf("other work took %.1f cores", o)
+		}
+	}
 	b.rows = append(b.rows, r)
 	fmt.Fprintf(os.Stderr, "chave-load bench: %-40s c=%-3d %8.0f/s failed=%d\n", path, n, res.rate(), res.failed)
 	return r, nil
 }
+
+// othersNoted is how many cores other work must take, on average over a
+// load, for its row to say so.
+const othersNoted = 0.25
 
 // print writes the table (and the markdown file) and fails when a request
 // failed.

@@ -27,6 +27,40 @@ func TestNewProcReaders(t *testing.T) {
 	}
 }
 
+// machineBusy counts this process's own spinning among the machine's busy
+// time, and othersCores leaves out what the bench's processes spent.
+func TestNewMachineBusy(t *testing.T) {
+	busy0, err := machineBusy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self0, _ := cpuTime(os.Getpid())
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	busy1, err := machineBusy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self1, _ := cpuTime(os.Getpid())
+	// Ticks are 10 ms: allow one either side.
+	if busy1-busy0 < self1-self0-20*time.Millisecond {
+		t.Fatalf("machine busy %v while this process alone spent %v", busy1-busy0, self1-self0)
+	}
+	for _, c := range []struct {
+		busy, server, self, aside, wall time.Duration
+		want                            float64
+	}{
+		{4 * time.Second, time.Second, time.Second, 0, 2 * time.Second, 1},
+		{4 * time.Second, 2 * time.Second, time.Second, time.Second, 2 * time.Second, 0},
+		{time.Second, 2 * time.Second, 0, 0, time.Second, 0}, // ticks read at different instants: never below 0
+		{time.Second, 0, 0, 0, 0, 0},
+	} {
+		if got := othersCores(c.busy, c.server, c.self, c.aside, c.wall); got != c.want {
+			t.Errorf("othersCores(%v, %v, %v, %v, %v) = %v, want %v", c.busy, c.server, c.self, c.aside, c.wall, got, c.want)
+		}
+	}
+}
+
 // medianRows takes, row by row, the round with the median ratio, and adds
 // up the failures of every round.
 func TestNewMedianRows(t *testing.T) {

@@ -52,6 +52,45 @@ func procStat(pid int) (cpu time.Duration, ppid int, err error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, ppid, nil
 }
 
+// machineBusy is the CPU time all the machine's cores have spent busy so
+// far: the first line of /proc/stat but idle and iowait (guest time is
+// already counted in user).
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var busy int64
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: field %d %q", i+1, v)
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
+}
+
+// othersCores is how many cores, on average over wall, processes other
+// than the server's, the bench's own and those beside them kept busy: the
+// machine's busy time less theirs. A load's rate ratio means little when
+// this is large (the cores were shared with other work); its CPU ratio
+// still does.
+func othersCores(busy, server, self, aside, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return max(0, float64(busy-server-self-aside)/float64(wall))
+}
+
 // treeCPU is the CPU time so far of each process of the trees rooted at
 // roots (PostgreSQL's backends are its postmaster's children).
 func treeCPU(roots []int) map[int]time.Duration {

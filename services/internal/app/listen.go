@@ -403,6 +403,7 @@ func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready 
 		_, _ = w.Write([]byte("ok"))
 	})
 	if s.pprof {
+		enableContentionProfiles()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -411,6 +412,23 @@ func (s *Server) listenMetrics(addr string, metrics *prometheus.Registry, ready 
 	}
 	s.metrics = newHTTPServer(mux)
 	return nil
+}
+
+// Sampling of the contention profiles --pprof turns on: one mutex
+// contention event in mutexProfileFraction, and blocking events about one
+// per blockProfileRate nanoseconds spent blocked. Both are cheap at these
+// rates; without them /debug/pprof/mutex and /debug/pprof/block are empty.
+const (
+	mutexProfileFraction = 10
+	blockProfileRate     = 100 * time.Microsecond
+)
+
+// enableContentionProfiles turns on the runtime's mutex and block
+// profiles (process-wide settings, as the profiler itself is) so that a
+// throughput that lags the CPU can be traced to a lock or a wait.
+func enableContentionProfiles() {
+	runtime.SetMutexProfileFraction(mutexProfileFraction)
+	runtime.SetBlockProfileRate(int(blockProfileRate.Nanoseconds()))
 }
 
 // hostPortFor keeps the configured host but takes the port the listener

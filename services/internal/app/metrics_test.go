@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,15 @@ func TestServeMetricsOffThePublicPort(t *testing.T) {
 		}
 		if code, _ := get(metrics + "/debug/pprof/goroutine?debug=1"); code != want {
 			t.Errorf("pprof %v: /debug/pprof/goroutine %d, want %d", pprof, code, want)
+		}
+		if pprof {
+			// The contention profiles are sampled, not empty.
+			if got := runtime.SetMutexProfileFraction(-1); got != mutexProfileFraction {
+				t.Errorf("mutex profile fraction %d, want %d", got, mutexProfileFraction)
+			}
+			if code, _ := get(metrics + "/debug/pprof/block?debug=1"); code != http.StatusOK {
+				t.Errorf("/debug/pprof/block %d, want 200", code)
+			}
 		}
 		srv.Stop(context.Background())
 	}
