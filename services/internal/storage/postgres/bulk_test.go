@@ -14,3 +14,11 @@ func TestNewCreateTokensLikeCreateToken(t *testing.T) {
 	t.Cleanup(func() { s.Close() })
 	sqlstoretest.CreateTokensLikeCreateToken(t, s)
 }
+
+// TestNewCreateTokensStreamLikeCreateToken: the bench's bulk stream writes
+// what CreateToken writes, all or nothing, on PostgreSQL too.
+func TestNewCreateTokensStreamLikeCreateToken(t *testing.T) {
+	s := mustOpen(t, testserver.Postgres(t))
+	t.Cleanup(func() { s.Close() })
+	sqlstoretest.CreateTokensStreamLikeCreateToken(t, s)
+}

@@ -183,3 +183,115 @@ func placeholderIndex(columns, column string) int {
 	}
 	return n
 }
+
+// CreateTokensStream inserts, in one transaction, every batch next
+// returns until it returns nil: the rows CreateTokens writes, with its
+// statements. Where the flavour lists its indexes (Flavor.BulkIndexes:
+// SQLite) it drops the secondary indexes of tokens and token_events first
+// and creates them again from their own definitions before the commit,
+// so that each is built once from sorted keys rather than updated row by
+// row. The one transaction makes it all or nothing: an error (of next, a
+// row, or ctx), or a crash, leaves the database as it was, its indexes
+// with it. Conflict if an id exists or repeats.
+//
+// Like CreateTokens, it is the bench's bulk seeding path (chave-load
+// seed), never chave's: it holds the write lock for the whole load.
+func (s *Store) CreateTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
+	written, err := s.createTokensStream(ctx, next)
+	if err != nil {
+		return 0, s.fail(err, "create tokens (%d written before the error, none kept)", written)
+	}
+	return written, nil
+}
+
+func (s *Store) createTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
+	run := context.WithoutCancel(ctx)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if s.flavor.BulkTx != "" {
+		if _, err := tx.ExecContext(ctx, s.flavor.BulkTx); err != nil {
+			return 0, fmt.Errorf("bulk settings: %w", err)
+		}
+	}
+	indexes, err := s.dropBulkIndexes(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	for {
+		batch, err := next()
+		if err != nil {
+			return written, err
+		}
+		if batch == nil {
+			break
+		}
+		for _, nt := range batch {
+			if nt.Token.CreateTime.IsZero() {
+				return written, fmt.Errorf("token %s: no create time", nt.Token.ID)
+			}
+		}
+		if s.flavor.BulkRows > 1 {
+			err = s.insertMultiRow(ctx, run, tx, batch, s.flavor.BulkRows)
+		} else {
+			err = s.insertPrepared(ctx, run, tx, batch)
+		}
+		if err != nil {
+			return written, err
+		}
+		written += len(batch)
+	}
+	for _, ix := range indexes {
+		if _, err := tx.ExecContext(run, ix.definition); err != nil {
+			if s.flavor.UniqueViolation != nil && s.flavor.UniqueViolation(err) {
+				return written, chave.Errorf(chave.Conflict, "index %s: a key repeats", ix.name)
+			}
+			return written, fmt.Errorf("create index %s: %w", ix.name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return written, err
+	}
+	if err := tx.Commit(); err != nil {
+		return written, fmt.Errorf("commit: %w", err)
+	}
+	return written, nil
+}
+
+// bulkIndex is a secondary index CreateTokensStream drops and creates
+// again.
+type bulkIndex struct{ name, definition string }
+
+// dropBulkIndexes drops, on tx, the indexes Flavor.BulkIndexes lists and
+// returns them, to be created again in the order they were listed.
+func (s *Store) dropBulkIndexes(ctx context.Context, tx *sql.Tx) ([]bulkIndex, error) {
+	if s.flavor.BulkIndexes == "" {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.flavor.BulkIndexes)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	var indexes []bulkIndex
+	for rows.Next() {
+		var ix bulkIndex
+		if err := rows.Scan(&ix.name, &ix.definition); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list indexes: %w", err)
+		}
+		indexes = append(indexes, ix)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	for _, ix := range indexes {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(ix.name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", ix.name, err)
+		}
+	}
+	return indexes, nil
+}

@@ -96,6 +96,15 @@ type Flavor struct {
 	// $N placeholder up in a list as it compiles: quadratic in the rows);
 	// more spares round trips to a server (PostgreSQL).
 	BulkRows int
+	// BulkIndexes, when set, lists the secondary indexes of tokens and
+	// token_events as rows of (name, definition), the definition the
+	// statement that creates the index as the migrations wrote it.
+	// CreateTokensStream drops them before its inserts and runs the
+	// definitions again after them, in its one transaction: one sorted
+	// build of each index instead of an insert into each per row
+	// (SQLite). Without it, the stream inserts into the indexes as it
+	// goes.
+	BulkIndexes string
 }
 
 // Store is a storage.Store on a SQL database.

@@ -1,6 +1,7 @@
 package sqlstoretest
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -19,6 +20,33 @@ import (
 // counted, found by secret hash, revoked, and a failed batch writes
 // nothing.
 func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	createTokensLikeCreateToken(t, s, s.CreateTokens)
+}
+
+// CreateTokensStreamLikeCreateToken is CreateTokensLikeCreateToken through
+// CreateTokensStream, each of its calls a stream of batches of up to 100
+// (a batch that fails fails the whole stream: nothing of it is written).
+func CreateTokensStreamLikeCreateToken(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	createTokensLikeCreateToken(t, s, func(ctx context.Context, tokens []sqlstore.NewToken) error {
+		rest := tokens
+		n, err := s.CreateTokensStream(ctx, func() ([]sqlstore.NewToken, error) {
+			if len(rest) == 0 {
+				return nil, nil
+			}
+			batch := rest[:min(100, len(rest))]
+			rest = rest[len(batch):]
+			return batch, nil
+		})
+		if err == nil && n != len(tokens) {
+			t.Errorf("CreateTokensStream of %d tokens says %d written", len(tokens), n)
+		}
+		return err
+	})
+}
+
+func createTokensLikeCreateToken(t *testing.T, s *sqlstore.Store, create func(context.Context, []sqlstore.NewToken) error) {
 	t.Helper()
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -43,7 +71,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	if err := s.CreateToken(ctx, one.Token, one.Event); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTokens(ctx, []sqlstore.NewToken{bulkOne}); err != nil {
+	if err := create(ctx, []sqlstore.NewToken{bulkOne}); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []struct{ name, query string }{
@@ -72,7 +100,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 		}
 		batch = append(batch, mk(fmt.Sprintf("bulk-%04d", i), i))
 	}
-	if err := s.CreateTokens(ctx, batch); err != nil {
+	if err := create(ctx, batch); err != nil {
 		t.Fatalf("CreateTokens: %v", err)
 	}
 	for _, i := range []int{0, 4, 7, 99, 100, 1233} {
@@ -148,16 +176,16 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	for i := range 150 { // past a multi-row statement
 		dup = append(dup, mk(fmt.Sprintf("bulk-new-%d", i+3), i))
 	}
-	if err := s.CreateTokens(ctx, dup); !chave.IsCode(err, chave.Conflict) {
+	if err := create(ctx, dup); !chave.IsCode(err, chave.Conflict) {
 		t.Fatalf("CreateTokens with an existing id: %v, want Conflict", err)
 	}
 	if _, err := s.GetToken(ctx, "bulk-new-1"); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("after a failed batch, GetToken(bulk-new-1): %v, want NotFound", err)
 	}
-	if err := s.CreateTokens(ctx, []sqlstore.NewToken{{Token: chave.Token{ID: "no-time", DisplayName: "x"}}}); err == nil {
+	if err := create(ctx, []sqlstore.NewToken{{Token: chave.Token{ID: "no-time", DisplayName: "x"}}}); err == nil {
 		t.Error("CreateTokens of a token without a create time succeeded")
 	}
-	if err := s.CreateTokens(ctx, nil); err != nil {
+	if err := create(ctx, nil); err != nil {
 		t.Errorf("CreateTokens(nil): %v", err)
 	}
 }
