@@ -16,46 +16,6 @@ type NewToken struct {
 	Event chave.Event
 }
 
-// CreateTokens inserts tokens with their creation events in one
-// transaction: the rows CreateToken writes for each, in order, and with
-// its statements: each prepared once for the batch on SQLite, or, where
-// Flavor.BulkRows is above 1 (PostgreSQL), that many rows an INSERT, to
-// spare the round trips. Conflict (and nothing written) if an id exists
-// or repeats.
-//
-// It is not part of storage.Store: it is the bench's bulk seeding path
-// (chave-load seed), so that a registry of a million credentials takes
-// minutes to build rather than the hours the API would.
-func (s *Store) CreateTokens(ctx context.Context, tokens []NewToken) error {
-	if len(tokens) == 0 {
-		return nil
-	}
-	for _, nt := range tokens {
-		if nt.Token.CreateTime.IsZero() {
-			return s.fail(fmt.Errorf("token %s: no create time", nt.Token.ID), "create %d tokens", len(tokens))
-		}
-	}
-	// The statements run under a context that is never cancelled, with ctx
-	// checked between rows instead: modernc's driver watches a cancellable
-	// context with a goroutine per statement, a tenth of the batch's time.
-	run := context.WithoutCancel(ctx)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.flavor.BulkTx != "" {
-			if _, err := tx.ExecContext(ctx, s.flavor.BulkTx); err != nil {
-				return fmt.Errorf("bulk settings: %w", err)
-			}
-		}
-		if s.flavor.BulkRows > 1 {
-			return s.insertMultiRow(ctx, run, tx, tokens, s.flavor.BulkRows)
-		}
-		return s.insertPrepared(ctx, run, tx, tokens)
-	})
-	if err != nil {
-		return s.fail(err, "create %d tokens", len(tokens))
-	}
-	return nil
-}
-
 // insertPrepared writes tokens and their events through InsertTokenSQL
 // and insertEventSQL, prepared once on tx. (Multi-row INSERTs are slower
 // on SQLite: it looks each $N placeholder up in a list as it compiles,
@@ -185,8 +145,10 @@ func placeholderIndex(columns, column string) int {
 }
 
 // CreateTokensStream inserts, in one transaction, every batch next
-// returns until it returns nil: the rows CreateTokens writes, with its
-// statements. Where the flavour lists its indexes (Flavor.BulkIndexes:
+// returns until it returns nil: with their creation events, the rows
+// CreateToken writes for each, in order, and with its statements: each
+// prepared once on SQLite, or, where Flavor.BulkRows is above 1
+// (PostgreSQL), that many rows an INSERT, to spare the round trips. Where the flavour lists its indexes (Flavor.BulkIndexes:
 // SQLite) it drops the secondary indexes of tokens and token_events first
 // and creates them again from their own definitions before the commit,
 // so that each is built once from sorted keys rather than updated row by
@@ -194,8 +156,10 @@ func placeholderIndex(columns, column string) int {
 // row, or ctx), or a crash, leaves the database as it was, its indexes
 // with it. Conflict if an id exists or repeats.
 //
-// Like CreateTokens, it is the bench's bulk seeding path (chave-load
-// seed), never chave's: it holds the write lock for the whole load.
+// It is not part of storage.Store: it is the bench's bulk seeding path
+// (chave-load seed), never chave's, so that a registry of a million
+// credentials takes a minute to build rather than the hours the API would.
+// It holds the write lock for the whole load.
 func (s *Store) CreateTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
 	written, err := s.createTokensStream(ctx, next)
 	if err != nil {
@@ -205,6 +169,9 @@ func (s *Store) CreateTokensStream(ctx context.Context, next func() ([]NewToken,
 }
 
 func (s *Store) createTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
+	// The statements run under a context that is never cancelled, with ctx
+	// checked between rows instead: modernc's driver watches a cancellable
+	// context with a goroutine per statement, a tenth of the batch's time.
 	run := context.WithoutCancel(ctx)
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {

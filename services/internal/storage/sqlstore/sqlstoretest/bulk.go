@@ -14,20 +14,13 @@ import (
 )
 
 // CreateTokensLikeCreateToken checks the bench's bulk insert on a new
-// store: the rows CreateTokens writes are the rows CreateToken writes
-// (every column of tokens and token_events but the ids), and the store
-// then treats them as its own: read, listed in order and by state,
-// counted, found by secret hash, revoked, and a failed batch writes
-// nothing.
+// store: the rows CreateTokensStream writes are the rows CreateToken
+// writes (every column of tokens and token_events but the ids), and the
+// store then treats them as its own: read, listed in order and by state,
+// counted, found by secret hash, revoked, and a failed stream writes
+// nothing. Each call streams its tokens in batches of up to 250, so that
+// a batch spans PostgreSQL's multi-row statements and leaves a remainder.
 func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
-	t.Helper()
-	createTokensLikeCreateToken(t, s, s.CreateTokens)
-}
-
-// CreateTokensStreamLikeCreateToken is CreateTokensLikeCreateToken through
-// CreateTokensStream, each of its calls a stream of batches of up to 100
-// (a batch that fails fails the whole stream: nothing of it is written).
-func CreateTokensStreamLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	t.Helper()
 	createTokensLikeCreateToken(t, s, func(ctx context.Context, tokens []sqlstore.NewToken) error {
 		rest := tokens
@@ -35,7 +28,7 @@ func CreateTokensStreamLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 			if len(rest) == 0 {
 				return nil, nil
 			}
-			batch := rest[:min(100, len(rest))]
+			batch := rest[:min(250, len(rest))]
 			rest = rest[len(batch):]
 			return batch, nil
 		})
@@ -84,7 +77,7 @@ func createTokensLikeCreateToken(t *testing.T, s *sqlstore.Store, create func(co
 				continue
 			}
 			if !reflect.DeepEqual(a[col], b[col]) {
-				t.Errorf("%s.%s: CreateToken wrote %v, CreateTokens %v", table.name, col, a[col], b[col])
+				t.Errorf("%s.%s: CreateToken wrote %v, CreateTokensStream %v", table.name, col, a[col], b[col])
 			}
 		}
 	}
@@ -101,7 +94,7 @@ func createTokensLikeCreateToken(t *testing.T, s *sqlstore.Store, create func(co
 		batch = append(batch, mk(fmt.Sprintf("bulk-%04d", i), i))
 	}
 	if err := create(ctx, batch); err != nil {
-		t.Fatalf("CreateTokens: %v", err)
+		t.Fatalf("CreateTokensStream: %v", err)
 	}
 	for _, i := range []int{0, 4, 7, 99, 100, 1233} {
 		want := batch[i].Token
@@ -177,16 +170,16 @@ func createTokensLikeCreateToken(t *testing.T, s *sqlstore.Store, create func(co
 		dup = append(dup, mk(fmt.Sprintf("bulk-new-%d", i+3), i))
 	}
 	if err := create(ctx, dup); !chave.IsCode(err, chave.Conflict) {
-		t.Fatalf("CreateTokens with an existing id: %v, want Conflict", err)
+		t.Fatalf("CreateTokensStream with an existing id: %v, want Conflict", err)
 	}
 	if _, err := s.GetToken(ctx, "bulk-new-1"); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("after a failed batch, GetToken(bulk-new-1): %v, want NotFound", err)
 	}
 	if err := create(ctx, []sqlstore.NewToken{{Token: chave.Token{ID: "no-time", DisplayName: "x"}}}); err == nil {
-		t.Error("CreateTokens of a token without a create time succeeded")
+		t.Error("CreateTokensStream of a token without a create time succeeded")
 	}
 	if err := create(ctx, nil); err != nil {
-		t.Errorf("CreateTokens(nil): %v", err)
+		t.Errorf("CreateTokensStream of nothing: %v", err)
 	}
 }
 
