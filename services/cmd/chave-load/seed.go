@@ -29,14 +29,14 @@ type seedConfig struct {
 	secretsFile string // default: beside the SQLite database, as chave serve's
 	tenant      string
 	tokens      int
-	batch       int    // tokens per transaction
+	batch       int    // tokens derived a batch (one transaction for all)
 	seed        string // what the credentials' ids and secrets derive from
 }
 
-// seedBatch is how many credentials one transaction writes by default.
-// Fewer write more: each commit writes every page of the secret-hash index
-// that its random keys touched (a million in batches of 5,000: 7 GB
-// written, 88 µs of CPU a credential; of 50,000: 2.7 GB, 79 µs).
+// seedBatch is how many credentials are derived and hashed a batch, each
+// handed to the store while the next is derived. The store writes them all
+// in one transaction (sqlstore's CreateTokensStream: all or nothing, the
+// secondary indexes of SQLite built once after the rows).
 const seedBatch = 50_000
 
 // seedActor is the creator and the create event's actor of every seeded
@@ -58,7 +58,8 @@ type seedResult struct {
 // runSeed is `chave-load seed`: bench-only bulk seeding of a registry
 // (never part of chave). It writes --tokens credentials of the existing
 // tenant --tenant straight into the database through the SQL store's bulk
-// insert, rows exactly like the registry's CreateToken writes (the secret
+// insert (one transaction: an interrupted seed writes nothing), rows
+// exactly like the registry's CreateToken writes (the secret
 // hashed under the server key of the secrets file chave serve uses, the
 // create event), so that the registry treats them as its own. The ids and
 // secrets derive from --seed: credential i of a seed is
@@ -70,7 +71,7 @@ func runSeed(args []string, out io.Writer) error {
 	fs.StringVar(&c.secretsFile, "secrets-file", "", "the server keys' file (default: secrets.json beside the SQLite database, as chave serve's; CHAVE_HASH_KEY wins when set)")
 	fs.StringVar(&c.tenant, "tenant", "", "the tenant the credentials belong to (it must exist)")
 	fs.IntVar(&c.tokens, "tokens", 0, "how many credentials to write")
-	fs.IntVar(&c.batch, "batch", seedBatch, "credentials per transaction")
+	fs.IntVar(&c.batch, "batch", seedBatch, "credentials derived and handed to the store a batch (one transaction writes them all)")
 	fs.StringVar(&c.seed, "seed", "chave-load", "what the credentials' ids and secrets derive from (a second seed on one database must differ)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: chave-load seed --db sqlite://PATH --tenant T --tokens N [--seed S]")
@@ -91,8 +92,8 @@ func runSeed(args []string, out io.Writer) error {
 	return enc.Encode(res)
 }
 
-// seedRegistry writes c.tokens credentials into c.db, c.batch a
-// transaction, and returns the rate and the credential of index 0.
+// seedRegistry writes c.tokens credentials into c.db in one transaction,
+// derived c.batch at a time, and returns the rate and the credential of index 0.
 func seedRegistry(ctx context.Context, c seedConfig) (seedResult, error) {
 	switch {
 	case c.db == "":
@@ -116,7 +117,7 @@ func seedRegistry(ctx context.Context, c seedConfig) (seedResult, error) {
 	}
 	defer store.Close()
 	bulk, ok := store.(interface {
-		CreateTokens(context.Context, []sqlstore.NewToken) error
+		CreateTokensStream(context.Context, func() ([]sqlstore.NewToken, error)) (int, error)
 	})
 	if !ok {
 		return seedResult{}, fmt.Errorf("--db %s: the store has no bulk insert", c.db)
@@ -167,17 +168,21 @@ func seedRegistry(ctx context.Context, c seedConfig) (seedResult, error) {
 			}
 		}
 	}()
-	written := 0
-	for batch := range batches {
-		if err := bulk.CreateTokens(ctx, batch); err != nil {
-			return seedResult{}, fmt.Errorf("seed credentials %d to %d: %w", written, written+len(batch)-1, err)
+	// One transaction for the whole seed (all or nothing); on SQLite the
+	// store builds the secondary indexes after the rows.
+	if _, err := bulk.CreateTokensStream(ctx, func() ([]sqlstore.NewToken, error) {
+		batch, ok := <-batches
+		if !ok {
+			select {
+			case err := <-derr:
+				return nil, err
+			default:
+				return nil, nil
+			}
 		}
-		written += len(batch)
-	}
-	select {
-	case err := <-derr:
-		return seedResult{}, err
-	default:
+		return batch, nil
+	}); err != nil {
+		return seedResult{}, fmt.Errorf("seed %d credentials: %w", c.tokens, err)
 	}
 	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	id, secret := seededCredential(c.seed, 0)

@@ -16,46 +16,6 @@ type NewToken struct {
 	Event chave.Event
 }
 
-// CreateTokens inserts tokens with their creation events in one
-// transaction: the rows CreateToken writes for each, in order, and with
-// its statements: each prepared once for the batch on SQLite, or, where
-// Flavor.BulkRows is above 1 (PostgreSQL), that many rows an INSERT, to
-// spare the round trips. Conflict (and nothing written) if an id exists
-// or repeats.
-//
-// It is not part of storage.Store: it is the bench's bulk seeding path
-// (chave-load seed), so that a registry of a million credentials takes
-// minutes to build rather than the hours the API would.
-func (s *Store) CreateTokens(ctx context.Context, tokens []NewToken) error {
-	if len(tokens) == 0 {
-		return nil
-	}
-	for _, nt := range tokens {
-		if nt.Token.CreateTime.IsZero() {
-			return s.fail(fmt.Errorf("token %s: no create time", nt.Token.ID), "create %d tokens", len(tokens))
-		}
-	}
-	// The statements run under a context that is never cancelled, with ctx
-	// checked between rows instead: modernc's driver watches a cancellable
-	// context with a goroutine per statement, a tenth of the batch's time.
-	run := context.WithoutCancel(ctx)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.flavor.BulkTx != "" {
-			if _, err := tx.ExecContext(ctx, s.flavor.BulkTx); err != nil {
-				return fmt.Errorf("bulk settings: %w", err)
-			}
-		}
-		if s.flavor.BulkRows > 1 {
-			return s.insertMultiRow(ctx, run, tx, tokens, s.flavor.BulkRows)
-		}
-		return s.insertPrepared(ctx, run, tx, tokens)
-	})
-	if err != nil {
-		return s.fail(err, "create %d tokens", len(tokens))
-	}
-	return nil
-}
-
 // insertPrepared writes tokens and their events through InsertTokenSQL
 // and insertEventSQL, prepared once on tx. (Multi-row INSERTs are slower
 // on SQLite: it looks each $N placeholder up in a list as it compiles,
@@ -182,4 +142,123 @@ func placeholderIndex(columns, column string) int {
 		panic(err)
 	}
 	return n
+}
+
+// CreateTokensStream inserts, in one transaction, every batch next
+// returns until it returns nil: with their creation events, the rows
+// CreateToken writes for each, in order, and with its statements: each
+// prepared once on SQLite, or, where Flavor.BulkRows is above 1
+// (PostgreSQL), that many rows an INSERT, to spare the round trips. Where the flavour lists its indexes (Flavor.BulkIndexes:
+// SQLite) it drops the secondary indexes of tokens and token_events first
+// and creates them again from their own definitions before the commit,
+// so that each is built once from sorted keys rather than updated row by
+// row. The one transaction makes it all or nothing: an error (of next, a
+// row, or ctx), or a crash, leaves the database as it was, its indexes
+// with it. Conflict if an id exists or repeats.
+//
+// It is not part of storage.Store: it is the bench's bulk seeding path
+// (chave-load seed), never chave's, so that a registry of a million
+// credentials takes a minute to build rather than the hours the API would.
+// It holds the write lock for the whole load.
+func (s *Store) CreateTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
+	written, err := s.createTokensStream(ctx, next)
+	if err != nil {
+		return 0, s.fail(err, "create tokens (%d written before the error, none kept)", written)
+	}
+	return written, nil
+}
+
+func (s *Store) createTokensStream(ctx context.Context, next func() ([]NewToken, error)) (int, error) {
+	// The statements run under a context that is never cancelled, with ctx
+	// checked between rows instead: modernc's driver watches a cancellable
+	// context with a goroutine per statement, a tenth of the batch's time.
+	run := context.WithoutCancel(ctx)
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if s.flavor.BulkTx != "" {
+		if _, err := tx.ExecContext(ctx, s.flavor.BulkTx); err != nil {
+			return 0, fmt.Errorf("bulk settings: %w", err)
+		}
+	}
+	indexes, err := s.dropBulkIndexes(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	for {
+		batch, err := next()
+		if err != nil {
+			return written, err
+		}
+		if batch == nil {
+			break
+		}
+		for _, nt := range batch {
+			if nt.Token.CreateTime.IsZero() {
+				return written, fmt.Errorf("token %s: no create time", nt.Token.ID)
+			}
+		}
+		if s.flavor.BulkRows > 1 {
+			err = s.insertMultiRow(ctx, run, tx, batch, s.flavor.BulkRows)
+		} else {
+			err = s.insertPrepared(ctx, run, tx, batch)
+		}
+		if err != nil {
+			return written, err
+		}
+		written += len(batch)
+	}
+	for _, ix := range indexes {
+		if _, err := tx.ExecContext(run, ix.definition); err != nil {
+			if s.flavor.UniqueViolation != nil && s.flavor.UniqueViolation(err) {
+				return written, chave.Errorf(chave.Conflict, "index %s: a key repeats", ix.name)
+			}
+			return written, fmt.Errorf("create index %s: %w", ix.name, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return written, err
+	}
+	if err := tx.Commit(); err != nil {
+		return written, fmt.Errorf("commit: %w", err)
+	}
+	return written, nil
+}
+
+// bulkIndex is a secondary index CreateTokensStream drops and creates
+// again.
+type bulkIndex struct{ name, definition string }
+
+// dropBulkIndexes drops, on tx, the indexes Flavor.BulkIndexes lists and
+// returns them, to be created again in the order they were listed.
+func (s *Store) dropBulkIndexes(ctx context.Context, tx *sql.Tx) ([]bulkIndex, error) {
+	if s.flavor.BulkIndexes == "" {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.flavor.BulkIndexes)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	var indexes []bulkIndex
+	for rows.Next() {
+		var ix bulkIndex
+		if err := rows.Scan(&ix.name, &ix.definition); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list indexes: %w", err)
+		}
+		indexes = append(indexes, ix)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	for _, ix := range indexes {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX "`+strings.ReplaceAll(ix.name, `"`, `""`)+`"`); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", ix.name, err)
+		}
+	}
+	return indexes, nil
 }

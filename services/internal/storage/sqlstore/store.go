@@ -86,16 +86,25 @@ type Flavor struct {
 	// commit each. Without it each advance is its own statement, for a
 	// database whose writers run in parallel (PostgreSQL).
 	GroupCommit bool
-	// BulkTx, when set, runs first in each transaction of CreateTokens (the
+	// BulkTx, when set, runs first in the transaction of CreateTokensStream (the
 	// bench's bulk seeding, bulk.go): settings that speed a long run of
 	// inserts (a page cache that holds the indexes on SQLite, where it
 	// stays on the write connection).
 	BulkTx string
-	// BulkRows is how many rows one INSERT of CreateTokens writes: 0 or 1,
+	// BulkRows is how many rows one INSERT of CreateTokensStream writes: 0 or 1,
 	// a statement prepared once and run per row (SQLite, which looks each
 	// $N placeholder up in a list as it compiles: quadratic in the rows);
 	// more spares round trips to a server (PostgreSQL).
 	BulkRows int
+	// BulkIndexes, when set, lists the secondary indexes of tokens and
+	// token_events as rows of (name, definition), the definition the
+	// statement that creates the index as the migrations wrote it.
+	// CreateTokensStream drops them before its inserts and runs the
+	// definitions again after them, in its one transaction: one sorted
+	// build of each index instead of an insert into each per row
+	// (SQLite). Without it, the stream inserts into the indexes as it
+	// goes.
+	BulkIndexes string
 }
 
 // Store is a storage.Store on a SQL database.

@@ -1,6 +1,7 @@
 package sqlstoretest
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -13,12 +14,32 @@ import (
 )
 
 // CreateTokensLikeCreateToken checks the bench's bulk insert on a new
-// store: the rows CreateTokens writes are the rows CreateToken writes
-// (every column of tokens and token_events but the ids), and the store
-// then treats them as its own: read, listed in order and by state,
-// counted, found by secret hash, revoked, and a failed batch writes
-// nothing.
+// store: the rows CreateTokensStream writes are the rows CreateToken
+// writes (every column of tokens and token_events but the ids), and the
+// store then treats them as its own: read, listed in order and by state,
+// counted, found by secret hash, revoked, and a failed stream writes
+// nothing. Each call streams its tokens in batches of up to 250, so that
+// a batch spans PostgreSQL's multi-row statements and leaves a remainder.
 func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
+	t.Helper()
+	createTokensLikeCreateToken(t, s, func(ctx context.Context, tokens []sqlstore.NewToken) error {
+		rest := tokens
+		n, err := s.CreateTokensStream(ctx, func() ([]sqlstore.NewToken, error) {
+			if len(rest) == 0 {
+				return nil, nil
+			}
+			batch := rest[:min(250, len(rest))]
+			rest = rest[len(batch):]
+			return batch, nil
+		})
+		if err == nil && n != len(tokens) {
+			t.Errorf("CreateTokensStream of %d tokens says %d written", len(tokens), n)
+		}
+		return err
+	})
+}
+
+func createTokensLikeCreateToken(t *testing.T, s *sqlstore.Store, create func(context.Context, []sqlstore.NewToken) error) {
 	t.Helper()
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -43,7 +64,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	if err := s.CreateToken(ctx, one.Token, one.Event); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateTokens(ctx, []sqlstore.NewToken{bulkOne}); err != nil {
+	if err := create(ctx, []sqlstore.NewToken{bulkOne}); err != nil {
 		t.Fatal(err)
 	}
 	for _, table := range []struct{ name, query string }{
@@ -56,7 +77,7 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 				continue
 			}
 			if !reflect.DeepEqual(a[col], b[col]) {
-				t.Errorf("%s.%s: CreateToken wrote %v, CreateTokens %v", table.name, col, a[col], b[col])
+				t.Errorf("%s.%s: CreateToken wrote %v, CreateTokensStream %v", table.name, col, a[col], b[col])
 			}
 		}
 	}
@@ -72,8 +93,8 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 		}
 		batch = append(batch, mk(fmt.Sprintf("bulk-%04d", i), i))
 	}
-	if err := s.CreateTokens(ctx, batch); err != nil {
-		t.Fatalf("CreateTokens: %v", err)
+	if err := create(ctx, batch); err != nil {
+		t.Fatalf("CreateTokensStream: %v", err)
 	}
 	for _, i := range []int{0, 4, 7, 99, 100, 1233} {
 		want := batch[i].Token
@@ -148,17 +169,17 @@ func CreateTokensLikeCreateToken(t *testing.T, s *sqlstore.Store) {
 	for i := range 150 { // past a multi-row statement
 		dup = append(dup, mk(fmt.Sprintf("bulk-new-%d", i+3), i))
 	}
-	if err := s.CreateTokens(ctx, dup); !chave.IsCode(err, chave.Conflict) {
-		t.Fatalf("CreateTokens with an existing id: %v, want Conflict", err)
+	if err := create(ctx, dup); !chave.IsCode(err, chave.Conflict) {
+		t.Fatalf("CreateTokensStream with an existing id: %v, want Conflict", err)
 	}
 	if _, err := s.GetToken(ctx, "bulk-new-1"); !chave.IsCode(err, chave.NotFound) {
 		t.Errorf("after a failed batch, GetToken(bulk-new-1): %v, want NotFound", err)
 	}
-	if err := s.CreateTokens(ctx, []sqlstore.NewToken{{Token: chave.Token{ID: "no-time", DisplayName: "x"}}}); err == nil {
-		t.Error("CreateTokens of a token without a create time succeeded")
+	if err := create(ctx, []sqlstore.NewToken{{Token: chave.Token{ID: "no-time", DisplayName: "x"}}}); err == nil {
+		t.Error("CreateTokensStream of a token without a create time succeeded")
 	}
-	if err := s.CreateTokens(ctx, nil); err != nil {
-		t.Errorf("CreateTokens(nil): %v", err)
+	if err := create(ctx, nil); err != nil {
+		t.Errorf("CreateTokensStream of nothing: %v", err)
 	}
 }
 
