@@ -76,6 +76,8 @@ type Redis struct {
 	family      string
 	signingKey  string
 	changed     string
+
+	reads *reads // every check's MGET, coalesced under load
 }
 
 var _ Set = (*Redis)(nil)
@@ -136,7 +138,7 @@ func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 		opts.Clock = time.Now
 	}
 	tag := "{" + opts.Prefix + "}:"
-	return &Redis{
+	r := &Redis{
 		client:      client,
 		now:         opts.Clock,
 		timeout:     opts.Timeout,
@@ -147,7 +149,20 @@ func NewRedis(client redis.UniversalClient, opts Options) (*Redis, error) {
 		family:      tag + "f:",
 		signingKey:  tag + "k:",
 		changed:     tag + "v:",
-	}, nil
+	}
+	r.reads = &reads{mget: r.mget, timeout: r.timeout}
+	return r, nil
+}
+
+// mget reads keys in one round trip under the set's timeout.
+func (r *Redis) mget(ctx context.Context, keys []string) ([]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	vals, err := r.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return vals, nil
 }
 
 func (r *Redis) key(kind Kind, id string) string {
@@ -244,34 +259,29 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 
 // IsRevoked checks the token with one MGET of the marker and its keys.
 func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
-	var buf [5]string
-	keys := append(buf[:0], r.marker)
+	var buf [4]string
+	keys := buf[:0]
 	credential, token, family, key := -1, -1, -1, -1
 	if q.ClientID != "" {
-		credential = len(keys)
+		credential = 1 + len(keys)
 		keys = append(keys, r.credential+q.ClientID)
 	}
 	if q.TokenID != "" {
-		token = len(keys)
+		token = 1 + len(keys)
 		keys = append(keys, r.accessToken+q.TokenID)
 	}
 	if q.FamilyID != "" {
-		family = len(keys)
+		family = 1 + len(keys)
 		keys = append(keys, r.family+q.FamilyID)
 	}
 	if q.KeyID != "" {
-		key = len(keys)
+		key = 1 + len(keys)
 		keys = append(keys, r.signingKey+q.KeyID)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	vals, err := r.client.MGet(ctx, keys...).Result()
+	vals, err := r.reads.read(ctx, r.marker, keys)
 	if err != nil {
-		return false, fmt.Errorf("revocation: check: %w", unavailable(err))
-	}
-	if len(vals) != len(keys) {
-		return false, fmt.Errorf("revocation: check: %w: MGET answered %d values for %d keys", ErrUnavailable, len(vals), len(keys))
+		return false, fmt.Errorf("revocation: check: %w", err)
 	}
 	if vals[0] == nil {
 		return false, fmt.Errorf("revocation: check: %w", ErrLost)
@@ -303,19 +313,14 @@ func (r *Redis) Versions(ctx context.Context, ids []string, versions []int64) (G
 	if len(versions) != len(ids) {
 		return "", fmt.Errorf("revocation: versions: %d ids, room for %d versions", len(ids), len(versions))
 	}
-	var buf [3]string
-	keys := append(buf[:0], r.marker)
+	var buf [2]string
+	keys := buf[:0]
 	for _, id := range ids {
 		keys = append(keys, r.changed+id)
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	vals, err := r.client.MGet(ctx, keys...).Result()
+	vals, err := r.reads.read(ctx, r.marker, keys)
 	if err != nil {
-		return "", fmt.Errorf("revocation: versions: %w", unavailable(err))
-	}
-	if len(vals) != len(keys) {
-		return "", fmt.Errorf("revocation: versions: %w: MGET answered %d values for %d keys", ErrUnavailable, len(vals), len(keys))
+		return "", fmt.Errorf("revocation: versions: %w", err)
 	}
 	gen, ok := vals[0].(string)
 	if !ok || gen == "" {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -572,6 +573,55 @@ func BenchmarkRedisIsRevoked(b *testing.B) {
 			}
 		})
 	})
+	// 16 checkers on 2 cores, as a registry under chave-load's c=16 grant
+	// load: the CPU time of this process and of redis-server per check
+	// (getrusage and INFO cpu), steadier than ns/op on a shared machine.
+	b.Run("c16", func(b *testing.B) {
+		info := admin(b, srv)
+		cpu0, redis0 := processCPU(b), redisCPU(b, info)
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := s.IsRevoked(b.Context(), q); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(redisCPU(b, info)-redis0)/float64(b.N), "redis-cpu-ns/op")
+	})
+}
+
+// processCPU is this process's user and system CPU time so far.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is redis-server's user and system CPU time so far, from INFO
+// cpu (to the microsecond).
+func redisCPU(tb testing.TB, c *redis.Client) time.Duration {
+	info, err := c.Info(tb.Context(), "cpu").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var total time.Duration
+	for line := range strings.Lines(info) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || (name != "used_cpu_sys" && name != "used_cpu_user") {
+			continue
+		}
+		sec, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			tb.Fatalf("INFO cpu %s: %v", line, err)
+		}
+		total += time.Duration(sec * float64(time.Second))
+	}
+	return total
 }
 
 // BenchmarkRedisBytesPerEntry measures what an entry costs Redis: its
@@ -672,4 +722,139 @@ func TestNewRedisVersionsAcrossAFlush(t *testing.T) {
 	if _, err := s.Versions(ctx, ids, got); !errors.Is(err, revocation.ErrUnavailable) {
 		t.Errorf("Versions with Redis down: %v, want ErrUnavailable", err)
 	}
+}
+
+// TestNewRedisCoalescedChecksSeeEveryWrite runs checks from many
+// goroutines while entries are written one after another: the checks
+// share MGETs (fewer round trips than checks), and each still sees every
+// entry whose write returned before the check began, its credential
+// revoked and its version at least the one written, never an older one.
+func TestNewRedisCoalescedChecksSeeEveryWrite(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true, PoolSize: 64})
+	var mgets atomic.Int64
+	client.AddHook(&hook{after: func(cmd redis.Cmder) {
+		if cmd.Name() == "mget" {
+			mgets.Add(1)
+		}
+	}})
+	s, err := revocation.NewRedis(client, revocation.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	if err := s.Rebuild(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour)
+	const writes = 200
+	var written atomic.Int64 // entries 0 … written-1 were written
+	var checks atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			got := make([]int64, 2)
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				w := written.Load()
+				if w == 0 {
+					continue
+				}
+				last := strconv.FormatInt(w-1, 10)
+				checks.Add(1)
+				if (g+n)%2 == 0 {
+					revoked, err := s.IsRevoked(ctx, revocation.Query{ClientID: "c" + last, IssuedAt: at.Add(-time.Second), TokenID: "j" + last})
+					if err != nil || !revoked {
+						t.Errorf("IsRevoked(c%s) after its write = %v, %v; want true", last, revoked, err)
+						return
+					}
+					continue
+				}
+				// The version entry is written as the count: at least w.
+				if _, err := s.Versions(ctx, []string{"count", "v" + last}, got); err != nil || got[0] < w || got[1] != w {
+					t.Errorf("Versions(count, v%s) after write %d = %v, %v; want [≥%d %d]", last, w, got, err, w, w)
+					return
+				}
+			}
+		})
+	}
+	for i := range int64(writes) {
+		id := strconv.FormatInt(i, 10)
+		if err := s.Revoke(ctx,
+			revocation.Entry{Kind: revocation.Credential, ID: "c" + id, At: at, Until: until},
+			revocation.Entry{Kind: revocation.Changed, ID: "count", At: at, Version: i + 1, Until: until},
+			revocation.Entry{Kind: revocation.Changed, ID: "v" + id, At: at, Version: i + 1, Until: until},
+		); err != nil {
+			t.Fatalf("Revoke %d: %v", i, err)
+		}
+		written.Store(i + 1)
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(stop)
+	wg.Wait()
+	if c, m := checks.Load(), mgets.Load(); c < 1000 || m >= c {
+		t.Errorf("%d checks took %d MGETs: want at least 1,000 checks sharing them", c, m)
+	}
+	t.Logf("%d checks, %d MGETs", checks.Load(), mgets.Load())
+}
+
+// TestNewRedisCoalescedChecksTimeOut points checks from many goroutines at
+// a server that never answers: each, whether it sent its MGET or waited to
+// share the next, answers ErrUnavailable within the set's timeout.
+func TestNewRedisCoalescedChecksTimeOut(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	accepted.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		_ = l.Close()
+		accepted.Wait()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	const timeout = 200 * time.Millisecond
+	s := newRedisSet(t, "redis://"+l.Addr().String(), revocation.Options{Timeout: timeout})
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			start := time.Now()
+			var err error
+			if i%2 == 0 {
+				_, err = s.IsRevoked(t.Context(), revoked)
+			} else {
+				_, err = s.Versions(t.Context(), []string{"x"}, make([]int64, 1))
+			}
+			took := time.Since(start)
+			if !errors.Is(err, revocation.ErrUnavailable) {
+				t.Errorf("check %d against a silent server: %v, want ErrUnavailable", i, err)
+			}
+			if took > timeout+time.Second {
+				t.Errorf("check %d against a silent server took %s, its timeout %s", i, took, timeout)
+			}
+		})
+	}
+	wg.Wait()
 }
