@@ -41,17 +41,15 @@ type readBatch struct {
 	err   error
 }
 
-// read returns the values of marker and keys, in that order, as one MGET
-// of them would: ErrUnavailable if Redis does not answer, or answers
+// read returns the values of keys, the set's marker first, as one MGET of
+// them would: ErrUnavailable if Redis does not answer, or answers
 // something else than a value a key.
-func (r *reads) read(ctx context.Context, marker string, keys []string) ([]any, error) {
+func (r *reads) read(ctx context.Context, keys []string) ([]any, error) {
 	r.mu.Lock()
 	if !r.busy {
 		r.busy = true
 		r.mu.Unlock()
-		all := make([]string, 0, 1+len(keys))
-		all = append(append(all, marker), keys...)
-		vals, err := r.mgetAll(ctx, all)
+		vals, err := r.mgetAll(ctx, keys)
 		r.release()
 		return vals, err
 	}
@@ -59,8 +57,8 @@ func (r *reads) read(ctx context.Context, marker string, keys []string) ([]any, 
 	if b == nil {
 		b = &readBatch{
 			ctx:   context.WithoutCancel(ctx),
-			keys:  []string{marker},
-			index: map[string]int{marker: 0},
+			keys:  []string{keys[0]},
+			index: map[string]int{keys[0]: 0},
 			done:  make(chan struct{}),
 		}
 		r.next = b
@@ -89,10 +87,9 @@ func (r *reads) read(ctx context.Context, marker string, keys []string) ([]any, 
 	if b.err != nil {
 		return nil, b.err
 	}
-	vals := make([]any, 1+len(keys))
-	vals[0] = b.vals[0]
+	vals := make([]any, len(keys))
 	for i, p := range at {
-		vals[1+i] = b.vals[p]
+		vals[i] = b.vals[p]
 	}
 	return vals, nil
 }

@@ -259,27 +259,27 @@ func (r *Redis) write(ctx context.Context, entries []Entry) (whole bool, err err
 
 // IsRevoked checks the token with one MGET of the marker and its keys.
 func (r *Redis) IsRevoked(ctx context.Context, q Query) (bool, error) {
-	var buf [4]string
-	keys := buf[:0]
+	var buf [5]string
+	keys := append(buf[:0], r.marker)
 	credential, token, family, key := -1, -1, -1, -1
 	if q.ClientID != "" {
-		credential = 1 + len(keys)
+		credential = len(keys)
 		keys = append(keys, r.credential+q.ClientID)
 	}
 	if q.TokenID != "" {
-		token = 1 + len(keys)
+		token = len(keys)
 		keys = append(keys, r.accessToken+q.TokenID)
 	}
 	if q.FamilyID != "" {
-		family = 1 + len(keys)
+		family = len(keys)
 		keys = append(keys, r.family+q.FamilyID)
 	}
 	if q.KeyID != "" {
-		key = 1 + len(keys)
+		key = len(keys)
 		keys = append(keys, r.signingKey+q.KeyID)
 	}
 
-	vals, err := r.reads.read(ctx, r.marker, keys)
+	vals, err := r.reads.read(ctx, keys)
 	if err != nil {
 		return false, fmt.Errorf("revocation: check: %w", err)
 	}
@@ -313,12 +313,12 @@ func (r *Redis) Versions(ctx context.Context, ids []string, versions []int64) (G
 	if len(versions) != len(ids) {
 		return "", fmt.Errorf("revocation: versions: %d ids, room for %d versions", len(ids), len(versions))
 	}
-	var buf [2]string
-	keys := buf[:0]
+	var buf [3]string
+	keys := append(buf[:0], r.marker)
 	for _, id := range ids {
 		keys = append(keys, r.changed+id)
 	}
-	vals, err := r.reads.read(ctx, r.marker, keys)
+	vals, err := r.reads.read(ctx, keys)
 	if err != nil {
 		return "", fmt.Errorf("revocation: versions: %w", err)
 	}

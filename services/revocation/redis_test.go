@@ -272,6 +272,31 @@ func TestRedisKillAndRestart(t *testing.T) {
 // and never answers: the timeout, not the server, ends every call.
 func TestRedisUnresponsive(t *testing.T) {
 	t.Parallel()
+	s := newRedisSet(t, silentServer(t), revocation.Options{Timeout: 100 * time.Millisecond})
+	for range 3 {
+		start := time.Now()
+		got, err := s.IsRevoked(t.Context(), revoked)
+		took := time.Since(start)
+		if !errors.Is(err, revocation.ErrUnavailable) {
+			t.Errorf("IsRevoked against a silent server = %v, %v; want ErrUnavailable", got, err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("IsRevoked against a silent server took %s", took)
+		}
+	}
+	start := time.Now()
+	if err := s.Healthy(t.Context()); !errors.Is(err, revocation.ErrUnavailable) {
+		t.Errorf("Healthy against a silent server: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Healthy against a silent server took %s", took)
+	}
+}
+
+// silentServer returns the redis:// URL of a server that accepts
+// connections and never answers, closed with the test.
+func silentServer(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -297,26 +322,7 @@ func TestRedisUnresponsive(t *testing.T) {
 			_ = c.Close()
 		}
 	})
-
-	s := newRedisSet(t, "redis://"+l.Addr().String(), revocation.Options{Timeout: 100 * time.Millisecond})
-	for range 3 {
-		start := time.Now()
-		got, err := s.IsRevoked(t.Context(), revoked)
-		took := time.Since(start)
-		if !errors.Is(err, revocation.ErrUnavailable) {
-			t.Errorf("IsRevoked against a silent server = %v, %v; want ErrUnavailable", got, err)
-		}
-		if took > 2*time.Second {
-			t.Errorf("IsRevoked against a silent server took %s", took)
-		}
-	}
-	start := time.Now()
-	if err := s.Healthy(t.Context()); !errors.Is(err, revocation.ErrUnavailable) {
-		t.Errorf("Healthy against a silent server: %v, want ErrUnavailable", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Healthy against a silent server took %s", took)
-	}
+	return "redis://" + l.Addr().String()
 }
 
 // hook runs after every command the set's client sends.
@@ -810,33 +816,8 @@ func TestNewRedisCoalescedChecksSeeEveryWrite(t *testing.T) {
 // share the next, answers ErrUnavailable within the set's timeout.
 func TestNewRedisCoalescedChecksTimeOut(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accepted sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	accepted.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	})
-	t.Cleanup(func() {
-		_ = l.Close()
-		accepted.Wait()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
 	const timeout = 200 * time.Millisecond
-	s := newRedisSet(t, "redis://"+l.Addr().String(), revocation.Options{Timeout: timeout})
+	s := newRedisSet(t, silentServer(t), revocation.Options{Timeout: timeout})
 	var wg sync.WaitGroup
 	for i := range 16 {
 		wg.Go(func() {
